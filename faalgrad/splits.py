@@ -1,0 +1,204 @@
+"""Train/validation/test splits and the support/query (X_s / X_q) builders.
+
+The train/validation/test split is stratified on the (label, protected) cells and
+follows paper 5.3 (70 / 15 / 15). Preprocessing (one-hot encoding and scaling) is
+fitted on the training split only.
+
+Support/query builders (``split``):
+
+``config1``
+    X_s = every protected training sample, X_q = every unprotected one (paper 5.4).
+``config2``
+    X_s = protected samples with one label plus unprotected samples with the other
+    (the direction is per dataset, :data:`CONFIG2_SUPPORT`), X_q = the rest (paper 5.4).
+``ratio``
+    Paper 5.5. Reading implemented here: ``ratio`` is the share of the training
+    split placed in X_s, i.e. X_q:X_s = (1 - ratio):ratio, so 80:20 is ``0.2``.
+    X_s holds only protected samples (drawn at random, without replacement);
+    X_q holds the remaining protected samples and every unprotected sample. The
+    ratio is therefore feasible only up to the protected share of the training
+    split, which is why 50:50 is infeasible for Adult and German (paper 5.5).
+``swap``
+    Paper 5.6: the same with the roles exchanged: X_s holds only unprotected
+    samples, X_q the remaining unprotected and every protected sample.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from faalgrad.datasets import Dataset
+
+SplitMode = Literal["config1", "config2", "ratio", "swap"]
+SPLITS: tuple[str, ...] = get_args(SplitMode)
+
+#: Config 2 support set as (label of the protected samples, label of the unprotected
+#: samples) placed in X_s; paper 5.4 and ``reported-tables.md``.
+CONFIG2_SUPPORT: dict[str, tuple[int, int]] = {
+    "compas": (0, 1),
+    "communities": (0, 1),
+    "adult": (1, 0),
+    "german": (1, 0),
+}
+
+#: The paper's ratio grid, X_q:X_s = 80:20 ... 50:50, as X_s shares.
+PAPER_RATIOS: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5)
+
+
+@dataclass(frozen=True)
+class SplitData:
+    """One seed's train/validation/test split, preprocessed (fitted on train)."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    a_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    a_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    a_test: np.ndarray
+    feature_names: tuple[str, ...]
+    dataset: str
+    seed: int
+
+
+def train_val_test_indices(
+    y: np.ndarray, a: np.ndarray, seed: int, sizes: tuple[float, float, float] = (0.70, 0.15, 0.15)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices of a train/validation/test split stratified on (label, protected)."""
+    if len(sizes) != 3 or any(s <= 0 for s in sizes) or not np.isclose(sum(sizes), 1.0):
+        raise ValueError(f"sizes={sizes!r} must be three positive fractions summing to 1")
+    strata = 2 * np.asarray(y) + np.asarray(a)
+    idx = np.arange(len(strata))
+    train, rest = train_test_split(idx, train_size=sizes[0], stratify=strata, random_state=seed)
+    val, test = train_test_split(
+        rest, train_size=sizes[1] / (sizes[1] + sizes[2]), stratify=strata[rest], random_state=seed
+    )
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+def split_dataset(dataset: Dataset, seed: int, *, include_protected: bool = True) -> SplitData:
+    """Split ``dataset`` for ``seed`` and preprocess it, fitting on the training split.
+
+    Categorical columns are one-hot encoded (unknown categories ignored), numeric
+    columns standardised. With ``include_protected`` the binary protected attribute is
+    appended as the last input column, named ``dataset.protected_feature``.
+    """
+    train, val, test = train_val_test_indices(dataset.y, dataset.a, seed)
+    transformer = ColumnTransformer(
+        [
+            ("num", StandardScaler(), list(dataset.numeric)),
+            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), list(dataset.categorical)),
+        ],
+        verbose_feature_names_out=False,
+    )
+    features = dataset.features
+    transformer.fit(features.iloc[train])
+    names = tuple(str(n) for n in transformer.get_feature_names_out())
+
+    def encode(rows: np.ndarray) -> np.ndarray:
+        X = transformer.transform(features.iloc[rows]).astype(np.float32)
+        if include_protected:
+            X = np.column_stack([X, dataset.a[rows].astype(np.float32)])
+        return X
+
+    if include_protected:
+        names = names + (dataset.protected_feature,)
+    return SplitData(
+        X_train=encode(train), y_train=dataset.y[train], a_train=dataset.a[train],
+        X_val=encode(val), y_val=dataset.y[val], a_val=dataset.a[val],
+        X_test=encode(test), y_test=dataset.y[test], a_test=dataset.a[test],
+        feature_names=names, dataset=dataset.name, seed=seed,
+    )
+
+
+def parse_ratio(value: float | str) -> float:
+    """X_s share from a float in (0, 1) or an ``"X_q:X_s"`` string such as ``"80:20"``."""
+    if isinstance(value, str):
+        try:
+            q, s = (float(part) for part in value.split(":"))
+        except ValueError:
+            raise ValueError(f"ratio {value!r} must look like '80:20' (X_q:X_s)") from None
+        if q < 0 or s <= 0:
+            raise ValueError(f"ratio {value!r} must have a positive X_s part")
+        value = s / (q + s)
+    value = float(value)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"ratio {value!r} must lie strictly between 0 and 1 (the X_s share)")
+    return value
+
+
+def max_ratio(a: np.ndarray, split: Literal["ratio", "swap"]) -> float:
+    """Largest feasible X_s share: the protected (``ratio``) or unprotected (``swap``) share."""
+    a = np.asarray(a)
+    moved = a == 1 if split == "ratio" else a == 0
+    return float(moved.mean())
+
+
+def format_ratio(ratio: float) -> str:
+    """``0.2`` -> ``"80:20"`` (X_q:X_s, in percent)."""
+    s = round(100 * ratio)
+    return f"{100 - s}:{s}"
+
+
+def support_query(
+    y: np.ndarray,
+    a: np.ndarray,
+    split: SplitMode,
+    *,
+    dataset: str,
+    ratio: float | str | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (support, query) of X_s and X_q within a training split.
+
+    Parameters
+    ----------
+    y, a : array of 0/1
+        Training labels and protected attribute (1 = protected).
+    split : {"config1", "config2", "ratio", "swap"}
+        Builder, see the module docstring.
+    dataset : str
+        Dataset name: selects the Config 2 direction and names the dataset in errors.
+    ratio : float or str, optional
+        X_s share (``0.2`` or ``"80:20"``); required by ``ratio`` and ``swap``.
+    seed : int
+        Seed of the random draw of the samples moved into X_s.
+    """
+    y, a = np.asarray(y), np.asarray(a)
+    idx = np.arange(len(y))
+    if split == "config1":
+        support = idx[a == 1]
+    elif split == "config2":
+        if dataset not in CONFIG2_SUPPORT:
+            raise ValueError(
+                f"no Config 2 direction for dataset {dataset!r}; valid choices: {', '.join(CONFIG2_SUPPORT)}"
+            )
+        y_prot, y_unprot = CONFIG2_SUPPORT[dataset]
+        support = idx[((a == 1) & (y == y_prot)) | ((a == 0) & (y == y_unprot))]
+    elif split in ("ratio", "swap"):
+        if ratio is None:
+            raise ValueError(f"split {split!r} needs a ratio (X_s share, e.g. 0.2 or '80:20')")
+        share = parse_ratio(ratio)
+        pool = idx[a == 1] if split == "ratio" else idx[a == 0]
+        n_support = int(round(share * len(y)))
+        if n_support > len(pool):
+            group = "protected" if split == "ratio" else "unprotected"
+            limit = max_ratio(a, split)
+            raise ValueError(
+                f"ratio {format_ratio(share)} (X_s share {share:.2f}) is infeasible for {dataset} with "
+                f"split {split!r}: X_s holds only {group} samples, {100 * limit:.1f}% of the training "
+                f"split; the largest feasible ratio is {limit:.3f} ({format_ratio(np.floor(100 * limit) / 100)})"
+            )
+        rng = np.random.default_rng(seed)
+        support = np.sort(rng.choice(pool, size=n_support, replace=False))
+    else:
+        raise ValueError(f"unknown split {split!r}; valid choices: {', '.join(SPLITS)}")
+    query = np.setdiff1d(idx, support, assume_unique=True)
+    return support, query

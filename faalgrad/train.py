@@ -1,0 +1,229 @@
+"""ERM and FaAlGrad meta-training of small MLPs, on torch.func.
+
+The FaAlGrad meta-update (paper 4, eq. 5-6): starting from θ0, take ``inner_steps``
+sequential SGD steps on the support set X_s,
+
+    θ_i = θ_{i-1} - inner_lr ∇L(θ_{i-1}, X_s),
+
+then evaluate the binary cross-entropy on the query set X_q at θ_I and differentiate it
+back to θ0 through every inner step (second order; ``first_order=True`` drops the
+second-order terms, i.e. uses ∇L(θ_I, X_q) as the meta-gradient). An ordinary
+``torch.optim`` optimiser takes the outer step on θ0. Predictions use θ0.
+
+Both trainers stop early on the validation loss (BCE of θ0 on the validation split)
+with ``patience`` and restore the best-validation parameters.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Callable, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, grad
+
+Params = dict[str, torch.Tensor]
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of one training run (model, optimisation, early stopping).
+
+    ``outer_lr`` is the learning rate of the optimiser that updates θ0: the outer
+    (meta) step for FaAlGrad, the only step for ERM. ``batch_size=None`` is full batch.
+    """
+
+    hidden: tuple[int, ...] = (8,)
+    activation: Literal["relu", "tanh"] = "relu"
+    inner_lr: float = 0.005
+    outer_lr: float = 0.01
+    inner_steps: int = 1
+    first_order: bool = False
+    optimizer: Literal["adam", "sgd"] = "adam"
+    max_epochs: int = 100
+    patience: int = 10
+    batch_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; valid choices: {', '.join(ACTIVATIONS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid choices: {', '.join(OPTIMIZERS)}")
+        for name in ("inner_steps", "max_epochs", "patience"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}={value!r} must be a positive integer")
+        for name in ("inner_lr", "outer_lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be positive")
+        if not self.hidden or any(int(h) < 1 for h in self.hidden):
+            raise ValueError(f"hidden={self.hidden!r} must be one or more positive layer widths")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size={self.batch_size!r} must be a positive integer or None (full batch)")
+
+    def updated(self, **overrides) -> "TrainConfig":
+        """A copy with ``overrides``; unknown names raise a ``ValueError`` listing the valid ones."""
+        valid = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - valid)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(unknown)}; valid choices: {', '.join(sorted(valid))}")
+        if "hidden" in overrides:
+            overrides["hidden"] = tuple(int(h) for h in np.atleast_1d(overrides["hidden"]))
+        return replace(self, **overrides)
+
+
+@dataclass
+class TrainResult:
+    """A trained model: θ0 at the best validation epoch and the loss history."""
+
+    model: nn.Module
+    params: Params
+    val_loss: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+
+    def predict_proba(self, X: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Probability of y = 1 for each row of ``X``."""
+        with torch.no_grad():
+            return torch.sigmoid(logits(self.params, self.model, _tensor(X))).numpy()
+
+
+def build_mlp(n_features: int, config: TrainConfig, seed: int) -> nn.Module:
+    """The MLP ``n_features -> hidden... -> 1`` (one logit), initialised from ``seed``."""
+    widths = (n_features, *config.hidden)
+    layers: list[nn.Module] = []
+    for w_in, w_out in zip(widths[:-1], widths[1:]):
+        layers += [nn.Linear(w_in, w_out), ACTIVATIONS[config.activation]()]
+    layers.append(nn.Linear(widths[-1], 1))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return nn.Sequential(*layers)
+
+
+def logits(params: Params, model: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """Logits of ``model`` with parameters ``params`` on ``X``, shape (n,)."""
+    return functional_call(model, params, (X,)).squeeze(-1)
+
+
+def bce(params: Params, model: nn.Module, X: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Binary cross-entropy of ``params`` on (X, y), optionally per-sample weighted (weighted mean)."""
+    losses = F.binary_cross_entropy_with_logits(logits(params, model, X), y, reduction="none")
+    if weight is None:
+        return losses.mean()
+    return (losses * weight).sum() / weight.sum()
+
+
+def adapt(params: Params, model: nn.Module, X_s: torch.Tensor, y_s: torch.Tensor, inner_lr: float, inner_steps: int) -> Params:
+    """θ_I: ``inner_steps`` sequential SGD steps on the support set, differentiable in θ0."""
+    for _ in range(inner_steps):
+        g = grad(bce)(params, model, X_s, y_s)
+        params = {k: params[k] - inner_lr * g[k] for k in params}
+    return params
+
+
+def meta_loss(params: Params, model: nn.Module, X_s, y_s, X_q, y_q, inner_lr: float, inner_steps: int) -> torch.Tensor:
+    """L(θ_I, X_q): the query loss at the parameters adapted on the support set."""
+    return bce(adapt(params, model, X_s, y_s, inner_lr, inner_steps), model, X_q, y_q)
+
+
+def meta_gradient(
+    params: Params, model: nn.Module, X_s, y_s, X_q, y_q, *, inner_lr: float, inner_steps: int, first_order: bool = False
+) -> Params:
+    """∂L(θ_I, X_q)/∂θ0: through every inner step, or ∇L(θ_I, X_q) when ``first_order``."""
+    if first_order:
+        adapted = adapt({k: v.detach() for k, v in params.items()}, model, X_s, y_s, inner_lr, inner_steps)
+        adapted = {k: v.detach() for k, v in adapted.items()}
+        return grad(bce)(adapted, model, X_q, y_q)
+    return grad(meta_loss)(params, model, X_s, y_s, X_q, y_q, inner_lr, inner_steps)
+
+
+def train_erm(
+    X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, config: TrainConfig, seed: int,
+    *, sample_weight: np.ndarray | None = None,
+) -> TrainResult:
+    """Empirical risk minimisation of the MLP on (X, y), early-stopped on (X_val, y_val)."""
+    X_t, y_t = _tensor(X), _tensor(y)
+    w_t = None if sample_weight is None else _tensor(sample_weight)
+    model = build_mlp(X_t.shape[1], config, seed)
+
+    def step_grad(params: Params, batch: np.ndarray | None) -> Params:
+        if batch is None:
+            return grad(bce)(params, model, X_t, y_t, w_t)
+        w = None if w_t is None else w_t[batch]
+        return grad(bce)(params, model, X_t[batch], y_t[batch], w)
+
+    return _fit(model, step_grad, len(y_t), X_val, y_val, config, seed)
+
+
+def train_faalgrad(
+    X_s: np.ndarray, y_s: np.ndarray, X_q: np.ndarray, y_q: np.ndarray,
+    X_val: np.ndarray, y_val: np.ndarray, config: TrainConfig, seed: int,
+) -> TrainResult:
+    """FaAlGrad meta-training on support (X_s, y_s) and query (X_q, y_q) sets."""
+    if len(y_s) == 0 or len(y_q) == 0:
+        raise ValueError(f"support ({len(y_s)} rows) and query ({len(y_q)} rows) must both be non-empty")
+    Xs, ys, Xq, yq = _tensor(X_s), _tensor(y_s), _tensor(X_q), _tensor(y_q)
+    model = build_mlp(Xs.shape[1], config, seed)
+    support_rng = np.random.default_rng(seed + 1)
+
+    def step_grad(params: Params, batch: np.ndarray | None) -> Params:
+        if batch is None:
+            s_x, s_y, q_x, q_y = Xs, ys, Xq, yq
+        else:
+            s_batch = support_rng.choice(len(ys), size=min(len(batch), len(ys)), replace=False)
+            s_x, s_y, q_x, q_y = Xs[s_batch], ys[s_batch], Xq[batch], yq[batch]
+        return meta_gradient(
+            params, model, s_x, s_y, q_x, q_y,
+            inner_lr=config.inner_lr, inner_steps=config.inner_steps, first_order=config.first_order,
+        )
+
+    return _fit(model, step_grad, len(yq), X_val, y_val, config, seed)
+
+
+def _fit(
+    model: nn.Module, step_grad: Callable[[Params, np.ndarray | None], Params], n_rows: int,
+    X_val: np.ndarray, y_val: np.ndarray, config: TrainConfig, seed: int,
+) -> TrainResult:
+    """The shared epoch loop: outer optimiser steps, validation loss, early stopping."""
+    params = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
+    optimizer = OPTIMIZERS[config.optimizer](params.values(), lr=config.outer_lr)
+    Xv, yv = _tensor(X_val), _tensor(y_val)
+    batch_rng = np.random.default_rng(seed)
+    result = TrainResult(model=model, params=_snapshot(params))
+    best, waited = float("inf"), 0
+    for epoch in range(config.max_epochs):
+        if config.batch_size is None or config.batch_size >= n_rows:
+            batches: list[np.ndarray | None] = [None]
+        else:
+            order = batch_rng.permutation(n_rows)
+            batches = [order[i : i + config.batch_size] for i in range(0, n_rows, config.batch_size)]
+        for batch in batches:
+            grads = step_grad(params, batch)
+            for k, p in params.items():
+                p.grad = grads[k].detach()
+            optimizer.step()
+        with torch.no_grad():
+            loss = float(bce(params, model, Xv, yv))
+        result.val_loss.append(loss)
+        if loss < best:
+            best, waited = loss, 0
+            result.params, result.best_epoch = _snapshot(params), epoch
+        else:
+            waited += 1
+            if waited >= config.patience:
+                break
+    return result
+
+
+def _snapshot(params: Params) -> Params:
+    return {k: v.detach().clone() for k, v in params.items()}
+
+
+def _tensor(a) -> torch.Tensor:
+    if isinstance(a, torch.Tensor):
+        return a
+    a = np.asarray(a)
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
