@@ -152,9 +152,10 @@ def support_query(
     a: np.ndarray,
     split: SplitMode,
     *,
-    dataset: str,
+    dataset: str = "data",
     ratio: float | str | None = None,
     seed: int = 0,
+    config2_labels: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices (support, query) of X_s and X_q within a training split.
 
@@ -166,6 +167,9 @@ def support_query(
         Builder, see the module docstring.
     dataset : str
         Dataset name: selects the Config 2 direction and names the dataset in errors.
+    config2_labels : (int, int), optional
+        Config 2 direction (label of protected, label of unprotected samples in X_s);
+        defaults to ``CONFIG2_SUPPORT[dataset]``.
     ratio : float or str, optional
         X_s share (``0.2`` or ``"80:20"``); required by ``ratio`` and ``swap``.
     seed : int
@@ -176,11 +180,12 @@ def support_query(
     if split == "config1":
         support = idx[a == 1]
     elif split == "config2":
-        if dataset not in CONFIG2_SUPPORT:
+        if config2_labels is None and dataset not in CONFIG2_SUPPORT:
             raise ValueError(
                 f"no Config 2 direction for dataset {dataset!r}; valid choices: {', '.join(CONFIG2_SUPPORT)}"
+                " (or pass config2_labels)"
             )
-        y_prot, y_unprot = CONFIG2_SUPPORT[dataset]
+        y_prot, y_unprot = config2_labels if config2_labels is not None else CONFIG2_SUPPORT[dataset]
         support = idx[((a == 1) & (y == y_prot)) | ((a == 0) & (y == y_unprot))]
     elif split in ("ratio", "swap"):
         if ratio is None:

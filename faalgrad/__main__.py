@@ -1,0 +1,98 @@
+"""Command line: ``python -m faalgrad run ...`` and ``python -m faalgrad table1 ...``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from faalgrad.datasets import DATASETS
+from faalgrad.experiments import RunSpec, check_seeds, format_table, run_grid, table1, table1_specs
+from faalgrad.metrics import aggregate, mean_std
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be a positive integer")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m faalgrad", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    common = _Parser(add_help=False)
+    common.add_argument("--seeds", type=_positive_int, default=5, help="number of seeds 0..N-1 (default 5)")
+    common.add_argument("--epochs", type=_positive_int, default=None, help="override the preset's max epochs")
+    common.add_argument("--exclude-protected", action="store_true", help="leave the protected attribute out of the inputs")
+    common.add_argument("--n-jobs", type=int, default=-1, help="parallel workers (joblib; default all cores)")
+    common.add_argument("--format", default="table", help="table, csv or json")
+
+    r = sub.add_parser("run", parents=[common], help="one method on one dataset, over seeds")
+    r.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}")
+    r.add_argument("--method", default="faalgrad", help="faalgrad, erm, mba_dp, mba_eod, threshold")
+    r.add_argument("--split", default="config1", help="config1, config2, ratio, swap")
+    r.add_argument("--ratio", default=None, help="X_s share for ratio/swap, e.g. 0.2 or 80:20")
+    r.add_argument("--inner-steps", type=_positive_int, default=1)
+    r.add_argument("--first-order", action="store_true", help="first-order meta-gradient")
+
+    t = sub.add_parser("table1", parents=[common], help="the paper's Table 1, paper numbers beside ours")
+    t.add_argument("--datasets", nargs="+", default=list(DATASETS), help=f"subset of {', '.join(DATASETS)}")
+    return parser
+
+
+def _emit(df: pd.DataFrame, fmt: str) -> None:
+    if fmt == "csv":
+        df.to_csv(sys.stdout, index=False)
+    elif fmt == "json":
+        sys.stdout.write(df.to_json(orient="records", indent=1) + "\n")
+    else:
+        with pd.option_context("display.width", 250, "display.max_columns", 50):
+            print(df.to_string(index=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.format not in ("table", "csv", "json"):
+            raise ValueError(f"unknown format {args.format!r}; valid choices: table, csv, json")
+        check_seeds(args.seeds)
+        overrides = {} if args.epochs is None else {"max_epochs": args.epochs}
+        include = not args.exclude_protected
+        if args.command == "run":
+            if args.first_order:
+                overrides["first_order"] = True
+            specs = [
+                RunSpec(args.dataset, args.method, split=args.split, ratio=args.ratio, inner_steps=args.inner_steps,
+                        seed=s, include_protected=include, overrides=overrides)
+                for s in range(args.seeds)
+            ]
+            rows = run_grid(specs, n_jobs=args.n_jobs)
+            if args.format == "table":
+                agg = aggregate(rows, ["dataset", "label", "inner_steps"])
+                out = agg[["dataset", "label", "inner_steps", "n_seeds"]].copy()
+                for m in ("accuracy", "dp_diff", "eod_diff", "dp_ratio", "eod_ratio", "auc", "auc_gap", "auc_worst"):
+                    out[m] = [mean_std(a, b, 3) for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])]
+                _emit(out, "table")
+            else:
+                _emit(rows, args.format)
+        else:
+            specs = table1_specs(args.datasets, args.seeds, include_protected=include, **overrides)
+            table = table1(run_grid(specs, n_jobs=args.n_jobs))
+            _emit(format_table(table) if args.format == "table" else table, args.format)
+    except ValueError as err:
+        print(f"python -m faalgrad: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
