@@ -156,6 +156,9 @@ def run_grid(specs: Iterable[RunSpec], *, n_jobs: int = 1, progress: bool = True
     groups: dict[tuple, list[int]] = {}
     for i, spec in enumerate(specs):
         groups.setdefault((spec.dataset, spec.seed, spec.include_protected), []).append(i)
+    # Largest datasets first, so that parallel workers finish together.
+    order = sorted(groups, key=lambda key: -len(load_dataset(key[0])))
+    groups = {key: groups[key] for key in order}
     chunks = [[specs[i] for i in idx] for idx in groups.values()]
     bar = tqdm(total=len(specs), desc="runs", disable=not progress, leave=False)
     results: list[list[dict]] = []

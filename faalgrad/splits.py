@@ -196,10 +196,12 @@ def support_query(
         if n_support > len(pool):
             group = "protected" if split == "ratio" else "unprotected"
             limit = max_ratio(a, split)
+            # Rounded down (not to nearest), so that the value printed is itself feasible.
+            shown, shown_pct = (np.floor(k * limit + 1e-9) / k for k in (1000, 100))
             raise ValueError(
                 f"ratio {format_ratio(share)} (X_s share {share:.2f}) is infeasible for {dataset} with "
                 f"split {split!r}: X_s holds only {group} samples, {100 * limit:.1f}% of the training "
-                f"split; the largest feasible ratio is {limit:.3f} ({format_ratio(np.floor(100 * limit) / 100)})"
+                f"split; the largest feasible ratio is {shown:.3f} ({format_ratio(shown_pct)})"
             )
         rng = np.random.default_rng(seed)
         support = np.sort(rng.choice(pool, size=n_support, replace=False))

@@ -1,0 +1,48 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from faalgrad.__main__ import main
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "faalgrad", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["run", "--dataset", "nope"], "unknown dataset 'nope'; valid choices: compas, adult, communities, german"),
+        (["run", "--dataset", "german", "--method", "magic"], "unknown method 'magic'"),
+        (["run", "--dataset", "german", "--split", "config9"], "unknown split 'config9'"),
+        (["run", "--dataset", "german", "--seeds", "0"], "must be a positive integer"),
+        (["run", "--dataset", "german", "--epochs", "-3"], "must be a positive integer"),
+        (["run", "--dataset", "adult", "--split", "ratio", "--ratio", "50:50"], "largest feasible ratio is 0.33"),
+        (["table1", "--datasets", "german", "mars"], "unknown dataset 'mars'"),
+        (["table1", "--format", "xml"], "unknown format 'xml'"),
+    ],
+)
+def test_errors_exit_nonzero_with_one_line(args, needle):
+    proc = _cli(*args)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_run_json_rows(capsys):
+    assert main(["run", "--dataset", "german", "--seeds", "2", "--epochs", "3", "--format", "json", "--n-jobs", "1"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["seed"] for r in rows] == [0, 1]
+    assert all(0.0 <= r["accuracy"] <= 1.0 and r["method"] == "faalgrad" for r in rows)
+
+
+def test_table1_csv_has_paper_and_ours(capsys):
+    assert main(["table1", "--datasets", "german", "--seeds", "1", "--epochs", "3", "--format", "csv", "--n-jobs", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    header = out[0].split(",")
+    assert {"accuracy_paper", "accuracy_mean", "dp_diff_diff", "eod_diff_std"} <= set(header)
+    assert len(out) == 1 + 8

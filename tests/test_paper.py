@@ -1,0 +1,17 @@
+from faalgrad import paper
+from faalgrad.datasets import DATASETS
+
+
+def test_table1_has_every_row_of_every_dataset():
+    t = paper.table1()
+    assert len(t) == 32
+    assert set(t["dataset"]) == set(DATASETS)
+    assert t["accuracy"].between(0, 1).all()  # converted from percent
+    assert t.groupby("dataset").size().eq(8).all()
+
+
+def test_table2_marks_infeasible_ratios():
+    t = paper.table2()
+    infeasible = t[t["accuracy"].isna()]
+    assert set(infeasible["dataset"]) == {"adult", "german"}
+    assert set(infeasible["ratio"]) == {"50:50"}
