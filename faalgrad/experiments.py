@@ -57,8 +57,11 @@ class RunSpec:
             raise ValueError(f"unknown split {self.split!r}; valid choices: {', '.join(SPLITS)}")
         if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"seed={self.seed!r} must be a non-negative integer")
-        if isinstance(self.overrides, dict):
-            object.__setattr__(self, "overrides", tuple(sorted(self.overrides.items())))
+        items = self.overrides.items() if isinstance(self.overrides, dict) else self.overrides
+        frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in items))
+        object.__setattr__(self, "overrides", frozen)
+        if self.method != "faalgrad" and self.ratio is not None:
+            raise ValueError(f"ratio={self.ratio!r} applies only to method 'faalgrad', not {self.method!r}")
         if self.method == "faalgrad":
             if self.split in ("ratio", "swap"):
                 if self.ratio is None:
