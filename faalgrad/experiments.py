@@ -150,17 +150,19 @@ def run(spec: RunSpec) -> dict[str, Any]:
 def run_grid(specs: Iterable[RunSpec], *, n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
     """Run every spec; one row each, in the order given.
 
-    Specs sharing (dataset, seed) run in the same worker so that the ERM model that
-    several baselines start from is trained once. ``n_jobs`` is passed to joblib (switch
+    Specs that start from the same ERM model (ERM, threshold adjustment, MBA for EOD on
+    one dataset and seed) run in the same worker, so that model is trained once. ``n_jobs`` is passed to joblib (switch
     its backend with ``joblib.parallel_config`` to scale out). Each run uses one torch
     thread, so results do not depend on ``n_jobs``.
     """
     specs = list(specs)
     groups: dict[tuple, list[int]] = {}
     for i, spec in enumerate(specs):
-        groups.setdefault((spec.dataset, spec.seed, spec.include_protected), []).append(i)
-    # Largest datasets first, so that parallel workers finish together.
-    order = sorted(groups, key=lambda key: -len(load_dataset(key[0])))
+        shares_erm = spec.method in _USES_ERM
+        key = (spec.dataset, spec.seed, spec.include_protected, spec.overrides) if shares_erm else (i,)
+        groups.setdefault(key, []).append(i)
+    # Longest chunks first (a rough cost model), so that parallel workers finish together.
+    order = sorted(groups, key=lambda key: -sum(_cost(specs[i]) for i in groups[key]))
     groups = {key: groups[key] for key in order}
     chunks = [[specs[i] for i in idx] for idx in groups.values()]
     bar = tqdm(total=len(specs), desc="runs", disable=not progress, leave=False)
@@ -174,6 +176,15 @@ def run_grid(specs: Iterable[RunSpec], *, n_jobs: int = 1, progress: bool = True
         for i, row in zip(idx, chunk_rows):
             rows[i] = row
     return pd.DataFrame(rows)
+
+
+_USES_ERM = frozenset({"erm", "threshold", "mba_eod"})
+
+
+def _cost(spec: RunSpec) -> float:
+    """Relative run time, for scheduling only: rows times training passes."""
+    passes = 10.0 * spec.inner_steps if spec.method == "faalgrad" else 8.0
+    return len(load_dataset(spec.dataset)) * passes
 
 
 def _run_chunk(specs: list[RunSpec]) -> list[dict]:
