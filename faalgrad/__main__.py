@@ -7,8 +7,9 @@ import sys
 import pandas as pd
 
 from faalgrad.datasets import DATASETS
-from faalgrad.experiments import RunSpec, check_seeds, format_table, run_grid, table1, table1_specs
+from faalgrad.experiments import METHODS, RunSpec, check_seeds, format_table, run_grid, table1, table1_specs
 from faalgrad.metrics import aggregate, mean_std
+from faalgrad.nash import NASH_METHODS, nash_config
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", parents=[common], help="one method on one dataset, over seeds")
     r.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}")
-    r.add_argument("--method", default="faalgrad", help="faalgrad, erm, mba_dp, mba_eod, threshold")
+    r.add_argument("--method", default="faalgrad", help=", ".join(METHODS))
     r.add_argument("--split", default="config1", help="config1, config2, ratio, swap")
     r.add_argument("--ratio", default=None, help="X_s share for ratio/swap, e.g. 0.2 or 80:20")
     r.add_argument("--inner-steps", type=_positive_int, default=1)
@@ -68,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {} if args.epochs is None else {"max_epochs": args.epochs}
         include = not args.exclude_protected
         if args.command == "run":
+            if args.epochs is not None and args.method in NASH_METHODS:
+                # Nash-style methods run a fixed number of epochs, bargaining in the first ones.
+                bargain = min(nash_config(args.dataset).bargain_epochs, args.epochs)
+                overrides = {"epochs": args.epochs, "bargain_epochs": bargain}
             if args.first_order:
                 overrides["first_order"] = True
             specs = [

@@ -21,14 +21,19 @@ from tqdm.auto import tqdm
 from faalgrad import baselines, paper
 from faalgrad.datasets import DATASETS, load_dataset
 from faalgrad.metrics import METRICS, aggregate, evaluate
+from faalgrad.nash import NASH_METHODS, nash_config, train_nash
 from faalgrad.presets import check_dataset, erm_config, faalgrad_config
 from faalgrad.splits import (
     SPLITS, SplitData, format_ratio, parse_ratio, split_dataset, support_query, train_val_test_indices,
 )
 from faalgrad.train import TrainResult, train_erm, train_faalgrad
 
-METHODS: tuple[str, ...] = ("erm", "mba_dp", "mba_eod", "threshold", "faalgrad")
-METHOD_LABELS = {"erm": "Baseline MLP", "mba_dp": "MBA for DP", "mba_eod": "MBA for EOD", "threshold": "Threshold adjustment"}
+METHODS: tuple[str, ...] = ("erm", "mba_dp", "mba_eod", "threshold", "faalgrad", *NASH_METHODS)
+METHOD_LABELS = {
+    "erm": "Baseline MLP", "mba_dp": "MBA for DP", "mba_eod": "MBA for EOD", "threshold": "Threshold adjustment",
+    "nash_ltr": "Nash-Meta-Learning (LtR)", "nash_forml": "Nash-Meta-Learning (FORML)",
+    "nash_gdro": "Nash-Meta-Learning (Meta-gDRO)", "ltr": "LtR", "forml": "FORML", "gdro": "Meta-gDRO",
+}
 SPLIT_LABELS = {"config1": "Config 1", "config2": "Config 2", "ratio": "Ratio", "swap": "Swap"}
 
 
@@ -83,6 +88,8 @@ class RunSpec:
         overrides = dict(self.overrides)
         if self.method == "faalgrad":
             return faalgrad_config(self.dataset, inner_steps=self.inner_steps, **overrides)
+        if self.method in NASH_METHODS:
+            return nash_config(self.dataset, **overrides)
         return erm_config(self.dataset, **overrides)
 
     @property
@@ -123,6 +130,10 @@ def fit(spec: RunSpec) -> tuple[TrainResult, dict[str, Any]]:
         y_pred = (erm.predict_proba(data.X_train) >= 0.5).astype(int)
         weights = baselines.mba_eod_weights(data.y_train, y_pred, data.a_train)
         model = train_erm(data.X_train, data.y_train, data.X_val, data.y_val, spec.config(), spec.seed, sample_weight=weights)
+    elif spec.method in NASH_METHODS:
+        model = train_nash(spec.method, data.X_train, data.y_train, data.a_train, data.X_val, data.y_val, data.a_val,
+                           spec.config(), spec.seed)
+        facts.update({f"conflict_{k}": v for k, v in model.history.conflict_shares().items()})
     else:
         support, query = support_query(data.y_train, data.a_train, spec.split, dataset=spec.dataset, ratio=spec.ratio, seed=spec.seed)
         model = train_faalgrad(
