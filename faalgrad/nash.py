@@ -76,7 +76,7 @@ direction), and, on bargaining batches, under the NBS direction actually used.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 import numpy as np
@@ -88,7 +88,9 @@ from torch.func import grad_and_value, vmap
 
 from faalgrad.metrics import _auc
 from faalgrad.presets import check_dataset
-from faalgrad.train import ACTIVATIONS, Params, TrainConfig, TrainResult, _snapshot, _tensor, build_mlp, logits
+from faalgrad.train import (
+    ACTIVATIONS, Params, TrainConfig, TrainResult, _snapshot, _tensor, build_mlp, logits, replace_settings,
+)
 
 NASH_METHODS: tuple[str, ...] = ("nash_ltr", "nash_forml", "nash_gdro", "ltr", "forml", "gdro")
 OBJECTIVES: tuple[str, ...] = ("ltr", "forml", "gdro")
@@ -166,13 +168,7 @@ class NashConfig:
 
     def updated(self, **overrides) -> "NashConfig":
         """A copy with ``overrides``; unknown names raise a ``ValueError`` listing the valid ones."""
-        valid = {f.name for f in fields(self)}
-        unknown = sorted(set(overrides) - valid)
-        if unknown:
-            raise ValueError(f"unknown setting(s) {', '.join(unknown)}; valid choices: {', '.join(sorted(valid))}")
-        if "hidden" in overrides:
-            overrides["hidden"] = tuple(int(h) for h in np.atleast_1d(overrides["hidden"]))
-        return replace(self, **overrides)
+        return replace_settings(self, **overrides)
 
 
 def nash_config(dataset: str, **overrides) -> NashConfig:

@@ -67,13 +67,18 @@ class TrainConfig:
 
     def updated(self, **overrides) -> "TrainConfig":
         """A copy with ``overrides``; unknown names raise a ``ValueError`` listing the valid ones."""
-        valid = {f.name for f in fields(self)}
-        unknown = sorted(set(overrides) - valid)
-        if unknown:
-            raise ValueError(f"unknown setting(s) {', '.join(unknown)}; valid choices: {', '.join(sorted(valid))}")
-        if "hidden" in overrides:
-            overrides["hidden"] = tuple(int(h) for h in np.atleast_1d(overrides["hidden"]))
-        return replace(self, **overrides)
+        return replace_settings(self, **overrides)
+
+
+def replace_settings(config, **overrides):
+    """``dataclasses.replace`` for a settings dataclass, naming unknown settings in a ``ValueError``."""
+    valid = {f.name for f in fields(config)}
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(unknown)}; valid choices: {', '.join(sorted(valid))}")
+    if "hidden" in overrides:
+        overrides["hidden"] = tuple(int(h) for h in np.atleast_1d(overrides["hidden"]))
+    return replace(config, **overrides)
 
 
 @dataclass
