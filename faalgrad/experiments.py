@@ -282,3 +282,21 @@ def format_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
         out[f"{name} ours"] = [mean_std(a, b, digits, scale) for a, b in zip(table[f"{m}_mean"], table[f"{m}_std"])]
         out[f"{name} diff"] = [f"{scale * v:+.{digits}f}" if pd.notna(v) else "–" for v in table[f"{m}_diff"]]
     return out
+
+
+def check_parameters(*, datasets: Iterable[str] | None = None, seeds: int | None = None, n_jobs: int | None = None) -> None:
+    """Validate a notebook's parameters; a ``ValueError`` names the parameter and the valid choices.
+
+    ``datasets``: a non-empty list of names from :data:`~faalgrad.datasets.DATASETS`;
+    ``seeds``: a positive integer; ``n_jobs``: a non-zero integer (joblib's convention).
+    """
+    if datasets is not None:
+        if isinstance(datasets, str) or not isinstance(datasets, Iterable) or not list(datasets):
+            raise ValueError(f"datasets={datasets!r} must be a non-empty list; valid choices: {', '.join(DATASETS)}")
+        bad = [d for d in datasets if d not in DATASETS]
+        if bad:
+            raise ValueError(f"datasets: unknown {', '.join(map(repr, bad))}; valid choices: {', '.join(DATASETS)}")
+    if seeds is not None:
+        check_seeds(seeds)
+    if n_jobs is not None and (not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool) or n_jobs == 0):
+        raise ValueError(f"n_jobs={n_jobs!r} must be a non-zero integer (-1 = all cores)")

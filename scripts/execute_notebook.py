@@ -1,0 +1,89 @@
+"""Execute the book's notebooks: notebooks/X.md -> (jupytext) -> (papermill) -> book/X.ipynb.
+
+    python scripts/execute_notebook.py                 # every notebooks/*.md -> book/
+    python scripts/execute_notebook.py table1 -p seeds 2 -p datasets '["german"]'
+                                                       # -> scratch/table1.ipynb, book/ untouched
+
+With no parameters, a notebook runs with its default ``parameters`` cell and its output
+replaces ``book/X.ipynb`` atomically (written to ``book/X.ipynb.tmp``, then renamed), so a
+failing or interrupted run leaves the previous published notebook in place (the failed
+output is kept as ``scratch/X.failed.ipynb``). With parameters (``-p NAME VALUE``, VALUE
+read as YAML, so lists, numbers and strings all work) the output goes to ``scratch/``.
+
+The kernel is the ``python3`` kernel of the interpreter running this script (jupyter_client
+runs a ``python`` kernel command with ``sys.executable``), i.e. the project's venv. The
+environment is fixed for stable outputs: PYTHONHASHSEED=0, TQDM_DISABLE=1, and
+PYTHONWARNINGS silences tqdm.auto's ipywidgets warning (it prints a site-packages path).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {"PYTHONHASHSEED": "0", "TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore:IProgress not found", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+
+
+def execute(name: str, parameters: dict, out_dir: Path, *, atomic: bool) -> float:
+    import warnings
+
+    import jupytext
+    import papermill
+
+    warnings.filterwarnings("ignore", message=r"The specified file .* does not end in one of")
+
+    source = ROOT / "notebooks" / f"{name}.md"
+    if not source.exists():
+        choices = sorted(p.stem for p in (ROOT / "notebooks").glob("*.md"))
+        raise SystemExit(f"unknown notebook {name!r}; valid choices: {', '.join(choices)}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{name}.ipynb"
+    tmp = out_dir / f"{name}.ipynb.tmp" if atomic else target
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmpdir:
+        nb_in = Path(tmpdir) / f"{name}.ipynb"
+        jupytext.write(jupytext.read(source), nb_in)
+        try:
+            papermill.execute_notebook(
+                str(nb_in), str(tmp), parameters=parameters, kernel_name="python3",
+                cwd=str(ROOT / "notebooks"), progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+            )
+        except BaseException:
+            if atomic and tmp.exists():
+                failed = ROOT / "scratch" / f"{name}.failed.ipynb"
+                failed.parent.mkdir(exist_ok=True)
+                os.replace(tmp, failed)
+                print(f"{name}: FAILED, {target} left unchanged; failed output in {failed}", file=sys.stderr)
+            raise
+    if atomic:
+        os.replace(tmp, target)
+    elapsed = time.perf_counter() - start
+    print(f"{name}: executed in {elapsed:.0f} s -> {os.path.relpath(target, ROOT)}")
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    import yaml
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="notebook names (notebooks/NAME.md); default: all")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="override a parameter (VALUE is YAML); output then goes to scratch/")
+    parser.add_argument("--output-dir", type=Path, help="default: book/ without parameters, scratch/ with")
+    args = parser.parse_args(argv)
+    os.environ.update(ENV)
+    parameters = {k: yaml.safe_load(v) for k, v in args.parameter}
+    names = args.names or sorted(p.stem for p in (ROOT / "notebooks").glob("*.md"))
+    publish = not parameters and args.output_dir is None
+    out_dir = (args.output_dir or (ROOT / ("book" if publish else "scratch"))).resolve()
+    for name in names:
+        execute(name, parameters, out_dir, atomic=publish)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
