@@ -46,7 +46,10 @@ def execute(name: str, parameters: dict, out_dir: Path, *, atomic: bool) -> floa
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmpdir:
         nb_in = Path(tmpdir) / f"{name}.ipynb"
-        jupytext.write(jupytext.read(source), nb_in)
+        nb = jupytext.read(source)
+        for i, cell in enumerate(nb.cells):
+            cell.id = f"cell-{i}"  # stable ids: re-running does not churn the published file
+        jupytext.write(nb, nb_in)
         try:
             papermill.execute_notebook(
                 str(nb_in), str(tmp), parameters=parameters, kernel_name="python3",
@@ -59,11 +62,26 @@ def execute(name: str, parameters: dict, out_dir: Path, *, atomic: bool) -> floa
                 os.replace(tmp, failed)
                 print(f"{name}: FAILED, {target} left unchanged; failed output in {failed}", file=sys.stderr)
             raise
+    _strip_volatile_metadata(tmp)
     if atomic:
         os.replace(tmp, target)
     elapsed = time.perf_counter() - start
     print(f"{name}: executed in {elapsed:.0f} s -> {os.path.relpath(target, ROOT)}")
     return elapsed
+
+
+def _strip_volatile_metadata(path: Path) -> None:
+    """Drop timestamps, durations and temporary paths from the executed notebook's metadata."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for key in ("start_time", "end_time", "duration", "input_path", "output_path"):
+        nb.metadata.get("papermill", {}).pop(key, None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        for key in ("start_time", "end_time", "duration"):
+            cell.metadata.get("papermill", {}).pop(key, None)
+    nbformat.write(nb, path)
 
 
 def main(argv: list[str] | None = None) -> int:
