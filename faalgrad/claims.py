@@ -1,0 +1,81 @@
+"""The paper's claims, and the verdicts this book's results give them.
+
+Every claim the book checks is listed in :data:`CLAIMS` with the page (notebook) whose
+results decide it. That notebook computes a :class:`Verdict` with the check function of
+the module that owns the data (e.g. :func:`faalgrad.experiments.table1` rows) and calls
+:func:`glue_verdict`, which glues ``claim_<key>_verdict`` and ``claim_<key>_evidence``;
+the Claims scorecard page pastes them from there (``{glue:text}`page::claim_<key>_verdict```).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+REPRODUCED, PARTLY, NOT_REPRODUCED = "reproduced", "partly reproduced", "not reproduced"
+VERDICTS: tuple[str, ...] = (REPRODUCED, PARTLY, NOT_REPRODUCED)
+
+#: key -> (page that decides it, the claim as the paper makes it).
+CLAIMS: dict[str, tuple[str, str]] = {
+    "derivation": ("method_check", "To first order in the inner learning rate η, the one-step meta-gradient equals "
+                   "the query gradient minus η times the gradient of the support·query gradient inner product "
+                   "(section 4.1)."),
+    "alignment": ("method_check", "Training with FaAlGrad aligns the support and query gradients more than "
+                  "ordinary training does (the mechanism of section 4.1)."),
+    "fairer_than_baseline": ("table1", "FaAlGrad lowers the DP and EOD differences with respect to the baseline "
+                             "MLP on all four datasets (Table 1)."),
+    "ratio": ("ratio", "Moving more protected samples into X_s makes the model fairer (Table 2)."),
+    "inner_steps": ("ratio", "More inner iterations (I = 10 against I = 1) make the model fairer "
+                    "(Tables 1 and 2)."),
+    "swap": ("swap", "Swapping the subpopulations (unprotected samples in X_s) gives the same trend (Table 4)."),
+    "beats_meta": ("comparisons", "FaAlGrad beats Fair-MAML, m-FTML and FFML on the DP and EOD ratios "
+                   "(Table 5)."),
+    "nash_conflict": ("comparisons", "Nash-Meta-Learning paper: one-stage fairness objectives often produce "
+                      "conflicting hypergradients, and bargaining resolves the conflicts."),
+    "shap": ("shap", "SHAP shows that FaAlGrad lowers the influence of the sensitive feature on the prediction "
+             "(section 5.8, Figures 3 and 4)."),
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A claim's verdict and, in one sentence with numbers, the evidence behind it."""
+
+    key: str
+    verdict: str
+    evidence: str
+
+    def __post_init__(self) -> None:
+        if self.key not in CLAIMS:
+            raise ValueError(f"unknown claim {self.key!r}; valid choices: {', '.join(CLAIMS)}")
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}; valid choices: {', '.join(VERDICTS)}")
+
+    @property
+    def claim(self) -> str:
+        return CLAIMS[self.key][1]
+
+    def frame(self) -> pd.DataFrame:
+        """One-row table: claim, verdict, evidence."""
+        return pd.DataFrame({"claim": [self.claim], "verdict": [self.verdict], "evidence": [self.evidence]})
+
+
+def verdict_from_counts(n_hold: int, n_total: int) -> str:
+    """All cases hold: reproduced; some: partly reproduced; none: not reproduced."""
+    if n_total < 1 or not 0 <= n_hold <= n_total:
+        raise ValueError(f"need 0 <= n_hold <= n_total and n_total >= 1, got {n_hold} of {n_total}")
+    if n_hold == n_total:
+        return REPRODUCED
+    return PARTLY if n_hold else NOT_REPRODUCED
+
+
+def glue_verdict(verdict: Verdict, *, display: bool = True) -> None:
+    """Glue ``claim_<key>_verdict`` and ``claim_<key>_evidence`` (and show the row if ``display``)."""
+    from myst_nb import glue
+
+    glue(f"claim_{verdict.key}_verdict", verdict.verdict, display=False)
+    glue(f"claim_{verdict.key}_evidence", verdict.evidence, display=False)
+    if display:
+        from IPython.display import display as show
+
+        show(verdict.frame())
