@@ -18,7 +18,7 @@ import torch
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from faalgrad import baselines, paper
+from faalgrad import baselines, cache, paper
 from faalgrad.datasets import DATASETS, load_dataset
 from faalgrad.metrics import METRICS, aggregate, evaluate
 from faalgrad.nash import NASH_METHODS, nash_config, train_nash
@@ -106,11 +106,30 @@ def _split(dataset: str, seed: int, include_protected: bool) -> SplitData:
     return split_dataset(load_dataset(dataset), seed, include_protected=include_protected)
 
 
+def split_data(dataset: str, seed: int, include_protected: bool = True) -> SplitData:
+    """The seed's preprocessed train/validation/test split (memoised; the one every run uses)."""
+    check_dataset(dataset)
+    return _split(dataset, int(seed), bool(include_protected))
+
+
 @lru_cache(maxsize=64)
 def _erm(dataset: str, seed: int, include_protected: bool, overrides: tuple) -> TrainResult:
-    data = _split(dataset, seed, include_protected)
-    config = erm_config(dataset, **dict(overrides))
-    return train_erm(data.X_train, data.y_train, data.X_val, data.y_val, config, seed)
+    def train() -> TrainResult:
+        data = _split(dataset, seed, include_protected)
+        config = erm_config(dataset, **dict(overrides))
+        return train_erm(data.X_train, data.y_train, data.X_val, data.y_val, config, seed)
+
+    return cache.memoize(("erm", dataset, seed, include_protected, overrides), train)
+
+
+def erm_model(dataset: str, seed: int, include_protected: bool = True, **overrides) -> TrainResult:
+    """The baseline MLP of ``seed`` (trained once per process, or per book build with the run cache).
+
+    The same model the ERM, threshold-adjustment and MBA-for-EOD rows start from.
+    """
+    spec = RunSpec(dataset, "erm", seed=seed, include_protected=include_protected, overrides=overrides)
+    with _single_thread():
+        return _erm(spec.dataset, spec.seed, spec.include_protected, spec.overrides)
 
 
 def fit(spec: RunSpec) -> tuple[TrainResult, dict[str, Any]]:
@@ -146,16 +165,29 @@ def fit(spec: RunSpec) -> tuple[TrainResult, dict[str, Any]]:
 
 
 def run(spec: RunSpec) -> dict[str, Any]:
-    """Train, select on validation, evaluate on test: one tidy row (spec + facts + :data:`METRICS`)."""
+    """Train, select on validation, evaluate on test: one tidy row.
+
+    The row holds the spec, run facts, every :data:`METRICS` entry on the test split, and
+    the same on the validation split as ``val_<metric>`` (for choosing between runs, e.g.
+    the best ratio, without looking at the test split). With the run cache on
+    (:mod:`faalgrad.cache`), a spec already run in this cache returns its stored row.
+    """
+    return cache.memoize(("run", spec), lambda: _run(spec))
+
+
+def _run(spec: RunSpec) -> dict[str, Any]:
     with _single_thread():
         model, facts = fit(spec)
         data = _split(spec.dataset, spec.seed, spec.include_protected)
         scores = model.predict_proba(data.X_test)
+        val_scores = model.predict_proba(data.X_val)
     y_pred = baselines.predict_with_threshold(scores, data.a_test, facts["threshold"])
+    val_pred = baselines.predict_with_threshold(val_scores, data.a_val, facts["threshold"])
     row = {k: v for k, v in asdict(spec).items() if k != "overrides"}
     row["overrides"] = ",".join(f"{k}={v}" for k, v in spec.overrides)
     row["label"] = spec.label
-    return {**row, **facts, **evaluate(data.y_test, y_pred, data.a_test, y_score=scores)}
+    val = {f"val_{k}": v for k, v in evaluate(data.y_val, val_pred, data.a_val, y_score=val_scores).items()}
+    return {**row, **facts, **evaluate(data.y_test, y_pred, data.a_test, y_score=scores), **val}
 
 
 def run_grid(specs: Iterable[RunSpec], *, n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:

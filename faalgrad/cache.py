@@ -1,0 +1,83 @@
+"""A disk cache of runs, shared by the notebooks of one book build.
+
+Off unless the environment variable ``FAALGRAD_RUN_CACHE`` names a directory. ``make
+book`` points it at a fresh directory for each build and deletes it afterwards, so the
+pages of one build share their runs (the Comparisons page reuses Table 1's runs, the
+threshold sweep reuses the baseline MLPs) and nothing outlives the build. The test
+suite runs without it, so nbval recomputes every number.
+
+A key is hashed together with a fingerprint of the package's source and the versions of
+the numerical libraries, so an entry can never stand in for a run of other code.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+ENV = "FAALGRAD_RUN_CACHE"
+T = TypeVar("T")
+
+
+def directory() -> Path | None:
+    """The cache directory, or ``None`` when the cache is off."""
+    value = os.environ.get(ENV, "").strip()
+    return Path(value) if value else None
+
+
+@lru_cache(maxsize=1)
+def fingerprint() -> str:
+    """Hash of every ``faalgrad/**/*.py`` file and of the numerical libraries' versions."""
+    import fairlearn
+    import numpy
+    import pandas
+    import sklearn
+    import torch
+
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    for module in (torch, numpy, pandas, sklearn, fairlearn):
+        digest.update(f"{module.__name__}=={module.__version__}".encode())
+    return digest.hexdigest()
+
+
+def key_path(root: Path, key: Any) -> Path:
+    """Where ``key`` is stored under ``root`` (keys are compared by ``repr``)."""
+    name = hashlib.sha256(repr((fingerprint(), key)).encode()).hexdigest()
+    return root / f"{name}.pkl"
+
+
+def memoize(key: Any, compute: Callable[[], T]) -> T:
+    """``compute()``, stored under ``key`` when the cache is on and read back next time.
+
+    Writes are atomic (temporary file, then rename), so parallel workers never see half a
+    file; an unreadable entry is recomputed.
+    """
+    root = directory()
+    if root is None:
+        return compute()
+    path = key_path(root, key)
+    if path.exists():
+        try:
+            with path.open("rb") as f:
+                return pickle.load(f)
+        except Exception:  # a damaged entry is recomputed below
+            pass
+    value = compute()
+    root.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=root, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(value, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return value
