@@ -135,7 +135,7 @@ def test_run_is_deterministic(spec):
     first = run(spec)
     _clear_caches()
     second = run(spec)
-    assert first == second
+    pd.testing.assert_series_equal(pd.Series(first), pd.Series(second), check_exact=True)  # NaN-aware, exact
     if spec.method != "threshold":
         assert first["threshold"] == 0.5
 
