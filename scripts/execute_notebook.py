@@ -9,6 +9,9 @@ replaces ``book/X.ipynb`` atomically (written to ``book/X.ipynb.tmp``, then rena
 failing or interrupted run leaves the previous published notebook in place (the failed
 output is kept as ``scratch/X.failed.ipynb``). With parameters (``-p NAME VALUE``, VALUE
 read as YAML, so lists, numbers and strings all work) the output goes to ``scratch/``.
+Notebooks run in the order of ``_toc.yml`` and share one run cache (``faalgrad.cache``)
+for the invocation, deleted at the end; published runs record their execution time in
+``book/timings.json`` for the Reproducibility page.
 
 The kernel is the ``python3`` kernel of the interpreter running this script (jupyter_client
 runs a ``python`` kernel command with ``sys.executable``), i.e. the project's venv. The
@@ -95,12 +98,31 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.update(ENV)
     parameters = {k: yaml.safe_load(v) for k, v in args.parameter}
-    names = args.names or sorted(p.stem for p in (ROOT / "notebooks").glob("*.md"))
+    names = args.names or book_order()
     publish = not parameters and args.output_dir is None
     out_dir = (args.output_dir or (ROOT / ("book" if publish else "scratch"))).resolve()
-    for name in names:
-        execute(name, parameters, out_dir, atomic=publish)
+    from faalgrad import cache
+    from faalgrad.reproducibility import TIMINGS_FILE, record_timing
+
+    # One run cache per invocation: the notebooks executed together share their runs.
+    with tempfile.TemporaryDirectory(prefix="faalgrad-runs-") as cache_dir:
+        os.environ[cache.ENV] = cache_dir
+        for name in names:
+            seconds = execute(name, parameters, out_dir, atomic=publish)
+            if publish:
+                record_timing(ROOT / TIMINGS_FILE, name, seconds)
     return 0
+
+
+def book_order() -> list[str]:
+    """Every notebooks/*.md, in the order of _toc.yml (notebooks absent from it last)."""
+    import yaml
+
+    sources = sorted(p.stem for p in (ROOT / "notebooks").glob("*.md"))
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    entries = [toc["root"]] + [c["file"] for c in toc.get("chapters", [])]
+    pages = [Path(e).stem for e in entries]
+    return [n for n in pages if n in sources] + [n for n in sources if n not in pages]
 
 
 if __name__ == "__main__":

@@ -96,3 +96,31 @@ def test_glued_values_were_substituted():
     for page in _toc_pages():
         text = (HTML / f"{page}.html").read_text(encoding="utf-8")
         assert "{glue" not in text and "glue:text" not in text, page
+
+
+def _glued_keys(path: Path) -> set[str]:
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(path, as_version=4)
+    return {
+        o["metadata"]["scrapbook"]["name"]
+        for c in nb.cells if c.cell_type == "code"
+        for o in c.outputs if "scrapbook" in o.get("metadata", {})
+    }
+
+
+def test_every_claim_is_on_the_scorecard_and_glued_by_its_page():
+    from faalgrad.claims import CLAIMS
+
+    scorecard = (ROOT / "book" / "scorecard.md").read_text()
+    for key, (page, _) in CLAIMS.items():
+        for part in ("verdict", "evidence"):
+            ref = f"{page}::claim_{key}_{part}"
+            assert ref in scorecard, f"scorecard lacks {ref}"
+            assert f"claim_{key}_{part}" in _glued_keys(ROOT / "book" / f"{page}.ipynb"), f"{page} does not glue {ref}"
+
+
+def test_cross_page_glue_references_exist():
+    """Every `{glue:...}`page::key`` in the book's markdown pages names a key that page glues."""
+    for md in (ROOT / "book").glob("*.md"):
+        for page, key in re.findall(r"\{glue(?::\w+)?\}`([\w/]+)::([\w]+)", md.read_text()):
+            assert key in _glued_keys(ROOT / "book" / f"{page}.ipynb"), f"{md.name}: {page}::{key} is not glued"
