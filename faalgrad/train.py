@@ -11,7 +11,9 @@ second-order terms, i.e. uses ∇L(θ_I, X_q) as the meta-gradient). An ordinary
 ``torch.optim`` optimiser takes the outer step on θ0. Predictions use θ0.
 
 Both trainers stop early on the validation loss (BCE of θ0 on the validation split)
-with ``patience`` and restore the best-validation parameters.
+with ``patience`` and restore the best-validation parameters. An optional ``callback``
+is called after every epoch with the epoch number and the current θ0 (detached copies),
+e.g. to record a quantity over training; it does not change the training.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from torch import nn
 from torch.func import functional_call, grad
 
 Params = dict[str, torch.Tensor]
+EpochCallback = Callable[[int, Params], None]
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 
@@ -167,9 +170,12 @@ def meta_gradient(
 
 def train_erm(
     X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, config: TrainConfig, seed: int,
-    *, sample_weight: np.ndarray | None = None,
+    *, sample_weight: np.ndarray | None = None, callback: EpochCallback | None = None,
 ) -> TrainResult:
-    """Empirical risk minimisation of the MLP on (X, y), early-stopped on (X_val, y_val)."""
+    """Empirical risk minimisation of the MLP on (X, y), early-stopped on (X_val, y_val).
+
+    ``callback(epoch, params)``, if given, runs after every epoch (see the module docstring).
+    """
     X_t, y_t = _tensor(X), _tensor(y)
     w_t = None if sample_weight is None else _tensor(sample_weight)
     model = build_mlp(X_t.shape[1], config, seed)
@@ -180,14 +186,18 @@ def train_erm(
         w = None if w_t is None else w_t[batch]
         return grad(bce)(params, model, X_t[batch], y_t[batch], w)
 
-    return _fit(model, step_grad, len(y_t), X_val, y_val, config, seed)
+    return _fit(model, step_grad, len(y_t), X_val, y_val, config, seed, callback)
 
 
 def train_faalgrad(
     X_s: np.ndarray, y_s: np.ndarray, X_q: np.ndarray, y_q: np.ndarray,
     X_val: np.ndarray, y_val: np.ndarray, config: TrainConfig, seed: int,
+    *, callback: EpochCallback | None = None,
 ) -> TrainResult:
-    """FaAlGrad meta-training on support (X_s, y_s) and query (X_q, y_q) sets."""
+    """FaAlGrad meta-training on support (X_s, y_s) and query (X_q, y_q) sets.
+
+    ``callback(epoch, params)``, if given, runs after every epoch (see the module docstring).
+    """
     if len(y_s) == 0 or len(y_q) == 0:
         raise ValueError(f"support ({len(y_s)} rows) and query ({len(y_q)} rows) must both be non-empty")
     Xs, ys, Xq, yq = _tensor(X_s), _tensor(y_s), _tensor(X_q), _tensor(y_q)
@@ -205,12 +215,13 @@ def train_faalgrad(
             inner_lr=config.inner_lr, inner_steps=config.inner_steps, first_order=config.first_order,
         )
 
-    return _fit(model, step_grad, len(yq), X_val, y_val, config, seed)
+    return _fit(model, step_grad, len(yq), X_val, y_val, config, seed, callback)
 
 
 def _fit(
     model: nn.Module, step_grad: Callable[[Params, np.ndarray | None], Params], n_rows: int,
     X_val: np.ndarray, y_val: np.ndarray, config: TrainConfig, seed: int,
+    callback: EpochCallback | None = None,
 ) -> TrainResult:
     """The shared epoch loop: outer optimiser steps, validation loss, early stopping."""
     params = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
@@ -230,6 +241,8 @@ def _fit(
             for k, p in params.items():
                 p.grad = grads[k].detach()
             optimizer.step()
+        if callback is not None:
+            callback(epoch, _snapshot(params))
         with torch.no_grad():
             loss = float(bce(params, model, Xv, yv))
         result.val_loss.append(loss)

@@ -409,3 +409,46 @@ def test_updated_copies_and_normalises_hidden():
     assert new.inner_steps == 10 and new.hidden == (8, 8)
     assert base.inner_steps == 1 and base.hidden == (8,)  # the original is untouched
     assert base.updated(hidden=16).hidden == (16,)
+
+
+# --- per-epoch callback -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["erm", "faalgrad"])
+def test_callback_sees_every_epoch_and_changes_nothing(kind, sets):
+    config = TrainConfig(max_epochs=6, patience=10, outer_lr=0.05)
+    seen = []
+
+    def record(epoch, params):
+        seen.append((epoch, {k: v.clone() for k, v in params.items()}))
+        for v in params.values():  # the callback gets copies: mutating them is harmless
+            v.add_(1.0)
+
+    if kind == "erm":
+        with_cb = train_erm(sets["X"], sets["y"], sets["X_val"], sets["y_val"], config, 0, callback=record)
+    else:
+        with_cb = train_faalgrad(sets["X_s"], sets["y_s"], sets["X_q"], sets["y_q"], sets["X_val"], sets["y_val"],
+                                 config, 0, callback=record)
+    _assert_identical(with_cb, _train(kind, sets, config, seed=0))
+    assert [e for e, _ in seen] == list(range(6))
+    assert all(not v.requires_grad for _, p in seen for v in p.values())
+    # the callback's parameters are θ0 after that epoch: the validation loss recorded for it matches
+    Xv, yv = torch.from_numpy(sets["X_val"]), torch.from_numpy(sets["y_val"].astype(np.float32))
+    for epoch, params in seen:
+        assert float(bce(params, with_cb.model, Xv, yv)) == pytest.approx(with_cb.val_loss[epoch], rel=1e-6)
+    assert _params_equal(with_cb, type(with_cb)(with_cb.model, seen[with_cb.best_epoch][1]))
+
+
+@pytest.mark.parametrize("kind", ["erm", "faalgrad"])
+def test_callback_stops_with_early_stopping(kind, overfit_sets):
+    config = TrainConfig(hidden=(32,), outer_lr=0.3, max_epochs=300, patience=3)
+    epochs = []
+    data = overfit_sets
+    if kind == "erm":
+        result = train_erm(data["X"], data["y"], data["X_val"], data["y_val"], config, 0,
+                           callback=lambda e, p: epochs.append(e))
+    else:
+        result = train_faalgrad(data["X_s"], data["y_s"], data["X_q"], data["y_q"], data["X_val"], data["y_val"],
+                                config, 0, callback=lambda e, p: epochs.append(e))
+    assert len(result.val_loss) < config.max_epochs
+    assert epochs == list(range(len(result.val_loss)))
