@@ -170,10 +170,7 @@ def paper_values(split: Study) -> pd.DataFrame:
 
 def _paper_table4() -> pd.DataFrame:
     """:func:`faalgrad.paper.table4` (COMPAS, I = 1) with ``dataset`` and ``inner_steps`` columns."""
-    try:
-        table = paper.table4()
-    except KeyError:  # paper.table4 casts an inner_steps column it does not have; same rows, same units
-        table = paper._frame([(*row, 1) for row in paper._TABLE4], ["ratio", "accuracy", "dp_diff", "eod_diff", "inner_steps"])
+    table = paper.table4()
     defaults = {"dataset": "compas", "inner_steps": 1}
     return table.assign(**{k: v for k, v in defaults.items() if k not in table})
 

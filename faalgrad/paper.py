@@ -113,7 +113,9 @@ _SPREAD_COLUMNS = ["accuracy", "accuracy_spread", "dp_diff", "dp_diff_spread", "
 
 
 def _frame(rows, columns) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=columns).astype({"inner_steps": "Int64"}, errors="ignore")
+    df = pd.DataFrame(rows, columns=columns)
+    if "inner_steps" in df:
+        df = df.astype({"inner_steps": "Int64"})
     if "accuracy" in df:  # percent as printed -> fraction, the unit of faalgrad.metrics
         df["accuracy"] = df["accuracy"] / 100
     return df
