@@ -8,13 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import (
-    MetricFrame,
-    demographic_parity_difference,
-    demographic_parity_ratio,
-    equalized_odds_difference,
-    equalized_odds_ratio,
-)
+from fairlearn.metrics import false_positive_rate, selection_rate, true_positive_rate
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 METRICS: tuple[str, ...] = (
@@ -33,30 +27,54 @@ def evaluate(y_true, y_pred, sensitive_features, *, y_score=None) -> dict[str, f
     """All :data:`METRICS` for hard predictions ``y_pred`` and (for AUCs) scores ``y_score``.
 
     ``sensitive_features`` is 0/1 with 1 = protected. Without ``y_score`` the AUC
-    entries are NaN.
+    entries are NaN. Per-group rates are fairlearn's metric functions applied to each
+    group's rows; differences and ratios are taken between the groups present, as
+    fairlearn's ``demographic_parity_*`` and ``equalized_odds_*`` (``agg="worst_case"``)
+    do, without building a ``MetricFrame`` per metric (tested equal to them).
     """
     y_true, y_pred, a = (np.asarray(v).astype(int) for v in (y_true, y_pred, sensitive_features))
     if not (len(y_true) == len(y_pred) == len(a)):
         raise ValueError(f"lengths differ: y_true {len(y_true)}, y_pred {len(y_pred)}, sensitive_features {len(a)}")
+    groups = {g: a == g for g in np.unique(a)}
+    by_group = {
+        name: {g: float(f(y_true[m], y_pred[m])) for g, m in groups.items()}
+        for name, f in (("selection", selection_rate), ("tpr", true_positive_rate), ("fpr", false_positive_rate),
+                        ("accuracy", accuracy_score))
+    }
+    diff = {name: _difference(values) for name, values in by_group.items()}
+    ratio = {name: _ratio(values) for name, values in by_group.items()}
     row = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "dp_diff": float(demographic_parity_difference(y_true, y_pred, sensitive_features=a)),
-        "eod_diff": float(equalized_odds_difference(y_true, y_pred, sensitive_features=a)),
-        "dp_ratio": float(demographic_parity_ratio(y_true, y_pred, sensitive_features=a)),
-        "eod_ratio": float(equalized_odds_ratio(y_true, y_pred, sensitive_features=a)),
+        "dp_diff": diff["selection"],
+        "eod_diff": max(diff["tpr"], diff["fpr"]),
+        "dp_ratio": ratio["selection"],
+        "eod_ratio": min(ratio["tpr"], ratio["fpr"]),
+        "acc_protected": by_group["accuracy"].get(1, np.nan),
+        "acc_unprotected": by_group["accuracy"].get(0, np.nan),
     }
-    acc = MetricFrame(metrics=accuracy_score, y_true=y_true, y_pred=y_pred, sensitive_features=a).by_group
-    row["acc_protected"], row["acc_unprotected"] = float(acc.get(1, np.nan)), float(acc.get(0, np.nan))
     if y_score is None:
         row.update(auc=np.nan, auc_protected=np.nan, auc_unprotected=np.nan, auc_gap=np.nan, auc_worst=np.nan)
         return row
     y_score = np.asarray(y_score, dtype=float)
-    auc = MetricFrame(metrics=_auc, y_true=y_true, y_pred=y_score, sensitive_features=a)
-    row["auc"] = float(auc.overall)
-    row["auc_protected"], row["auc_unprotected"] = float(auc.by_group.get(1, np.nan)), float(auc.by_group.get(0, np.nan))
-    row["auc_gap"] = float(auc.difference(method="between_groups"))
-    row["auc_worst"] = float(auc.group_min())
+    auc = {g: _auc(y_true[m], y_score[m]) for g, m in groups.items()}
+    row["auc"] = _auc(y_true, y_score)
+    row["auc_protected"], row["auc_unprotected"] = auc.get(1, np.nan), auc.get(0, np.nan)
+    row["auc_gap"] = _difference(auc)
+    row["auc_worst"] = float(min(auc.values()))
     return row
+
+
+def _difference(values: dict) -> float:
+    """Largest minus smallest group value (fairlearn's ``between_groups`` difference)."""
+    v = np.array(list(values.values()), dtype=float)
+    return float(v.max() - v.min())
+
+
+def _ratio(values: dict) -> float:
+    """Smallest over largest group value (fairlearn's ``between_groups`` ratio; 0/0 is NaN)."""
+    v = np.array(list(values.values()), dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(v.min() / v.max())
 
 
 def aggregate(rows: pd.DataFrame, by: list[str], metrics: tuple[str, ...] | list[str] = METRICS) -> pd.DataFrame:
