@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from faalgrad import baselines, cache, paper
 from faalgrad.datasets import DATASETS, load_dataset
 from faalgrad.metrics import METRICS, aggregate, evaluate
+from faalgrad.mitigators import MITIGATOR_LABELS, MITIGATORS, POSTPROCESSORS, fit_mitigator
 from faalgrad.nash import NASH_METHODS, nash_config, train_nash
 from faalgrad.presets import check_dataset, erm_config, faalgrad_config
 from faalgrad.splits import (
@@ -28,11 +29,12 @@ from faalgrad.splits import (
 )
 from faalgrad.train import TrainResult, train_erm, train_faalgrad
 
-METHODS: tuple[str, ...] = ("erm", "mba_dp", "mba_eod", "threshold", "faalgrad", *NASH_METHODS)
+METHODS: tuple[str, ...] = ("erm", "mba_dp", "mba_eod", "threshold", "faalgrad", *NASH_METHODS, *MITIGATORS)
 METHOD_LABELS = {
     "erm": "Baseline MLP", "mba_dp": "MBA for DP", "mba_eod": "MBA for EOD", "threshold": "Threshold adjustment",
     "nash_ltr": "Nash-Meta-Learning (LtR)", "nash_forml": "Nash-Meta-Learning (FORML)",
     "nash_gdro": "Nash-Meta-Learning (Meta-gDRO)", "ltr": "LtR", "forml": "FORML", "gdro": "Meta-gDRO",
+    **MITIGATOR_LABELS,
 }
 SPLIT_LABELS = {"config1": "Config 1", "config2": "Config 2", "ratio": "Ratio", "swap": "Swap"}
 
@@ -153,6 +155,9 @@ def fit(spec: RunSpec) -> tuple[TrainResult, dict[str, Any]]:
         model = train_nash(spec.method, data.X_train, data.y_train, data.a_train, data.X_val, data.y_val, data.a_val,
                            spec.config(), spec.seed)
         facts.update({f"conflict_{k}": v for k, v in model.history.conflict_shares().items()})
+    elif spec.method in MITIGATORS:
+        erm = _erm(spec.dataset, spec.seed, spec.include_protected, spec.overrides) if spec.method in POSTPROCESSORS else None
+        model = fit_mitigator(spec.method, data, spec.seed, model=erm)
     else:
         support, query = support_query(data.y_train, data.a_train, spec.split, dataset=spec.dataset, ratio=spec.ratio, seed=spec.seed)
         model = train_faalgrad(
@@ -183,6 +188,8 @@ def _run(spec: RunSpec) -> dict[str, Any]:
         val_scores = model.predict_proba(data.X_val)
     y_pred = baselines.predict_with_threshold(scores, data.a_test, facts["threshold"])
     val_pred = baselines.predict_with_threshold(val_scores, data.a_val, facts["threshold"])
+    if hasattr(model, "predict_labels"):  # randomised classifiers (fairlearn mitigators) draw their own labels
+        y_pred, val_pred = model.predict_labels(data.X_test, data.a_test), model.predict_labels(data.X_val, data.a_val)
     row = {k: v for k, v in asdict(spec).items() if k != "overrides"}
     row["overrides"] = ",".join(f"{k}={v}" for k, v in spec.overrides)
     row["label"] = spec.label
@@ -221,12 +228,14 @@ def run_grid(specs: Iterable[RunSpec], *, n_jobs: int = 1, progress: bool = True
     return pd.DataFrame(rows)
 
 
-_USES_ERM = frozenset({"erm", "threshold", "mba_eod"})
+_USES_ERM = frozenset({"erm", "threshold", "mba_eod", *POSTPROCESSORS})
 
 
 def _cost(spec: RunSpec) -> float:
     """Relative run time, for scheduling only: rows times training passes."""
     passes = 10.0 * spec.inner_steps if spec.method == "faalgrad" else 8.0
+    if spec.method in MITIGATORS:  # ExponentiatedGradient ~ 20 logistic-regression fits; post-processing ~ nothing
+        passes = 1.0 if spec.method in POSTPROCESSORS else 6.0
     return len(load_dataset(spec.dataset)) * passes
 
 

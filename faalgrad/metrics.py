@@ -60,7 +60,8 @@ def evaluate(y_true, y_pred, sensitive_features, *, y_score=None) -> dict[str, f
     row["auc"] = _auc(y_true, y_score)
     row["auc_protected"], row["auc_unprotected"] = auc.get(1, np.nan), auc.get(0, np.nan)
     row["auc_gap"] = _difference(auc)
-    row["auc_worst"] = float(min(auc.values()))
+    defined = [v for v in auc.values() if not np.isnan(v)]
+    row["auc_worst"] = float(min(defined)) if defined else np.nan  # a one-class group has no AUC
     return row
 
 
