@@ -116,7 +116,7 @@ def test_every_claim_is_on_the_scorecard_and_glued_by_its_page():
     scorecard = (ROOT / "book" / "scorecard.md").read_text()
     for key, (page, _) in CLAIMS.items():
         for part in ("verdict", "evidence"):
-            ref = f"{page}::claim_{key}_{part}"
+            ref = f"{page}.ipynb::claim_{key}_{part}"
             assert ref in scorecard, f"scorecard lacks {ref}"
             assert f"claim_{key}_{part}" in _glued_keys(ROOT / "book" / f"{page}.ipynb"), f"{page} does not glue {ref}"
 
@@ -124,5 +124,5 @@ def test_every_claim_is_on_the_scorecard_and_glued_by_its_page():
 def test_cross_page_glue_references_exist():
     """Every `{glue:...}`page::key`` in the book's markdown pages names a key that page glues."""
     for md in (ROOT / "book").glob("*.md"):
-        for page, key in re.findall(r"\{glue(?::\w+)?\}`([\w/]+)::([\w]+)", md.read_text()):
+        for page, key in re.findall(r"\{glue(?::\w+)?\}`([\w/]+)(?:\.ipynb)?::([\w]+)", md.read_text()):
             assert key in _glued_keys(ROOT / "book" / f"{page}.ipynb"), f"{md.name}: {page}::{key} is not glued"
