@@ -25,7 +25,7 @@ NBVAL_ENV := PYTHONHASHSEED=0 TQDM_DISABLE=1 PYTHONWARNINGS="ignore:IProgress no
 JB_BUILD := $(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 test: $(STAMP)
 	$(PY) -m pytest tests -q -k "not test_html"
-	rm -rf scratch/html-test
+	rm -rf scratch/html-test && mkdir -p scratch
 	$(JB_BUILD) --path-output scratch/html-test > scratch/html-test.log 2>&1 || (tail -40 scratch/html-test.log; exit 1)
 	FAALGRAD_HTML=scratch/html-test/_build/html $(PY) -m pytest tests/test_book.py -q -k html -p no:cacheprovider
 	$(NBVAL_ENV) $(PY) -m pytest --nbval --nbval-current-env book/*.ipynb --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
@@ -43,7 +43,7 @@ PARAMS ?=
 book: $(STAMP)
 ifeq ($(strip $(NB)),)
 	$(PY) scripts/execute_notebook.py
-	rm -rf scratch/html-new
+	rm -rf scratch/html-new && mkdir -p scratch
 	$(JB_BUILD) --path-output scratch/html-new
 	mkdir -p _build && rm -rf _build/html.old && (test ! -d _build/html || mv _build/html _build/html.old)
 	mv scratch/html-new/_build/html _build/html && rm -rf _build/html.old scratch/html-new
