@@ -343,7 +343,7 @@ def sweep_scores(scores, y, a, thresholds: Sequence[float] = SWEEP_THRESHOLDS, b
 def _sweep_one(dataset: str, seed: int, thresholds: tuple[float, ...]) -> pd.DataFrame:
     model = experiments.erm_model(dataset, seed)
     data = experiments.split_data(dataset, seed)
-    with experiments._single_thread():
+    with experiments.single_thread():
         scores = model.predict_proba(data.X_test)
     return sweep_scores(scores, data.y_test, data.a_test, thresholds).assign(dataset=dataset, seed=seed)
 

@@ -52,7 +52,7 @@ from torch.func import grad
 
 from faalgrad.claims import Verdict, verdict_from_counts
 from faalgrad.datasets import DATASETS
-from faalgrad.experiments import _single_thread, split_data
+from faalgrad.experiments import single_thread, split_data
 from faalgrad.presets import check_dataset, erm_config, faalgrad_config
 from faalgrad.splits import SPLITS, support_query
 from faalgrad.train import Params, _tensor, bce, build_mlp, meta_gradient, train_erm, train_faalgrad
@@ -278,7 +278,7 @@ def first_flip_eta(problem: AlignmentProblem, inner_steps: int = 1, *, upper: fl
     1e-12), then bisects on a log scale; it assumes that a flip, once present, stays for
     larger η (each sweep row reports its own flip count regardless).
     """
-    with _single_thread():
+    with single_thread():
         hi = float(upper)
         if activation_flips(problem, hi, inner_steps) == 0:
             return float("inf")
@@ -342,7 +342,7 @@ def error_sweep(problem: AlignmentProblem, etas: Iterable[float] | str = "auto",
     etas = [float(e) for e in etas]
     check_parameters(etas=etas)
     p = problem
-    with _single_thread():
+    with single_thread():
         g_q = _flat(grad(bce)(p.params, p.model, p.X_q, p.y_q))
         g_dot = _flat(_alignment_term(p))
 
@@ -500,7 +500,7 @@ def alignment_curves(
     model = build_mlp(Xs.shape[1], fa_config, seed)
     init = dict(model.named_parameters())
     rows = []
-    with _single_thread(), torch.no_grad():
+    with single_thread(), torch.no_grad():
         start = gradient_cosine({k: v.detach() for k, v in init.items()}, model, Xs, ys, Xq, yq)
     for method in ("erm", "faalgrad"):
         rows.append({"dataset": dataset, "method": METHOD_NAMES[method], "epoch": 0, "cosine": start})
@@ -509,7 +509,7 @@ def alignment_curves(
             rows.append({"dataset": dataset, "method": METHOD_NAMES[method], "epoch": epoch + 1,
                          "cosine": gradient_cosine(params, model, Xs, ys, Xq, yq)})
 
-        with _single_thread():
+        with single_thread():
             if method == "erm":
                 train_erm(data.X_train, data.y_train, data.X_val, data.y_val, erm_cfg, seed, callback=record)
             else:

@@ -130,7 +130,7 @@ def erm_model(dataset: str, seed: int, include_protected: bool = True, **overrid
     The same model the ERM, threshold-adjustment and MBA-for-EOD rows start from.
     """
     spec = RunSpec(dataset, "erm", seed=seed, include_protected=include_protected, overrides=overrides)
-    with _single_thread():
+    with single_thread():
         return _erm(spec.dataset, spec.seed, spec.include_protected, spec.overrides)
 
 
@@ -181,7 +181,7 @@ def run(spec: RunSpec) -> dict[str, Any]:
 
 
 def _run(spec: RunSpec) -> dict[str, Any]:
-    with _single_thread():
+    with single_thread():
         model, facts = fit(spec)
         data = _split(spec.dataset, spec.seed, spec.include_protected)
         scores = model.predict_proba(data.X_test)
@@ -244,7 +244,8 @@ def _run_chunk(specs: list[RunSpec]) -> list[dict]:
 
 
 @contextlib.contextmanager
-def _single_thread() -> Iterator[None]:
+def single_thread() -> Iterator[None]:
+    """One torch thread inside the block (every run and explanation uses it: same numbers on any machine)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

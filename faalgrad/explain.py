@@ -37,7 +37,7 @@ from torch import nn
 
 from faalgrad.claims import Verdict, verdict_from_counts
 from faalgrad.datasets import DATASETS, load_dataset
-from faalgrad.experiments import RunSpec, _single_thread, erm_model, fit, split_data
+from faalgrad.experiments import RunSpec, single_thread, erm_model, fit, split_data
 from faalgrad.experiments import check_parameters as _check_experiment_parameters
 from faalgrad.metrics import mean_std
 from faalgrad.presets import check_dataset
@@ -78,7 +78,7 @@ def trained_model(dataset: str, seed: int, model: str) -> TrainResult:
         raise ValueError(f"unknown model {model!r}; valid choices: {', '.join(MODELS)}")
     if model == "baseline":
         return erm_model(dataset, seed)
-    with _single_thread():  # as in every run: results do not depend on the thread count
+    with single_thread():  # as in every run: results do not depend on the thread count
         return fit(RunSpec(dataset, "faalgrad", split="config1", inner_steps=1, seed=seed))[0]
 
 
@@ -127,7 +127,7 @@ def shap_values(result: TrainResult, X: np.ndarray, background: np.ndarray) -> t
     import shap
 
     module = probability_module(result)
-    with _single_thread(), warnings.catch_warnings():
+    with single_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         explainer = shap.DeepExplainer(module, torch.as_tensor(background, dtype=torch.float32))
         values = explainer.shap_values(torch.as_tensor(X, dtype=torch.float32), check_additivity=False)
@@ -158,7 +158,7 @@ def explain(dataset: str, seed: int, model: str, *, n_explain: int = 100, n_back
 
 def predicted_probability(result: TrainResult, X: np.ndarray) -> np.ndarray:
     """f(x): the probability the explained module outputs (float64)."""
-    with torch.no_grad(), _single_thread():
+    with torch.no_grad(), single_thread():
         return probability_module(result)(torch.as_tensor(X, dtype=torch.float32)).double().numpy().reshape(-1)
 
 
