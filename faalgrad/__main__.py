@@ -7,9 +7,10 @@ import sys
 import pandas as pd
 
 from faalgrad.datasets import DATASETS
-from faalgrad.experiments import METHODS, RunSpec, check_seeds, format_table, run_grid, table1, table1_specs
 from faalgrad.metrics import aggregate, mean_std
-from faalgrad.nash import NASH_METHODS, nash_config
+from faalgrad.nash import nash_config
+from faalgrad.runs import METHODS, RunSpec, check_seeds, run_grid, table1_specs
+from faalgrad.studies.table1 import format_table, table1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {} if args.epochs is None else {"max_epochs": args.epochs}
         include = not args.exclude_protected
         if args.command == "run":
-            if args.epochs is not None and args.method in NASH_METHODS:
+            if args.epochs is not None and METHODS.get(args.method) and METHODS[args.method].config is nash_config:
                 # Nash-style methods run a fixed number of epochs, bargaining in the first ones.
                 bargain = min(nash_config(args.dataset).bargain_epochs, args.epochs)
                 overrides = {"epochs": args.epochs, "bargain_epochs": bargain}

@@ -18,7 +18,7 @@ METRICS: tuple[str, ...] = (
 )
 
 
-def _auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
+def roc_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
     """ROC AUC, NaN when only one class is present."""
     return float(roc_auc_score(y_true, y_score)) if len(np.unique(y_true)) == 2 else float("nan")
 
@@ -56,8 +56,8 @@ def evaluate(y_true, y_pred, sensitive_features, *, y_score=None) -> dict[str, f
         row.update(auc=np.nan, auc_protected=np.nan, auc_unprotected=np.nan, auc_gap=np.nan, auc_worst=np.nan)
         return row
     y_score = np.asarray(y_score, dtype=float)
-    auc = {g: _auc(y_true[m], y_score[m]) for g, m in groups.items()}
-    row["auc"] = _auc(y_true, y_score)
+    auc = {g: roc_auc(y_true[m], y_score[m]) for g, m in groups.items()}
+    row["auc"] = roc_auc(y_true, y_score)
     row["auc_protected"], row["auc_unprotected"] = auc.get(1, np.nan), auc.get(0, np.nan)
     row["auc_gap"] = _difference(auc)
     defined = [v for v in auc.values() if not np.isnan(v)]

@@ -50,11 +50,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
+from faalgrad.validation import check_choice
+
+__all__ = ["MITIGATORS", "POSTPROCESSORS", "MitigatorResult", "ScoreModel", "base_learner", "check_mitigator",
+           "fit_mitigator", "quiet"]
+
 MITIGATORS: tuple[str, ...] = ("eg_dp", "eg_eo", "to_dp", "to_eo")
-MITIGATOR_LABELS: dict[str, str] = {
-    "eg_dp": "ExponentiatedGradient (DP)", "eg_eo": "ExponentiatedGradient (EO)",
-    "to_dp": "ThresholdOptimizer (DP)", "to_eo": "ThresholdOptimizer (EO)",
-}
 #: The mitigators that post-process the baseline MLP (they need it, trained first).
 POSTPROCESSORS: tuple[str, ...] = ("to_dp", "to_eo")
 
@@ -64,9 +65,7 @@ _TO_CONSTRAINTS = {"to_dp": "demographic_parity", "to_eo": "equalized_odds"}
 
 def check_mitigator(method: str) -> str:
     """``method`` if it is one of :data:`MITIGATORS`, else a ``ValueError`` listing them."""
-    if method not in MITIGATORS:
-        raise ValueError(f"unknown mitigator {method!r}; valid choices: {', '.join(MITIGATORS)}")
-    return method
+    return check_choice("mitigator", method, MITIGATORS)
 
 
 def base_learner(seed: int = 0) -> LogisticRegression:

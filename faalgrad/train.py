@@ -1,24 +1,15 @@
 """ERM and FaAlGrad meta-training of small MLPs, on torch.func.
 
-The FaAlGrad meta-update (paper 4, eq. 5-6): starting from θ0, take ``inner_steps``
-sequential SGD steps on the support set X_s,
-
-    θ_i = θ_{i-1} - inner_lr ∇L(θ_{i-1}, X_s),
-
-then evaluate the binary cross-entropy on the query set X_q at θ_I and differentiate it
-back to θ0 through every inner step (second order; ``first_order=True`` drops the
-second-order terms, i.e. uses ∇L(θ_I, X_q) as the meta-gradient). An ordinary
-``torch.optim`` optimiser takes the outer step on θ0. Predictions use θ0.
-
-Both trainers stop early on the validation loss (BCE of θ0 on the validation split)
-with ``patience`` and restore the best-validation parameters. An optional ``callback``
-is called after every epoch with the epoch number and the current θ0 (detached copies),
-e.g. to record a quantity over training; it does not change the training.
+FaAlGrad (paper 4, eq. 5-6): ``inner_steps`` SGD steps on the support set X_s from θ0,
+the query loss on X_q at the adapted parameters, differentiated back to θ0 (second
+order, or first order), and an ordinary ``torch.optim`` step on θ0. Both trainers stop
+early on the validation loss and keep the best parameters. See the book's Method page.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
-from typing import Callable, Literal
+import contextlib
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Literal
 
 import numpy as np
 import torch
@@ -26,8 +17,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad
 
+from faalgrad.validation import check_choice, check_int, replace_settings
+
 Params = dict[str, torch.Tensor]
 EpochCallback = Callable[[int, Params], None]
+
+__all__ = ["ACTIVATIONS", "EpochCallback", "Params", "TrainConfig", "TrainResult", "adapt", "as_tensor", "bce",
+           "build_mlp", "logits", "meta_gradient", "meta_loss", "single_thread", "snapshot", "train_erm",
+           "train_faalgrad"]
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 
@@ -52,14 +49,10 @@ class TrainConfig:
     batch_size: int | None = None
 
     def __post_init__(self) -> None:
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.activation!r}; valid choices: {', '.join(ACTIVATIONS)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid choices: {', '.join(OPTIMIZERS)}")
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         for name in ("inner_steps", "max_epochs", "patience"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive integer")
+            check_int(name, getattr(self, name))
         for name in ("inner_lr", "outer_lr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be positive")
@@ -72,16 +65,6 @@ class TrainConfig:
         """A copy with ``overrides``; unknown names raise a ``ValueError`` listing the valid ones."""
         return replace_settings(self, **overrides)
 
-
-def replace_settings(config, **overrides):
-    """``dataclasses.replace`` for a settings dataclass, naming unknown settings in a ``ValueError``."""
-    valid = {f.name for f in fields(config)}
-    unknown = sorted(set(overrides) - valid)
-    if unknown:
-        raise ValueError(f"unknown setting(s) {', '.join(unknown)}; valid choices: {', '.join(sorted(valid))}")
-    if "hidden" in overrides:
-        overrides["hidden"] = tuple(int(h) for h in np.atleast_1d(overrides["hidden"]))
-    return replace(config, **overrides)
 
 
 @dataclass
@@ -96,7 +79,7 @@ class TrainResult:
     def predict_proba(self, X: np.ndarray | torch.Tensor) -> np.ndarray:
         """Probability of y = 1 for each row of ``X``."""
         with torch.no_grad():
-            return torch.sigmoid(logits(self.params, self.model, _tensor(X))).numpy()
+            return torch.sigmoid(logits(self.params, self.model, as_tensor(X))).numpy()
 
 
 def build_mlp(n_features: int, config: TrainConfig, seed: int) -> nn.Module:
@@ -174,10 +157,11 @@ def train_erm(
 ) -> TrainResult:
     """Empirical risk minimisation of the MLP on (X, y), early-stopped on (X_val, y_val).
 
-    ``callback(epoch, params)``, if given, runs after every epoch (see the module docstring).
+    ``callback(epoch, params)``, if given, runs after every epoch with a detached copy of
+    θ0 (e.g. to record a quantity over training); it does not change the training.
     """
-    X_t, y_t = _tensor(X), _tensor(y)
-    w_t = None if sample_weight is None else _tensor(sample_weight)
+    X_t, y_t = as_tensor(X), as_tensor(y)
+    w_t = None if sample_weight is None else as_tensor(sample_weight)
     model = build_mlp(X_t.shape[1], config, seed)
 
     def step_grad(params: Params, batch: np.ndarray | None) -> Params:
@@ -196,11 +180,11 @@ def train_faalgrad(
 ) -> TrainResult:
     """FaAlGrad meta-training on support (X_s, y_s) and query (X_q, y_q) sets.
 
-    ``callback(epoch, params)``, if given, runs after every epoch (see the module docstring).
+    ``callback(epoch, params)``, if given, runs after every epoch, as in :func:`train_erm`.
     """
     if len(y_s) == 0 or len(y_q) == 0:
         raise ValueError(f"support ({len(y_s)} rows) and query ({len(y_q)} rows) must both be non-empty")
-    Xs, ys, Xq, yq = _tensor(X_s), _tensor(y_s), _tensor(X_q), _tensor(y_q)
+    Xs, ys, Xq, yq = as_tensor(X_s), as_tensor(y_s), as_tensor(X_q), as_tensor(y_q)
     model = build_mlp(Xs.shape[1], config, seed)
     support_rng = np.random.default_rng(seed + 1)
 
@@ -226,9 +210,9 @@ def _fit(
     """The shared epoch loop: outer optimiser steps, validation loss, early stopping."""
     params = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
     optimizer = OPTIMIZERS[config.optimizer](params.values(), lr=config.outer_lr)
-    Xv, yv = _tensor(X_val), _tensor(y_val)
+    Xv, yv = as_tensor(X_val), as_tensor(y_val)
     batch_rng = np.random.default_rng(seed)
-    result = TrainResult(model=model, params=_snapshot(params))
+    result = TrainResult(model=model, params=snapshot(params))
     best, waited = float("inf"), 0
     for epoch in range(config.max_epochs):
         if config.batch_size is None or config.batch_size >= n_rows:
@@ -242,13 +226,13 @@ def _fit(
                 p.grad = grads[k].detach()
             optimizer.step()
         if callback is not None:
-            callback(epoch, _snapshot(params))
+            callback(epoch, snapshot(params))
         with torch.no_grad():
             loss = float(bce(params, model, Xv, yv))
         result.val_loss.append(loss)
         if loss < best:
             best, waited = loss, 0
-            result.params, result.best_epoch = _snapshot(params), epoch
+            result.params, result.best_epoch = snapshot(params), epoch
         else:
             waited += 1
             if waited >= config.patience:
@@ -256,12 +240,25 @@ def _fit(
     return result
 
 
-def _snapshot(params: Params) -> Params:
+def snapshot(params: Params) -> Params:
+    """Detached copies of ``params``."""
     return {k: v.detach().clone() for k, v in params.items()}
 
 
-def _tensor(a) -> torch.Tensor:
+def as_tensor(a) -> torch.Tensor:
+    """``a`` as a float32 tensor (tensors pass through unchanged)."""
     if isinstance(a, torch.Tensor):
         return a
     a = np.asarray(a)
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """One torch thread inside the block (every run and explanation uses it: same numbers on any machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -9,7 +9,7 @@ replaces ``book/X.ipynb`` atomically (written to ``book/X.ipynb.tmp``, then rena
 failing or interrupted run leaves the previous published notebook in place (the failed
 output is kept as ``scratch/X.failed.ipynb``). With parameters (``-p NAME VALUE``, VALUE
 read as YAML, so lists, numbers and strings all work) the output goes to ``scratch/``.
-Notebooks run in the order of ``_toc.yml`` and share one run cache (``faalgrad.cache``)
+Notebooks run in the order of ``_toc.yml`` and share one run cache (``faalgrad.runs.cache``)
 for the invocation, deleted at the end; published runs record their execution time in
 ``book/timings.json`` for the Reproducibility page.
 
@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     names = args.names or book_order()
     publish = not parameters and args.output_dir is None
     out_dir = (args.output_dir or (ROOT / ("book" if publish else "scratch"))).resolve()
-    from faalgrad import cache
-    from faalgrad.reproducibility import TIMINGS_FILE, record_timing
+    from faalgrad.runs import cache
+    from faalgrad.studies.reproducibility import TIMINGS_FILE, record_timing
 
     # One run cache per invocation: the notebooks executed together share their runs.
     with tempfile.TemporaryDirectory(prefix="faalgrad-runs-") as cache_dir:

@@ -1,8 +1,8 @@
 """faalgrad.cache: off by default, atomic, keyed by repr and the code fingerprint."""
 import pytest
 
-from faalgrad import cache
-from faalgrad.experiments import RunSpec
+from faalgrad.runs import cache
+from faalgrad.runs import RunSpec
 
 
 def test_off_without_environment(monkeypatch, tmp_path):
@@ -50,7 +50,7 @@ def test_key_depends_on_value_and_fingerprint(tmp_path, monkeypatch):
 
 
 def test_run_rows_identical_with_and_without_cache(monkeypatch, tmp_path):
-    from faalgrad.experiments import run
+    from faalgrad.runs import run
 
     spec = RunSpec("german", "faalgrad", seed=1, overrides={"max_epochs": 3})
     monkeypatch.delenv(cache.ENV, raising=False)

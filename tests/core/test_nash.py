@@ -14,7 +14,6 @@ from faalgrad.nash import (
     NASH_METHODS,
     MetaSet,
     NashConfig,
-    _hyper_parts,
     hypergradients,
     meta_set,
     nash_config,
@@ -25,6 +24,7 @@ from faalgrad.nash import (
     synthetic_two_group,
     train_nash,
 )
+from faalgrad.nash.hypergrad import _hyper_parts  # the step's internals, tested directly
 from faalgrad.splits import split_dataset
 from faalgrad.train import TrainConfig, build_mlp, logits
 

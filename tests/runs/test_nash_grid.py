@@ -2,7 +2,7 @@
 import pytest
 
 from faalgrad.__main__ import main
-from faalgrad.experiments import METHODS, RunSpec, run
+from faalgrad.runs import METHODS, RunSpec, run
 from faalgrad.metrics import METRICS
 from faalgrad.nash import NASH_METHODS
 

@@ -1,16 +1,17 @@
 """The paper's claims, and the verdicts this book's results give them.
 
-Every claim the book checks is listed in :data:`CLAIMS` with the page (notebook) whose
-results decide it. That notebook computes a :class:`Verdict` with the check function of
-the module that owns the data (e.g. :func:`faalgrad.experiments.table1` rows) and calls
-:func:`glue_verdict`, which glues ``claim_<key>_verdict`` and ``claim_<key>_evidence``;
-the Claims scorecard page pastes them from there (``{glue:text}`page::claim_<key>_verdict```).
+Every claim is listed in :data:`CLAIMS` with the page whose results decide it; that page's
+study module computes a :class:`Verdict` and the notebook glues it with
+:func:`glue_verdict` for the Claims scorecard page.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pandas as pd
+
+__all__ = ["CLAIMS", "NOT_REPRODUCED", "PARTLY", "REPRODUCED", "VERDICTS", "Verdict", "glue_verdict",
+           "verdict_from_counts"]
 
 REPRODUCED, PARTLY, NOT_REPRODUCED = "reproduced", "partly reproduced", "not reproduced"
 VERDICTS: tuple[str, ...] = (REPRODUCED, PARTLY, NOT_REPRODUCED)

@@ -8,9 +8,9 @@ from sklearn.base import is_classifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from faalgrad.experiments import METHOD_LABELS, METHODS, RunSpec, run, split_data
+from faalgrad.runs import METHODS, RunSpec, run, split_data
 from faalgrad.mitigators import (
-    MITIGATOR_LABELS, MITIGATORS, POSTPROCESSORS, MitigatorResult, ScoreModel, base_learner, check_mitigator,
+    MITIGATORS, POSTPROCESSORS, MitigatorResult, ScoreModel, base_learner, check_mitigator,
     fit_mitigator,
 )
 from faalgrad.splits import SplitData
@@ -53,7 +53,8 @@ def _fit(method, data, scores, seed=0):
 def test_registered_in_the_grid():
     assert set(MITIGATORS) <= set(METHODS)
     for m in MITIGATORS:
-        assert METHOD_LABELS[m] == MITIGATOR_LABELS[m]
+        assert METHODS[m].family == "fairlearn"
+        assert METHODS[m].needs_erm == (m in POSTPROCESSORS)
 
 
 @pytest.mark.parametrize("method", MITIGATORS)
@@ -144,9 +145,9 @@ def test_bad_method_and_missing_model(data):
 @pytest.mark.parametrize("method", ["eg_dp", "to_eo"])
 def test_run_row_uses_the_randomised_labels(method):
     row = run(RunSpec("german", method, seed=0))
-    assert row["label"] == MITIGATOR_LABELS[method]
+    assert row["label"] == METHODS[method].label
     d = split_data("german", 0)
-    from faalgrad.experiments import erm_model
+    from faalgrad.runs import erm_model
 
     result = fit_mitigator(method, d, 0, model=erm_model("german", 0) if method in POSTPROCESSORS else None)
     labels = result.predict_labels(d.X_test, d.a_test)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from faalgrad import experiments as ex
-from faalgrad.experiments import METHODS, RunSpec, run, run_grid, table1, table1_specs
+from faalgrad.runs import METHODS, RunSpec, methods, run, run_grid, table1_specs
+from faalgrad.studies.table1 import format_table, table1
 from faalgrad.metrics import METRICS
 from faalgrad.splits import split_dataset
 from faalgrad.datasets import load_dataset
@@ -114,7 +114,7 @@ def test_run_returns_a_complete_row():
 
 
 def _clear_caches():
-    ex._erm.cache_clear()  # force the ERM model to be retrained, not reused
+    methods._erm.cache_clear()  # force the ERM model to be retrained, not reused
 
 
 @pytest.mark.parametrize(
@@ -270,7 +270,7 @@ def test_table1_values_on_hand_made_rows():
 
 
 def test_format_table_strings():
-    out = ex.format_table(table1(_synthetic_rows()))
+    out = format_table(table1(_synthetic_rows()))
     first = out.iloc[0]
     assert first["I"] == "–"
     assert first["acc paper"] == "71.47"

@@ -1,6 +1,6 @@
 """The paper's reported numbers, as data, for side-by-side tables only.
 
-Transcribed from the TMLR paper (see ``reported-tables.md`` in the shared paper folder):
+Transcribed from the TMLR paper (its PDF tables, some cells garbled in extraction):
 accuracy in percent as printed; its "±" spread as printed, which the paper gives as a
 fraction (59.33 ± 0.02 means ± 2 points); fairness metrics as fractions. ``None`` marks a
 cell the paper does not report or that could not be read. Nothing here is used to compute
@@ -9,6 +9,8 @@ a result.
 from __future__ import annotations
 
 import pandas as pd
+
+__all__ = ["table1", "table2", "table3", "table4", "table5"]
 
 #: Table 1 rows: (dataset, row, I, acc, acc_spread, dp, dp_spread, eod, eod_spread).
 _TABLE1 = [

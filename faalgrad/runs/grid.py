@@ -1,0 +1,119 @@
+"""Run specs in, tidy rows out: :func:`run` (one spec) and :func:`run_grid` (many, with joblib)."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Iterable
+
+import pandas as pd
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
+
+from faalgrad import baselines
+from faalgrad.datasets import load_dataset
+from faalgrad.metrics import evaluate
+from faalgrad.runs import cache
+from faalgrad.runs.methods import METHODS, fit, split_data
+from faalgrad.runs.spec import RunSpec
+from faalgrad.train import single_thread
+from faalgrad.validation import check_int
+
+__all__ = ["check_n_jobs", "run", "run_grid"]
+
+
+def check_n_jobs(n_jobs: int) -> int:
+    """``n_jobs`` if it is a non-zero integer (joblib's convention: -1 = all cores), else a ``ValueError``."""
+    if check_int("n_jobs", n_jobs, minimum=-(2**31), note="-1 = all cores") == 0:
+        raise ValueError(f"n_jobs={n_jobs!r} must be a non-zero integer (-1 = all cores)")
+    return int(n_jobs)
+
+
+def run(spec: RunSpec) -> dict[str, Any]:
+    """Train, select on validation, evaluate on test: one tidy row.
+
+    Parameters
+    ----------
+    spec : RunSpec
+        The run.
+
+    Returns
+    -------
+    dict
+        The spec, run facts, every :data:`~faalgrad.metrics.METRICS` entry on the test
+        split, and the same on the validation split as ``val_<metric>`` (for choosing
+        between runs without looking at the test split). With the run cache on
+        (:mod:`faalgrad.runs.cache`), a spec already run returns its stored row.
+    """
+    return cache.memoize(("run", spec), lambda: _run(spec))
+
+
+def _run(spec: RunSpec) -> dict[str, Any]:
+    with single_thread():
+        model, facts = fit(spec)
+        data = split_data(spec.dataset, spec.seed, spec.include_protected)
+        scores = model.predict_proba(data.X_test)
+        val_scores = model.predict_proba(data.X_val)
+    y_pred = baselines.predict_with_threshold(scores, data.a_test, facts["threshold"])
+    val_pred = baselines.predict_with_threshold(val_scores, data.a_val, facts["threshold"])
+    if hasattr(model, "predict_labels"):  # randomised classifiers (fairlearn mitigators) draw their own labels
+        y_pred, val_pred = model.predict_labels(data.X_test, data.a_test), model.predict_labels(data.X_val, data.a_val)
+    row = {k: v for k, v in asdict(spec).items() if k != "overrides"}
+    row["overrides"] = ",".join(f"{k}={v}" for k, v in spec.overrides)
+    row["label"] = spec.label
+    val = {f"val_{k}": v for k, v in evaluate(data.y_val, val_pred, data.a_val, y_score=val_scores).items()}
+    return {**row, **facts, **evaluate(data.y_test, y_pred, data.a_test, y_score=scores), **val}
+
+
+def _cost(spec: RunSpec) -> float:
+    """Relative run time, for scheduling only: rows times the method's cost times inner steps."""
+    return len(load_dataset(spec.dataset)) * METHODS[spec.method].cost * spec.inner_steps
+
+
+def _run_chunk(specs: list[RunSpec]) -> list[dict]:
+    return [run(s) for s in specs]
+
+
+def run_grid(specs: Iterable[RunSpec], *, n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
+    """Run every spec; one row each, in the order given.
+
+    Parameters
+    ----------
+    specs : iterable of RunSpec
+        The runs.
+    n_jobs : int
+        joblib workers (-1: all cores). Each run uses one torch thread, so the rows do
+        not depend on ``n_jobs``.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per spec (see :func:`run`).
+
+    Notes
+    -----
+    Specs that start from the same baseline MLP (the registry's ``needs_erm``, on one
+    dataset and seed) run in the same worker, so that model is trained once; the longest
+    chunks start first, so that parallel workers finish together.
+    """
+    check_n_jobs(n_jobs)
+    specs = list(specs)
+    groups: dict[tuple, list[int]] = {}
+    for i, spec in enumerate(specs):
+        shares_erm = METHODS[spec.method].needs_erm
+        key = (spec.dataset, spec.seed, spec.include_protected, spec.overrides) if shares_erm else (i,)
+        groups.setdefault(key, []).append(i)
+    order = sorted(groups, key=lambda key: -sum(_cost(specs[i]) for i in groups[key]))
+    groups = {key: groups[key] for key in order}
+    chunks = [[specs[i] for i in idx] for idx in groups.values()]
+    bar = tqdm(total=len(specs), desc="runs", disable=not progress, leave=False)
+    results: list[list[dict]] = []
+    for chunk_rows in Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_run_chunk)(c) for c in chunks):
+        results.append(chunk_rows)
+        bar.update(len(chunk_rows))
+    bar.close()
+    rows: list[dict | None] = [None] * len(specs)
+    for idx, chunk_rows in zip(groups.values(), results):
+        for i, row in zip(idx, chunk_rows):
+            rows[i] = row
+    return pd.DataFrame(rows)

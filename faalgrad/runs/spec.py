@@ -1,0 +1,79 @@
+"""``RunSpec``: one run (dataset, method, support/query split, seed, overrides), validated early."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from faalgrad.datasets import load_dataset
+from faalgrad.presets import check_dataset
+from faalgrad.runs.methods import METHODS
+from faalgrad.splits import SPLITS, format_ratio, parse_ratio, support_query, train_val_test_indices
+from faalgrad.validation import check_choice, check_int
+
+__all__ = ["SPLIT_LABELS", "RunSpec", "check_seeds"]
+
+SPLIT_LABELS = {"config1": "Config 1", "config2": "Config 2", "ratio": "Ratio", "swap": "Swap"}
+
+
+def check_seeds(seeds: int) -> int:
+    """``seeds`` if it is a positive integer (the number of seeds 0..seeds-1), else a ``ValueError``."""
+    return check_int("seeds", seeds, note="the number of seeds 0..seeds-1")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run. ``split``, ``ratio`` and ``inner_steps`` apply to ``method="faalgrad"`` only.
+
+    ``overrides`` are settings replacing the dataset preset of the method (see its
+    registry entry's ``config``), as ``(name, value)`` pairs (a dict is accepted and frozen).
+    """
+
+    dataset: str
+    method: str = "faalgrad"
+    split: str = "config1"
+    ratio: float | None = None
+    inner_steps: int = 1
+    seed: int = 0
+    include_protected: bool = True
+    overrides: tuple[tuple[str, Any], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        check_dataset(self.dataset)
+        check_choice("method", self.method, METHODS)
+        check_choice("split", self.split, SPLITS)
+        check_int("seed", self.seed, minimum=0)
+        items = self.overrides.items() if isinstance(self.overrides, dict) else self.overrides
+        frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in items))
+        object.__setattr__(self, "overrides", frozen)
+        if self.method != "faalgrad" and self.ratio is not None:
+            raise ValueError(f"ratio={self.ratio!r} applies only to method 'faalgrad', not {self.method!r}")
+        if self.method == "faalgrad":
+            if self.split in ("ratio", "swap"):
+                if self.ratio is None:
+                    raise ValueError(f"split {self.split!r} needs a ratio (X_s share, e.g. 0.2 or '80:20')")
+                object.__setattr__(self, "ratio", parse_ratio(self.ratio))
+                self._check_feasible()
+            elif self.ratio is not None:
+                raise ValueError(f"ratio={self.ratio!r} applies only to the 'ratio' and 'swap' splits, not {self.split!r}")
+        self.config()  # validates inner_steps and overrides early
+
+    def _check_feasible(self) -> None:
+        """Raise the builder's ``ValueError`` now if the ratio cannot be met on this seed's split."""
+        ds = load_dataset(self.dataset)
+        train, _, _ = train_val_test_indices(ds.y, ds.a, self.seed)
+        support_query(ds.y[train], ds.a[train], self.split, dataset=self.dataset, ratio=self.ratio, seed=self.seed)
+
+    def config(self):
+        """The settings object this run trains with (its method's ``config`` with the overrides)."""
+        overrides = dict(self.overrides)
+        if self.method == "faalgrad":
+            overrides["inner_steps"] = self.inner_steps
+        return METHODS[self.method].config(self.dataset, **overrides)
+
+    @property
+    def label(self) -> str:
+        """Human-readable row label, e.g. ``"Config 1"`` or ``"MBA for DP"``."""
+        if self.method != "faalgrad":
+            return METHODS[self.method].label
+        label = SPLIT_LABELS[self.split]
+        return f"{label} {format_ratio(self.ratio)}" if self.ratio is not None else label

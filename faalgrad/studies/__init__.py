@@ -1,0 +1,10 @@
+"""The studies: one module per book page (rows in; tables, figures, glue values and
+verdicts out), plus the claims registry and the paper's reported numbers.
+
+Every page module offers ``Params`` (validated on construction), ``specs(params)``,
+``tables(rows, params)``, ``glue_values(tables)`` and ``verdicts(tables)``.
+"""
+from faalgrad.studies._common import glue_all
+from faalgrad.studies.claims import glue_verdict
+
+__all__ = ["glue_all", "glue_verdict"]
