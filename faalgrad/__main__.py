@@ -18,24 +18,33 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text: str) -> int:
+def _integer(text: str, minimum: int | None = None, nonzero: bool = False) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be a positive integer")
+    if minimum is not None and value < minimum:
+        raise argparse.ArgumentTypeError(f"{value} must be {'a positive' if minimum == 1 else 'a non-negative'} integer")
+    if nonzero and value == 0:
+        raise argparse.ArgumentTypeError("0 is not a number of workers; use a non-zero integer (-1 = all cores)")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _integer(text, minimum=1)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m faalgrad", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     common = _Parser(add_help=False)
-    common.add_argument("--seeds", type=_positive_int, default=5, help="number of seeds 0..N-1 (default 5)")
+    seeds = common.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", type=_positive_int, default=5, help="number of seeds 0..N-1 (default 5)")
+    seeds.add_argument("--seed", type=lambda t: _integer(t, minimum=0), default=None, help="one given seed S")
     common.add_argument("--epochs", type=_positive_int, default=None, help="override the preset's max epochs")
     common.add_argument("--exclude-protected", action="store_true", help="leave the protected attribute out of the inputs")
-    common.add_argument("--n-jobs", type=int, default=-1, help="parallel workers (joblib; default all cores)")
+    common.add_argument("--n-jobs", type=lambda t: _integer(t, nonzero=True), default=-1,
+                        help="parallel workers (joblib; -1 = all cores, the default)")
     common.add_argument("--format", default="table", help="table, csv or json")
 
     r = sub.add_parser("run", parents=[common], help="one method on one dataset, over seeds")
@@ -66,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.format not in ("table", "csv", "json"):
             raise ValueError(f"unknown format {args.format!r}; valid choices: table, csv, json")
-        check_seeds(args.seeds)
+        seed_list = [args.seed] if args.seed is not None else list(range(check_seeds(args.seeds)))
         overrides = {} if args.epochs is None else {"max_epochs": args.epochs}
         include = not args.exclude_protected
         if args.command == "run":
@@ -79,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             specs = [
                 RunSpec(args.dataset, args.method, split=args.split, ratio=args.ratio, inner_steps=args.inner_steps,
                         seed=s, include_protected=include, overrides=overrides)
-                for s in range(args.seeds)
+                for s in seed_list
             ]
             rows = run_grid(specs, n_jobs=args.n_jobs)
             if args.format == "table":
@@ -91,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 _emit(rows, args.format)
         else:
-            specs = table1_specs(args.datasets, args.seeds, include_protected=include, **overrides)
+            specs = table1_specs(args.datasets, max(seed_list) + 1, include_protected=include, **overrides)
+            specs = [s for s in specs if s.seed in seed_list]
             table = table1(run_grid(specs, n_jobs=args.n_jobs))
             _emit(format_table(table) if args.format == "table" else table, args.format)
     except ValueError as err:

@@ -9,6 +9,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from faalgrad.splits import SPLITS, support_query
 from faalgrad.train import TrainConfig, train_faalgrad
 
+__all__ = ["FaAlGradClassifier"]
+
 
 class FaAlGradClassifier(ClassifierMixin, BaseEstimator):
     """Binary classifier meta-trained with FaAlGrad (gradient alignment across groups).

@@ -11,6 +11,8 @@ import pandas as pd
 from fairlearn.metrics import false_positive_rate, selection_rate, true_positive_rate
 from sklearn.metrics import accuracy_score, roc_auc_score
 
+__all__ = ["METRICS", "aggregate", "evaluate", "mean_std", "roc_auc"]
+
 METRICS: tuple[str, ...] = (
     "accuracy", "dp_diff", "eod_diff", "dp_ratio", "eod_ratio",
     "acc_protected", "acc_unprotected",

@@ -109,7 +109,7 @@ class ScoreModel(ClassifierMixin, BaseEstimator):
 
 @dataclass
 class MitigatorResult:
-    """A fitted mitigator, with the interface :func:`faalgrad.experiments.run` uses.
+    """A fitted mitigator, with the interface :func:`faalgrad.runs.run` uses.
 
     ``predict_proba(X)`` is the score for AUCs; ``predict_labels(X, a)`` the randomised
     classifier's hard labels (``random_state`` = ``seed``). ``best_epoch`` and ``val_loss``

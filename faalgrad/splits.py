@@ -1,26 +1,9 @@
 """Train/validation/test splits and the support/query (X_s / X_q) builders.
 
-The train/validation/test split is stratified on the (label, protected) cells and
-follows paper 5.3 (70 / 15 / 15). Preprocessing (one-hot encoding and scaling) is
-fitted on the training split only.
-
-Support/query builders (``split``):
-
-``config1``
-    X_s = every protected training sample, X_q = every unprotected one (paper 5.4).
-``config2``
-    X_s = protected samples with one label plus unprotected samples with the other
-    (the direction is per dataset, :data:`CONFIG2_SUPPORT`), X_q = the rest (paper 5.4).
-``ratio``
-    Paper 5.5. Reading implemented here: ``ratio`` is the share of the training
-    split placed in X_s, i.e. X_q:X_s = (1 - ratio):ratio, so 80:20 is ``0.2``.
-    X_s holds only protected samples (drawn at random, without replacement);
-    X_q holds the remaining protected samples and every unprotected sample. The
-    ratio is therefore feasible only up to the protected share of the training
-    split, which is why 50:50 is infeasible for Adult and German (paper 5.5).
-``swap``
-    Paper 5.6: the same with the roles exchanged: X_s holds only unprotected
-    samples, X_q the remaining unprotected and every protected sample.
+The split is stratified on the (label, protected) cells, 70 / 15 / 15 (paper 5.3), and
+preprocessing is fitted on the training split only. The builders: ``config1`` and
+``config2`` (paper 5.4), ``ratio`` and ``swap`` (paper 5.5 and 5.6), read as stated on
+the book's Table 1 page ("How the support and query sets are built").
 """
 from __future__ import annotations
 
@@ -33,6 +16,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from faalgrad.datasets import Dataset
+
+__all__ = ["CONFIG2_SUPPORT", "PAPER_RATIOS", "SPLITS", "SplitData", "SplitMode", "format_ratio", "max_ratio", "parse_ratio",
+           "split_dataset", "support_query", "train_val_test_indices"]
 
 SplitMode = Literal["config1", "config2", "ratio", "swap"]
 SPLITS: tuple[str, ...] = get_args(SplitMode)
@@ -119,12 +105,17 @@ def split_dataset(dataset: Dataset, seed: int, *, include_protected: bool = True
 
 
 def parse_ratio(value: float | str) -> float:
-    """X_s share from a float in (0, 1) or an ``"X_q:X_s"`` string such as ``"80:20"``."""
+    """X_s share from a float in (0, 1) (or its text, ``"0.2"``) or an ``"X_q:X_s"`` string such as ``"80:20"``."""
+    if isinstance(value, str) and ":" not in value:
+        try:
+            value = float(value)  # a decimal X_s share given as text, e.g. on the command line
+        except ValueError:
+            raise ValueError(f"ratio {value!r} must be an X_s share such as 0.2 or look like '80:20' (X_q:X_s)") from None
     if isinstance(value, str):
         try:
             q, s = (float(part) for part in value.split(":"))
         except ValueError:
-            raise ValueError(f"ratio {value!r} must look like '80:20' (X_q:X_s)") from None
+            raise ValueError(f"ratio {value!r} must be an X_s share such as 0.2 or look like '80:20' (X_q:X_s)") from None
         if q < 0 or s <= 0:
             raise ValueError(f"ratio {value!r} must have a positive X_s part")
         value = s / (q + s)

@@ -1,16 +1,8 @@
 """The four tabular fairness benchmarks of FaAlGrad (paper section 5.1).
 
-The raw files ship with the package (``raw/*.gz``) and are verified against
-their SHA256 before parsing; no network access is needed.  Provenance,
-licences and the exact dataset definitions are in ``README.md`` next to this
-module.
-
-Examples
---------
->>> from faalgrad.datasets import load_dataset
->>> ds = load_dataset("german")
->>> len(ds), ds.group_names
-(1000, ('male', 'female'))
+The raw files ship with the package (``raw/*.gz``) and are verified against their
+SHA256 before parsing. Provenance, licences and definitions: ``README.md`` beside this
+module. Example: ``load_dataset("german")`` has 1000 rows, groups ``('male', 'female')``.
 """
 
 from __future__ import annotations

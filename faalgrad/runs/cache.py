@@ -1,13 +1,9 @@
 """A disk cache of runs, shared by the notebooks of one book build.
 
-Off unless the environment variable ``FAALGRAD_RUN_CACHE`` names a directory. ``make
-book`` points it at a fresh directory for each build and deletes it afterwards, so the
-pages of one build share their runs (the Comparisons page reuses Table 1's runs, the
-threshold sweep reuses the baseline MLPs) and nothing outlives the build. The test
-suite runs without it, so nbval recomputes every number.
-
-A key is hashed together with a fingerprint of the package's source and the versions of
-the numerical libraries, so an entry can never stand in for a run of other code.
+Off unless ``FAALGRAD_RUN_CACHE`` names a directory; ``make book`` points it at a fresh
+directory per build and deletes it afterwards. A key is hashed with a fingerprint of the
+package's source and the numerical libraries' versions, so an entry can never stand in
+for a run of other code.
 """
 from __future__ import annotations
 
@@ -18,6 +14,8 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, TypeVar
+
+__all__ = ["ENV", "directory", "fingerprint", "key_path", "memoize"]
 
 ENV = "FAALGRAD_RUN_CACHE"
 T = TypeVar("T")
