@@ -22,6 +22,10 @@ def _cli(*args):
         (["run", "--dataset", "adult", "--split", "ratio", "--ratio", "50:50"], "largest feasible ratio is 0.33"),
         (["table1", "--datasets", "german", "mars"], "unknown dataset 'mars'"),
         (["table1", "--format", "xml"], "unknown format 'xml'"),
+        (["run", "--dataset", "german", "--n-jobs", "0"], "argument --n-jobs: 0 is not a number of workers"),
+        (["run", "--dataset", "german", "--seed", "-1"], "must be a non-negative integer"),
+        (["run", "--dataset", "german", "--seed", "1", "--seeds", "2"], "not allowed with argument"),
+        (["run", "--dataset", "german", "--split", "ratio", "--ratio", "abc"], "0.2 or look like '80:20'"),
     ],
 )
 def test_errors_exit_nonzero_with_one_line(args, needle):
@@ -46,3 +50,23 @@ def test_table1_csv_has_paper_and_ours(capsys):
     header = out[0].split(",")
     assert {"accuracy_paper", "accuracy_mean", "dp_diff_diff", "eod_diff_std"} <= set(header)
     assert len(out) == 1 + 8
+
+
+def test_n_jobs_zero_is_refused_before_any_work():
+    proc = _cli("run", "--dataset", "german", "--n-jobs", "0")
+    assert proc.returncode == 2 and "runs:" not in proc.stderr  # no progress bar started
+
+
+def test_decimal_ratio_and_the_suggested_ratio_are_accepted(capsys):
+    proc = _cli("run", "--dataset", "german", "--split", "ratio", "--ratio", "0.5")
+    suggested = proc.stderr.split("largest feasible ratio is ")[1].split()[0]
+    for ratio in ("0.2", suggested):
+        assert main(["run", "--dataset", "german", "--split", "ratio", "--ratio", ratio, "--seed", "0",
+                     "--epochs", "2", "--format", "json", "--n-jobs", "1"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert rows[0]["ratio"] == pytest.approx(float(ratio))
+
+
+def test_one_given_seed(capsys):
+    assert main(["run", "--dataset", "german", "--seed", "3", "--epochs", "2", "--format", "json", "--n-jobs", "1"]) == 0
+    assert [r["seed"] for r in json.loads(capsys.readouterr().out)] == [3]
