@@ -37,7 +37,7 @@ def test_holm_against_a_plain_reference():
     # by hand: sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> running max 0.06
     expected = [0.03, 0.06, 0.06, 0.02, np.nan]
     np.testing.assert_allclose(holm(p), expected)
-    assert holm([0.9, 0.8]).tolist() == [0.9, 0.9]  # capped monotone
+    assert holm([0.9, 0.8]).tolist() == [1.0, 1.0]  # 2 x 0.8 capped at 1, then monotone
     assert (holm([0.5, 0.6, 0.7]) <= 1).all()
 
 
