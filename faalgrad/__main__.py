@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--exclude-protected", action="store_true", help="leave the protected attribute out of the inputs")
     common.add_argument("--n-jobs", type=lambda t: _integer(t, nonzero=True), default=-1,
                         help="parallel workers (joblib; -1 = all cores, the default)")
+    common.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run on a Dask cluster: its scheduler's address, e.g. tcp://scheduler-host:8786")
     common.add_argument("--format", default="table", help="table, csv or json")
 
     r = sub.add_parser("run", parents=[common], help="one method on one dataset, over seeds")
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                         seed=s, include_protected=include, overrides=overrides)
                 for s in seed_list
             ]
-            rows = run_grid(specs, n_jobs=args.n_jobs)
+            rows = run_grid(specs, n_jobs=args.n_jobs, scheduler=args.scheduler)
             if args.format == "table":
                 agg = aggregate(rows, ["dataset", "label", "inner_steps"])
                 out = agg[["dataset", "label", "inner_steps", "n_seeds"]].copy()
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             specs = table1_specs(args.datasets, max(seed_list) + 1, include_protected=include, **overrides)
             specs = [s for s in specs if s.seed in seed_list]
-            table = table1(run_grid(specs, n_jobs=args.n_jobs))
+            table = table1(run_grid(specs, n_jobs=args.n_jobs, scheduler=args.scheduler))
             _emit(format_table(table) if args.format == "table" else table, args.format)
     except ValueError as err:
         print(f"python -m faalgrad: error: {err}", file=sys.stderr)

@@ -1,11 +1,14 @@
-"""Run specs in, tidy rows out: :func:`run` (one spec) and :func:`run_grid` (many, with joblib)."""
+"""Run specs in, tidy rows out: :func:`run` (one spec) and :func:`run_grid` (many, with
+joblib on this machine or on a Dask cluster given its scheduler address).
+"""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict
 from typing import Any, Iterable
 
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, parallel_config
 from tqdm.auto import tqdm
 
 from faalgrad import baselines
@@ -72,7 +75,24 @@ def _run_chunk(specs: list[RunSpec]) -> list[dict]:
     return [run(s) for s in specs]
 
 
-def run_grid(specs: Iterable[RunSpec], *, n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
+@contextlib.contextmanager
+def _executor(scheduler: str | None):
+    """joblib's default backend, or its Dask backend on a client of ``scheduler``."""
+    if scheduler is None:
+        yield
+        return
+    from distributed import Client
+
+    try:
+        client = Client(scheduler, timeout="10s")
+    except OSError as error:
+        raise ValueError(f"scheduler={scheduler!r}: no Dask scheduler answers there ({error})") from None
+    with client, parallel_config(backend="dask"):
+        yield
+
+
+def run_grid(specs: Iterable[RunSpec], *, n_jobs: int = 1, progress: bool = True,
+             scheduler: str | None = None) -> pd.DataFrame:
     """Run every spec; one row each, in the order given.
 
     Parameters
@@ -80,10 +100,13 @@ def run_grid(specs: Iterable[RunSpec], *, n_jobs: int = 1, progress: bool = True
     specs : iterable of RunSpec
         The runs.
     n_jobs : int
-        joblib workers (-1: all cores). Each run uses one torch thread, so the rows do
-        not depend on ``n_jobs``.
+        joblib workers (-1: all cores, or all Dask workers). Each run uses one torch
+        thread, so the rows do not depend on ``n_jobs`` nor on the executor.
     progress : bool
         Show a progress bar.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``"tcp://host:8786"``): the runs go to
+        its workers through joblib's Dask backend. Workers need this package installed.
 
     Returns
     -------
@@ -106,11 +129,12 @@ def run_grid(specs: Iterable[RunSpec], *, n_jobs: int = 1, progress: bool = True
     order = sorted(groups, key=lambda key: -sum(_cost(specs[i]) for i in groups[key]))
     groups = {key: groups[key] for key in order}
     chunks = [[specs[i] for i in idx] for idx in groups.values()]
-    bar = tqdm(total=len(specs), desc="runs", disable=not progress, leave=False)
     results: list[list[dict]] = []
-    for chunk_rows in Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_run_chunk)(c) for c in chunks):
-        results.append(chunk_rows)
-        bar.update(len(chunk_rows))
+    with _executor(scheduler):
+        bar = tqdm(total=len(specs), desc="runs", disable=not progress, leave=False)
+        for chunk_rows in Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_run_chunk)(c) for c in chunks):
+            results.append(chunk_rows)
+            bar.update(len(chunk_rows))
     bar.close()
     rows: list[dict | None] = [None] * len(specs)
     for idx, chunk_rows in zip(groups.values(), results):
