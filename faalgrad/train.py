@@ -53,9 +53,10 @@ class TrainConfig:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         for name in ("inner_steps", "max_epochs", "patience"):
             check_int(name, getattr(self, name))
-        for name in ("inner_lr", "outer_lr"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be positive")
+        if not self.inner_lr >= 0:  # 0: no inner step, the meta-gradient is the query gradient
+            raise ValueError(f"inner_lr={self.inner_lr!r} must be non-negative")
+        if not self.outer_lr > 0:
+            raise ValueError(f"outer_lr={self.outer_lr!r} must be positive")
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
             raise ValueError(f"hidden={self.hidden!r} must be one or more positive layer widths")
         if self.batch_size is not None and self.batch_size < 1:
@@ -64,7 +65,6 @@ class TrainConfig:
     def updated(self, **overrides) -> "TrainConfig":
         """A copy with ``overrides``; unknown names raise a ``ValueError`` listing the valid ones."""
         return replace_settings(self, **overrides)
-
 
 
 @dataclass
@@ -157,8 +157,24 @@ def train_erm(
 ) -> TrainResult:
     """Empirical risk minimisation of the MLP on (X, y), early-stopped on (X_val, y_val).
 
-    ``callback(epoch, params)``, if given, runs after every epoch with a detached copy of
-    θ0 (e.g. to record a quantity over training); it does not change the training.
+    Parameters
+    ----------
+    X, y : array-like
+        Training inputs and 0/1 labels.
+    X_val, y_val : array-like
+        Validation split: its BCE decides early stopping and the returned parameters.
+    config : TrainConfig
+        Model and optimisation settings (``outer_lr`` is the optimiser's learning rate).
+    seed : int
+        Seed of the initialisation (and of the minibatch order).
+    sample_weight : array-like, optional
+        Per-sample weights of the loss (a weighted mean).
+    callback : callable, optional
+        ``callback(epoch, params)`` after every epoch, with a detached copy of θ0.
+
+    Returns
+    -------
+    TrainResult
     """
     X_t, y_t = as_tensor(X), as_tensor(y)
     w_t = None if sample_weight is None else as_tensor(sample_weight)
@@ -180,7 +196,26 @@ def train_faalgrad(
 ) -> TrainResult:
     """FaAlGrad meta-training on support (X_s, y_s) and query (X_q, y_q) sets.
 
-    ``callback(epoch, params)``, if given, runs after every epoch, as in :func:`train_erm`.
+    Parameters
+    ----------
+    X_s, y_s : array-like
+        The support set: the inner SGD steps adapt θ0 on it.
+    X_q, y_q : array-like
+        The query set: its loss at the adapted parameters is the meta-objective.
+    X_val, y_val : array-like
+        Validation split for early stopping.
+    config : TrainConfig
+        ``inner_lr``, ``inner_steps``, ``first_order`` and the outer optimiser's settings.
+    seed : int
+        Seed of the initialisation (and of the minibatch draws).
+    callback : callable, optional
+        As in :func:`train_erm`.
+
+    Returns
+    -------
+    TrainResult
+        θ0 of the epoch with the lowest validation loss.
+
     """
     if len(y_s) == 0 or len(y_q) == 0:
         raise ValueError(f"support ({len(y_s)} rows) and query ({len(y_q)} rows) must both be non-empty")

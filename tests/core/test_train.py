@@ -376,7 +376,7 @@ def test_no_early_stop_runs_every_epoch(kind, sets):
         ({"patience": 0}, "patience=0"),
         ({"activation": "sigmoid"}, "'sigmoid'"),
         ({"optimizer": "rmsprop"}, "'rmsprop'"),
-        ({"inner_lr": 0.0}, "inner_lr=0.0"),
+        ({"inner_lr": -0.01}, "inner_lr=-0.01"),
         ({"outer_lr": -0.1}, "outer_lr=-0.1"),
         ({"hidden": ()}, "hidden=()"),
         ({"hidden": (8, 0)}, "hidden=(8, 0)"),
@@ -452,3 +452,16 @@ def test_callback_stops_with_early_stopping(kind, overfit_sets):
                                 config, 0, callback=lambda e, p: epochs.append(e))
     assert len(result.val_loss) < config.max_epochs
     assert epochs == list(range(len(result.val_loss)))
+
+
+def test_zero_inner_lr_meta_gradient_is_the_query_gradient():
+    """inner_lr = 0 removes the alignment term: the meta-gradient is the ERM gradient on X_q."""
+    torch.manual_seed(0)
+    model = build_mlp(4, TrainConfig(), seed=3)
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    X_s, X_q = torch.randn(20, 4), torch.randn(30, 4)
+    y_s, y_q = (torch.rand(20) > 0.5).float(), (torch.rand(30) > 0.5).float()
+    meta = meta_gradient(params, model, X_s, y_s, X_q, y_q, inner_lr=0.0, inner_steps=3)
+    plain = torch.func.grad(bce)(params, model, X_q, y_q)
+    for k in params:
+        torch.testing.assert_close(meta[k], plain[k], rtol=1e-5, atol=1e-7)  # float32 rounding only
