@@ -1,15 +1,16 @@
-"""What the Reproducibility page reports: every setting with its source, the paper-versus-
-code discrepancies, package versions and the measured execution time of each notebook.
+"""The Reproducibility page: every setting with its source, the paper-versus-code
+discrepancies, package versions and the measured execution time of each notebook.
 
-Setting values are read from the objects the runs use (presets, split constants,
-baseline grids), so the page cannot drift from the code; only the sources are written
-here. Sources: "paper" (the TMLR paper, section given), "code" (the authors' public
-code), "ours" (our choice where both are silent or disagree; the reason is given).
+Page: ``book/reproducibility.ipynb`` ("Reproducibility"). Setting values are read from the
+objects the runs use (presets, split constants, baseline grids), so the page cannot drift
+from the code; only the sources are written here.
 """
 from __future__ import annotations
 
 import json
+import os
 import platform
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -19,6 +20,13 @@ from faalgrad import baselines, splits
 from faalgrad.datasets import DATASETS
 from faalgrad.nash import nash_config
 from faalgrad.presets import erm_config, faalgrad_config
+from faalgrad.runs import METHODS, SPLIT_LABELS
+from faalgrad.studies._common import number
+from faalgrad.studies.claims import Verdict
+
+__all__ = ["DISCREPANCIES", "PACKAGES", "PAGE_ORDER", "Params", "TIMINGS_FILE", "compute", "discrepancies",
+           "execution_times", "glue_values", "machine", "package_versions", "read_timings_file", "record_timing",
+           "settings_table", "tables", "verdicts"]
 
 #: Packages whose versions the page lists (distribution names).
 PACKAGES: tuple[str, ...] = (
@@ -28,6 +36,8 @@ PACKAGES: tuple[str, ...] = (
 
 #: Where the notebook execution times are recorded (relative to the project root).
 TIMINGS_FILE = Path("book") / "timings.json"
+#: The pages whose execution times the page lists, in the book's order.
+PAGE_ORDER: tuple[str, ...] = ("method_check", "table1", "ratio", "swap", "comparisons", "shap")
 
 #: Paper text versus the authors' public code, and what this book does: (topic, paper, code, here).
 DISCREPANCIES: tuple[tuple[str, str, str, str], ...] = (
@@ -47,8 +57,30 @@ DISCREPANCIES: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Params:
+    """The page's parameter: the timings file written by ``make book`` (relative to the notebook's directory)."""
+
+    timings_file: str = str(Path("..") / TIMINGS_FILE)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "timings_file", str(self.timings_file))
+        if not Path(self.timings_file).is_file():
+            raise ValueError(f"timings_file={str(self.timings_file)!r} does not exist; it is written by `make book` "
+                             f"(default: '../{TIMINGS_FILE.as_posix()}' from the notebook's directory)")
+        read_timings_file(self.timings_file)
+
+
 def settings_table() -> pd.DataFrame:
-    """Every setting the runs use: ``setting``, ``applies to``, ``value``, ``source``."""
+    """Every setting the runs use, read from the code.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``setting``, ``applies to``, ``value`` and ``source``: "paper" (the TMLR paper,
+        section given), "code" (the authors' public code) or "ours" (our choice where both are
+        silent or disagree; the reason is given).
+    """
     rows: list[tuple[str, str, str, str]] = [
         ("train / validation / test", "all", "70 / 15 / 15, stratified on (label, group), per seed", "paper 5.3"),
         ("preprocessing", "all", "one-hot categorical, standardised numeric, fitted on the training split", "ours"),
@@ -63,18 +95,19 @@ def settings_table() -> pd.DataFrame:
             ("inner lr / outer lr", dataset, f"{c.inner_lr} / {c.outer_lr}", "paper 5.3"),
         ]
     c, e = faalgrad_config(DATASETS[0]), erm_config(DATASETS[0])
+    faalgrad, mba_eod, config2 = METHODS["faalgrad"].label, METHODS["mba_eod"].label, SPLIT_LABELS["config2"]
     rows += [
-        ("FaAlGrad optimiser", "all", f"{c.optimizer} on θ0, plain SGD inner steps, second order", "code; paper 4.1"),
-        ("FaAlGrad epochs", "all", f"full batch, at most {c.max_epochs}, patience {c.patience} on validation BCE",
+        (f"{faalgrad} optimiser", "all", f"{c.optimizer} on θ0, plain SGD inner steps, second order", "code; paper 4.1"),
+        (f"{faalgrad} epochs", "all", f"full batch, at most {c.max_epochs}, patience {c.patience} on validation BCE",
          "code"),
         ("baseline optimiser", "ERM, MBA, threshold", f"{e.optimizer}, lr {e.outer_lr}", "paper 5.2 (lr); code"),
         ("baseline epochs", "ERM, MBA, threshold",
          f"full batch, at most {e.max_epochs}, patience {e.patience} on validation BCE",
          "ours: 100 full-batch steps at lr 0.001 leave the baseline unconverged"),
-        ("threshold grid", "threshold adjustment", ", ".join(map(str, baselines.THRESHOLDS)) + " (protected group)",
-         "ours (paper 5.2 gives no grid)"),
-        ("MBA for EOD weight cap", "MBA for EOD", str(baselines.MAX_EOD_WEIGHT), "ours"),
-        ("Config 2 support (label of protected, unprotected)", "FaAlGrad Config 2",
+        ("threshold grid", METHODS["threshold"].label.lower(),
+         ", ".join(map(str, baselines.THRESHOLDS)) + " (protected group)", "ours (paper 5.2 gives no grid)"),
+        (f"{mba_eod} weight cap", mba_eod, str(baselines.MAX_EOD_WEIGHT), "ours"),
+        (f"{config2} support (label of protected, unprotected)", f"{faalgrad} {config2}",
          "; ".join(f"{d} {splits.CONFIG2_SUPPORT[d]}" for d in DATASETS), "paper 5.4"),
         ("ratios X_q:X_s", "ratio and swap studies", ", ".join(splits.format_ratio(r) for r in splits.PAPER_RATIOS),
          "paper 5.5"),
@@ -113,9 +146,17 @@ def package_versions() -> pd.DataFrame:
 
 
 def record_timing(path: Path, notebook: str, seconds: float) -> None:
-    """Store the execution time of ``notebook`` in the JSON file ``path`` (with machine facts)."""
-    import os
+    """Store the execution time of ``notebook`` in the JSON file ``path`` (with machine facts).
 
+    Parameters
+    ----------
+    path : pathlib.Path
+        The timings file (created if missing; written atomically).
+    notebook : str
+        The notebook's name.
+    seconds : float
+        Its execution time.
+    """
     data = read_timings_file(path)
     data["notebooks"][notebook] = round(float(seconds), 1)
     data["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
@@ -137,28 +178,69 @@ def read_timings_file(path: Path) -> dict:
     return data
 
 
-def check_parameters(*, timings_file: str | Path) -> None:
-    """The page's parameter: an existing, well-formed timings file."""
-    path = Path(timings_file)
-    if not path.is_file():
-        raise ValueError(f"timings_file={str(timings_file)!r} does not exist; it is written by `make book` "
-                         f"(default: '../{TIMINGS_FILE.as_posix()}' from the notebook's directory)")
-    read_timings_file(path)
+def _timings(timings: Path | str | dict) -> dict:
+    return timings if isinstance(timings, dict) else read_timings_file(Path(timings))
 
 
-def execution_times(path: Path | str = Path("..") / TIMINGS_FILE, order: list[str] | None = None) -> pd.DataFrame:
-    """Seconds per notebook from the last ``make book`` (``path`` relative to the notebook's directory).
+def execution_times(timings: Path | str | dict = Path("..") / TIMINGS_FILE, order=None) -> pd.DataFrame:
+    """Seconds per notebook from the last ``make book``.
 
-    Rows in ``order`` (e.g. the book's page order) when given, then a ``total`` row.
+    Parameters
+    ----------
+    timings : path or dict
+        The timings file (relative to the notebook's directory) or its contents.
+    order : sequence of str, optional
+        The notebooks' order (e.g. the book's page order); the file's notebooks, sorted, if missing.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``notebook`` and ``seconds``, one row per notebook in ``order`` that was timed, then ``total``.
     """
-    data = read_timings_file(Path(path))
-    times = data["notebooks"]
+    times = _timings(timings)["notebooks"]
     names = [n for n in (order or sorted(times)) if n in times]
     out = pd.DataFrame({"notebook": names, "seconds": [times[n] for n in names]})
     total = pd.DataFrame({"notebook": ["total"], "seconds": [round(float(out["seconds"].sum()), 1)]})
     return pd.concat([out, total], ignore_index=True)
 
 
-def machine(path: Path | str = Path("..") / TIMINGS_FILE) -> dict:
-    """Machine facts recorded with the timings (CPU count, platform, Python)."""
-    return read_timings_file(Path(path))["machine"]
+def machine(timings: Path | str | dict = Path("..") / TIMINGS_FILE) -> dict:
+    """Machine facts recorded with the timings (``cpus``, ``platform``, ``python``); ``timings`` as in
+    :func:`execution_times`."""
+    return _timings(timings)["machine"]
+
+
+def compute(params: Params) -> dict:
+    """The contents of the page's timings file (``notebooks``: seconds per notebook; ``machine``)."""
+    return read_timings_file(params.timings_file)
+
+
+def tables(timings: dict, params: Params) -> dict[str, pd.DataFrame]:
+    """Every table of the page.
+
+    Parameters
+    ----------
+    timings : dict
+        :func:`compute`'s output.
+    params : Params
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        ``settings`` (:func:`settings_table`), ``discrepancies``, ``versions`` (:func:`package_versions`),
+        ``times`` (:func:`execution_times` in :data:`PAGE_ORDER`) and ``machine`` (one row).
+    """
+    return {"settings": settings_table(), "discrepancies": discrepancies(), "versions": package_versions(),
+            "times": execution_times(timings, PAGE_ORDER), "machine": pd.DataFrame([machine(timings)])}
+
+
+def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """The numbers the page's prose quotes, as text: total minutes, CPU count and platform."""
+    facts = tables["machine"].iloc[0]
+    return {"total_minutes": number(tables["times"]["seconds"].iloc[-1] / 60, 1),
+            "machine_cpus": str(facts.get("cpus", "–")), "machine_platform": str(facts.get("platform", "–"))}
+
+
+def verdicts(tables: dict[str, pd.DataFrame]) -> list[Verdict]:
+    """The page decides no claim of the paper: no verdicts."""
+    return []

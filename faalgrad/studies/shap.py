@@ -1,33 +1,16 @@
-"""SHAP attributions of the baseline MLP and of FaAlGrad (paper 5.8, Figures 3 and 4).
+"""The SHAP page: Deep SHAP attributions of the baseline MLP and of FaAlGrad (Config 1,
+I = 1), the sensitive feature's influence over the seeds, and Deep SHAP against exact
+Shapley values (paper 5.8, Figures 3 and 4).
 
-What is explained
-    The model's predicted probability of y = 1 (the sigmoid of the MLP's logit), on a
-    fixed seeded sample of ``n_explain`` test rows, against a fixed seeded background
-    sample of ``n_background`` training rows. Both samples depend on the seed only, so
-    the baseline and FaAlGrad of one seed are explained on the same rows. SHAP values
-    are interventional: a feature "absent" takes its value from a background row.
-
-Explainer
-    ``shap.DeepExplainer`` (Deep SHAP: DeepLIFT's rescale rule averaged over the
-    background rows) on a copy of the trained ``nn.Sequential`` with a final
-    ``nn.Sigmoid``. It is additive by construction: each row's attributions sum to
-    f(x) − E f(background) up to float rounding (:func:`additivity_error`), it runs in
-    well under a second per model, and on COMPAS, whose eight features allow exact
-    Shapley values over all 2^8 coalitions (:func:`exact_shap`), it ranks the features
-    as the exact values do (:func:`explainer_accuracy` measures how close it is).
-    A model-agnostic permutation explainer with ten model evaluations per feature took 4
-    to 13 times as long on German Credit and Communities & Crime (58 and 96 inputs).
-
-Features
-    Attributions are per input column, i.e. per one-hot column for categorical features.
-    The protected attribute is a single 0/1 input column named ``protected_feature``
-    (:func:`sensitive_feature` checks it), so its attribution is one number per row.
+Page: ``book/shap.ipynb`` ("SHAP: the influence of the sensitive feature"); what is
+explained and how is told there.
 """
 from __future__ import annotations
 
 import copy
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
@@ -35,47 +18,55 @@ import pandas as pd
 import torch
 from torch import nn
 
-from faalgrad.claims import Verdict, verdict_from_counts
 from faalgrad.datasets import DATASETS, load_dataset
-from faalgrad.experiments import RunSpec, single_thread, erm_model, fit, split_data
-from faalgrad.experiments import check_parameters as _check_experiment_parameters
 from faalgrad.metrics import mean_std
 from faalgrad.presets import check_dataset
+from faalgrad.runs import METHODS, SPLIT_LABELS, RunSpec, check_seeds, erm_model, fit, split_data
 from faalgrad.splits import SplitData
-from faalgrad.train import TrainResult
+from faalgrad.studies import _params
+from faalgrad.studies._common import DATASET_LABELS, number
+from faalgrad.studies.claims import Verdict, verdict_from_counts
+from faalgrad.train import TrainResult, as_tensor, single_thread
+
+__all__ = ["ACCURACY_DATASET", "MODELS", "MODEL_LABELS", "OUTPUT", "Params", "STATS", "additivity_error",
+           "beeswarm", "beeswarm_figure", "compute", "exact_shap", "explain_model", "explainer_accuracy",
+           "feature_importance", "format_accuracy", "format_sensitive_table", "glue_values", "predicted_probability",
+           "probability_module", "sample_rows", "sensitive_feature", "sensitive_importance", "sensitive_rows",
+           "sensitive_table", "shap_claim", "tables", "trained_model", "verdicts"]
 
 #: The two models compared: the baseline MLP and FaAlGrad (Config 1, I = 1).
 MODELS: tuple[str, ...] = ("baseline", "faalgrad")
-MODEL_LABELS = {"baseline": "Baseline MLP", "faalgrad": "FaAlGrad (Config 1, I = 1)"}
-DATASET_LABELS = {"compas": "COMPAS", "adult": "Adult", "communities": "Communities & Crime", "german": "German Credit"}
+MODEL_LABELS = {"baseline": METHODS["erm"].label,
+                "faalgrad": f"{METHODS['faalgrad'].label} ({SPLIT_LABELS['config1']}, I = 1)"}
 #: Per-model statistics of the sensitive feature (:func:`sensitive_importance`).
 STATS: tuple[str, ...] = ("mean_abs_shap", "share", "rank", "protected_shap")
 #: What the attributions explain.
 OUTPUT = "probability of y = 1"
+#: Dataset (eight input columns) and seed on which Deep SHAP is checked against exact Shapley values.
+ACCURACY_DATASET = ("compas", 0)
 
 
-def check_parameters(
-    *, datasets: Iterable[str] | None = None, seeds: int | None = None, n_explain: int | None = None,
-    n_background: int | None = None, n_jobs: int | None = None,
-) -> None:
-    """Validate the SHAP page's parameters; a ``ValueError`` names the parameter and the valid choices.
+@dataclass(frozen=True)
+class Params:
+    """Datasets, seeds (0..seeds-1), explained test rows and background training rows (>= 10), workers."""
 
-    ``datasets``, ``seeds``, ``n_jobs`` as in :func:`faalgrad.experiments.check_parameters`;
-    ``n_explain`` (test rows explained) and ``n_background`` (training rows integrated
-    over) are integers of at least 10.
-    """
-    _check_experiment_parameters(datasets=datasets, seeds=seeds, n_jobs=n_jobs)
-    for name, value in (("n_explain", n_explain), ("n_background", n_background)):
-        if value is not None and (not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 10):
-            raise ValueError(f"{name}={value!r} must be an integer >= 10 (a number of rows)")
+    datasets: tuple[str, ...] = DATASETS
+    seeds: int = 5
+    n_explain: int = 100
+    n_background: int = 100
+    n_jobs: int = 2
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "datasets", _params.check_dataset_list("datasets", self.datasets))
+        check_seeds(self.seeds)
+        for name in ("n_explain", "n_background"):
+            _params.check_int(name, getattr(self, name), minimum=10, note="a number of rows")
+        _params.check_n_jobs(self.n_jobs)
 
-# --- models and samples ---------------------------------------------------------------
 
 def trained_model(dataset: str, seed: int, model: str) -> TrainResult:
     """The baseline MLP (``"baseline"``) or the FaAlGrad Config 1, I = 1 model (``"faalgrad"``) of ``seed``."""
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; valid choices: {', '.join(MODELS)}")
+    _params.check_choice("model", model, MODELS)
     if model == "baseline":
         return erm_model(dataset, seed)
     with single_thread():  # as in every run: results do not depend on the thread count
@@ -83,11 +74,8 @@ def trained_model(dataset: str, seed: int, model: str) -> TrainResult:
 
 
 def sample_rows(data: SplitData, *, n_explain: int, n_background: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the background (training split) and explained (test split) rows.
-
-    Drawn without replacement from ``np.random.default_rng(data.seed)`` and sorted; a
-    size above the split's size takes the whole split.
-    """
+    """Sorted indices of the background (training split) and explained (test split) rows, drawn without
+    replacement from ``np.random.default_rng(data.seed)``; a size above the split's takes it whole."""
     rng = np.random.default_rng(data.seed)
     background = rng.choice(len(data.X_train), size=min(n_background, len(data.X_train)), replace=False)
     explained = rng.choice(len(data.X_test), size=min(n_explain, len(data.X_test)), replace=False)
@@ -95,13 +83,9 @@ def sample_rows(data: SplitData, *, n_explain: int, n_background: int) -> tuple[
 
 
 def sensitive_feature(dataset: str, feature_names: Iterable[str] | None = None) -> str:
-    """The input column of ``dataset``'s protected attribute, checked to be a single column.
-
-    Raises a ``ValueError`` if the column is missing or repeated, or if another column
-    looks like a one-hot level of the same attribute (same prefix before ``_``).
-    """
-    check_dataset(dataset)
-    name = load_dataset(dataset).protected_feature
+    """The input column of ``dataset``'s protected attribute; a ``ValueError`` if it is missing or
+    repeated, or if another column looks like a one-hot level of it (same prefix before ``_``)."""
+    name = load_dataset(check_dataset(dataset)).protected_feature
     names = list(split_data(dataset, 0).feature_names if feature_names is None else feature_names)
     if names.count(name) != 1:
         raise ValueError(f"{dataset}: the protected attribute {name!r} must be exactly one input column, "
@@ -113,8 +97,6 @@ def sensitive_feature(dataset: str, feature_names: Iterable[str] | None = None) 
     return name
 
 
-# --- attributions -----------------------------------------------------------------------
-
 def probability_module(result: TrainResult) -> nn.Module:
     """A copy of the trained MLP (its best-validation parameters) followed by a sigmoid."""
     model = copy.deepcopy(result.model)
@@ -122,44 +104,39 @@ def probability_module(result: TrainResult) -> nn.Module:
     return nn.Sequential(*model, nn.Sigmoid()).eval()
 
 
-def shap_values(result: TrainResult, X: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, float]:
-    """Deep SHAP values of ``result``'s predicted probability on ``X`` and the base value E f(background)."""
-    import shap
-
-    module = probability_module(result)
-    with single_thread(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        explainer = shap.DeepExplainer(module, torch.as_tensor(background, dtype=torch.float32))
-        values = explainer.shap_values(torch.as_tensor(X, dtype=torch.float32), check_additivity=False)
-    values = np.asarray(values, dtype=np.float64).reshape(len(X), X.shape[1])
-    return values, float(np.asarray(explainer.expected_value).reshape(-1)[0])
-
-
 def explain_model(result: TrainResult, data: SplitData, *, n_explain: int = 100, n_background: int = 100):
-    """``shap.Explanation`` of ``result`` on ``data``'s seeded test sample (see the module docstring).
+    """Deep SHAP (``shap.DeepExplainer``) of ``result``'s predicted probability on ``data``'s seeded test sample.
 
-    ``values`` (rows × features), ``base_values`` (E f(background)), ``data`` (the
-    preprocessed inputs) and ``feature_names`` (the input columns).
+    Parameters
+    ----------
+    result : TrainResult
+    data : SplitData
+        The seed's split; :func:`sample_rows` draws the explained (test) and background (training) rows.
+    n_explain, n_background : int
+
+    Returns
+    -------
+    shap.Explanation
+        ``values`` (rows × features), ``base_values`` (E f(background)), ``data``, ``feature_names``.
     """
     import shap
 
     background, explained = sample_rows(data, n_explain=n_explain, n_background=n_background)
     X = data.X_test[explained]
-    values, base = shap_values(result, X, data.X_train[background])
+    with single_thread(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        explainer = shap.DeepExplainer(probability_module(result), as_tensor(data.X_train[background]))
+        values = explainer.shap_values(as_tensor(X), check_additivity=False)
+    values = np.asarray(values, dtype=np.float64).reshape(len(X), X.shape[1])
+    base = float(np.asarray(explainer.expected_value).reshape(-1)[0])
     return shap.Explanation(values=values, base_values=np.full(len(X), base), data=X.astype(np.float64),
                             feature_names=list(data.feature_names))
-
-
-def explain(dataset: str, seed: int, model: str, *, n_explain: int = 100, n_background: int = 100):
-    """:func:`explain_model` of :func:`trained_model` ``(dataset, seed, model)``."""
-    return explain_model(trained_model(dataset, seed, model), split_data(dataset, seed),
-                         n_explain=n_explain, n_background=n_background)
 
 
 def predicted_probability(result: TrainResult, X: np.ndarray) -> np.ndarray:
     """f(x): the probability the explained module outputs (float64)."""
     with torch.no_grad(), single_thread():
-        return probability_module(result)(torch.as_tensor(X, dtype=torch.float32)).double().numpy().reshape(-1)
+        return probability_module(result)(as_tensor(X)).double().numpy().reshape(-1)
 
 
 def additivity_error(explanation, f_x: np.ndarray) -> float:
@@ -185,8 +162,7 @@ def exact_shap(f, X: np.ndarray, background: np.ndarray, *, max_features: int = 
         hybrid = np.where(mask, X[:, None, :], background[None, :, :])  # n × n_background × m
         v[:, c] = np.asarray(f(hybrid.reshape(-1, m)), dtype=np.float64).reshape(n, len(background)).mean(axis=1)
     size = masks.sum(axis=1)
-    weight = np.array([math.factorial(s) * math.factorial(m - s - 1) / math.factorial(m) if s < m else 0.0
-                       for s in range(m + 1)])
+    weight = np.array([math.factorial(s) * math.factorial(m - s - 1) / math.factorial(m) for s in range(m)] + [0.0])
     values = np.zeros((n, m))
     for i in range(m):
         without = np.flatnonzero(masks[:, i] == 0)
@@ -194,19 +170,25 @@ def exact_shap(f, X: np.ndarray, background: np.ndarray, *, max_features: int = 
     return values, float(v[0, 0])
 
 
-def explainer_accuracy(
-    dataset: str = "compas", seed: int = 0, *, n_explain: int = 100, n_background: int = 100,
-    explanations: dict[tuple[str, int, str], object] | None = None,
-) -> pd.DataFrame:
+def explainer_accuracy(dataset: str = "compas", seed: int = 0, *, n_explain: int = 100, n_background: int = 100,
+                       explanations: dict | None = None) -> pd.DataFrame:
     """Deep SHAP against exact Shapley values (:func:`exact_shap`), per model, on one dataset and seed.
 
-    Columns: ``model``, ``additivity_error`` (Deep SHAP's local-accuracy error),
-    ``max_abs_error`` (largest |Deep − exact| over rows and features, in probability),
-    ``sensitive_deep`` and ``sensitive_exact`` (the sensitive feature's mean |SHAP|),
-    ``rank_deep`` and ``rank_exact`` (its rank), ``spearman`` (rank correlation of the
-    features' mean |SHAP| under both). Needs a dataset with at most 12 input columns.
-    Deep SHAP values already computed with the same sizes (:func:`explain_grid`) are
-    taken from ``explanations`` when given.
+    Parameters
+    ----------
+    dataset, seed : str, int
+        A dataset with at most 12 input columns, and the seed of the models and samples.
+    n_explain, n_background : int
+    explanations : dict, optional
+        ``{(dataset, seed, model): Explanation}`` computed with the same sizes; used instead
+        of explaining again.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per model: ``model`` (label), ``additivity_error`` (local-accuracy error), ``max_abs_error``
+        (largest |Deep − exact|), ``sensitive_deep`` / ``_exact`` (the sensitive feature's mean
+        |SHAP|), ``rank_deep`` / ``_exact`` (its rank), ``spearman`` (rank correlation of all features).
     """
     data = split_data(dataset, seed)
     feature = sensitive_feature(dataset, data.feature_names)
@@ -216,42 +198,63 @@ def explainer_accuracy(
     for model in MODELS:
         result = trained_model(dataset, seed, model)
         deep = (explanations or {}).get((dataset, seed, model))
-        same_rows = deep is not None and np.array_equal(np.asarray(deep.data), X.astype(np.float64)) and np.isclose(
-            np.asarray(deep.base_values)[0], predicted_probability(result, B).mean(), rtol=0, atol=1e-6)
-        if not same_rows:
+        if deep is None:
             deep = explain_model(result, data, n_explain=n_explain, n_background=n_background)
         values, _ = exact_shap(lambda Z: predicted_probability(result, Z.astype(np.float32)), X, B)
-        imp_deep = feature_importance(deep)
-        imp_exact = feature_importance(_with_values(deep, values))
-        rows.append({
-            "model": MODEL_LABELS[model],
-            "additivity_error": additivity_error(deep, predicted_probability(result, X)),
-            "max_abs_error": float(np.abs(deep.values - values).max()),
-            "sensitive_deep": imp_deep.loc[feature, "mean_abs_shap"],
-            "sensitive_exact": imp_exact.loc[feature, "mean_abs_shap"],
-            "rank_deep": int(imp_deep.loc[feature, "rank"]),
-            "rank_exact": int(imp_exact.loc[feature, "rank"]),
-            "spearman": float(imp_deep["mean_abs_shap"].rank().corr(imp_exact["mean_abs_shap"].rank())),
-        })
+        imp_deep, imp_exact = feature_importance(deep), feature_importance(_with_values(deep, values))
+        rows.append({"model": MODEL_LABELS[model],
+                     "additivity_error": additivity_error(deep, predicted_probability(result, X)),
+                     "max_abs_error": float(np.abs(deep.values - values).max()),
+                     "sensitive_deep": imp_deep.loc[feature, "mean_abs_shap"],
+                     "sensitive_exact": imp_exact.loc[feature, "mean_abs_shap"],
+                     "rank_deep": int(imp_deep.loc[feature, "rank"]), "rank_exact": int(imp_exact.loc[feature, "rank"]),
+                     "spearman": float(imp_deep["mean_abs_shap"].rank().corr(imp_exact["mean_abs_shap"].rank()))})
     return pd.DataFrame(rows)
 
 
-def _with_values(explanation, values: np.ndarray):
+def _with_values(explanation, values: np.ndarray, names: list[str] | None = None):
     import shap
 
-    return shap.Explanation(values=values, base_values=np.asarray(explanation.base_values),
-                            data=np.asarray(explanation.data), feature_names=list(explanation.feature_names))
+    return shap.Explanation(values=values, base_values=np.asarray(explanation.base_values), data=np.asarray(
+        explanation.data), feature_names=list(explanation.feature_names) if names is None else names)
 
 
-# --- importance of the sensitive feature -------------------------------------------------------
+def _explain_both(dataset: str, seed: int, n_explain: int, n_background: int) -> dict[str, object]:
+    return {model: explain_model(trained_model(dataset, seed, model), split_data(dataset, seed), n_explain=n_explain,
+                                 n_background=n_background) for model in MODELS}
+
+
+def compute(params: Params) -> dict[str, object]:
+    """Explain both :data:`MODELS` on every dataset and seed; check Deep SHAP against exact values.
+
+    Parameters
+    ----------
+    params : Params
+        The page's parameters. One joblib task per (dataset, seed), on one torch thread.
+
+    Returns
+    -------
+    dict
+        ``explanations`` (``{(dataset, seed, model): shap.Explanation}``) and ``accuracy``
+        (:func:`explainer_accuracy` on :data:`ACCURACY_DATASET`).
+    """
+    from joblib import Parallel, delayed
+
+    tasks = [(d, s) for d in params.datasets for s in range(params.seeds)]
+    order = sorted(range(len(tasks)), key=lambda i: -len(load_dataset(tasks[i][0])))  # largest datasets first
+    results = Parallel(n_jobs=params.n_jobs, batch_size=1)(
+        delayed(_explain_both)(*tasks[i], params.n_explain, params.n_background) for i in order)
+    by_task = dict(zip((tasks[i] for i in order), results))
+    explanations = {(d, s, m): by_task[(d, s)][m] for d, s in tasks for m in MODELS}
+    accuracy = explainer_accuracy(*ACCURACY_DATASET, n_explain=params.n_explain, n_background=params.n_background,
+                                  explanations=explanations)
+    return {"explanations": explanations, "accuracy": accuracy}
+
 
 def feature_importance(explanation) -> pd.DataFrame:
-    """Per feature: mean |SHAP| over the explained rows, its share of the total, and its rank.
-
-    Indexed by feature name, in input-column order. ``rank`` 1 is the most influential
-    feature; ties share the best rank (``method="min"``). ``share`` = mean |SHAP| divided
-    by the sum over features (NaN if every attribution is 0).
-    """
+    """Per feature (index, input-column order): ``mean_abs_shap`` over the explained rows, its ``share``
+    of the sum over features (NaN if all are 0), and its ``rank`` (1 = most influential; ties share
+    the best rank)."""
     values = np.abs(np.asarray(explanation.values, dtype=np.float64))
     if values.ndim != 2:
         raise ValueError(f"expected rows × features SHAP values, got shape {values.shape}")
@@ -264,11 +267,9 @@ def feature_importance(explanation) -> pd.DataFrame:
 
 
 def sensitive_importance(explanation, feature: str) -> dict[str, float]:
-    """``feature``'s ``mean_abs_shap``, ``share``, ``rank``, the number of features ``n_features``,
-    and ``protected_shap``: its mean *signed* SHAP value over the explained rows where it
-    is 1 (the protected group; NaN if there is none). A negative ``protected_shap`` means
-    the feature pushes the protected group's predicted probability of y = 1 down.
-    """
+    """``feature``'s ``mean_abs_shap``, ``share``, ``rank``, the number of features ``n_features``, and
+    ``protected_shap``: its mean signed SHAP value on the explained rows where it is 1 (the protected
+    group; NaN if none; negative = it lowers their predicted probability of y = 1)."""
     table = feature_importance(explanation)
     if feature not in table.index:
         raise ValueError(f"feature {feature!r} is not among the explained features")
@@ -280,31 +281,7 @@ def sensitive_importance(explanation, feature: str) -> dict[str, float]:
             "n_features": len(table), "protected_shap": float(values.mean()) if len(values) else float("nan")}
 
 
-def _explain_both(dataset: str, seed: int, n_explain: int, n_background: int) -> dict[str, object]:
-    return {model: explain(dataset, seed, model, n_explain=n_explain, n_background=n_background) for model in MODELS}
-
-
-def explain_grid(
-    datasets: Iterable[str] = DATASETS, seeds: int = 5, *, n_explain: int = 100, n_background: int = 100, n_jobs: int = 1,
-) -> dict[tuple[str, int, str], object]:
-    """``{(dataset, seed, model): Explanation}`` for both :data:`MODELS`, every dataset and seed 0..seeds-1.
-
-    Each (dataset, seed) trains and explains its two models in one joblib task, on one
-    torch thread, so the values do not depend on ``n_jobs``.
-    """
-    from joblib import Parallel, delayed
-
-    datasets = list(datasets)
-    check_parameters(datasets=datasets, seeds=seeds, n_explain=n_explain, n_background=n_background, n_jobs=n_jobs)
-    tasks = [(d, s) for d in datasets for s in range(seeds)]
-    # Largest datasets first, so that parallel workers finish together.
-    order = sorted(range(len(tasks)), key=lambda i: -len(load_dataset(tasks[i][0])))
-    results = Parallel(n_jobs=n_jobs, batch_size=1)(delayed(_explain_both)(*tasks[i], n_explain, n_background) for i in order)
-    by_task = dict(zip((tasks[i] for i in order), results))
-    return {(d, s, m): by_task[(d, s)][m] for d, s in tasks for m in MODELS}
-
-
-def sensitive_rows(explanations: dict[tuple[str, int, str], object]) -> pd.DataFrame:
+def sensitive_rows(explanations: dict) -> pd.DataFrame:
     """One tidy row per (dataset, seed, model): the sensitive feature, its mean |SHAP|, share and rank."""
     rows = []
     for (dataset, seed, model), explanation in explanations.items():
@@ -315,12 +292,9 @@ def sensitive_rows(explanations: dict[tuple[str, int, str], object]) -> pd.DataF
 
 
 def sensitive_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset and model: mean and std over seeds of the sensitive feature's statistics.
-
-    Columns ``dataset``, ``feature``, ``n_features``, ``n_seeds`` and, for each of
-    :data:`STATS`: ``<stat>_<model>_mean`` and ``<stat>_<model>_std``
-    for ``model`` in :data:`MODELS`. Datasets keep their first-seen order.
-    """
+    """Per dataset (first-seen order), from :func:`sensitive_rows`: ``dataset``, ``feature``,
+    ``n_features``, ``n_seeds`` and, for each of :data:`STATS` and :data:`MODELS`, the mean
+    and std over the seeds, ``<stat>_<model>_mean`` and ``<stat>_<model>_std``."""
     missing = {"dataset", "seed", "model", "feature", "n_features", *STATS} - set(rows.columns)
     if missing:
         raise ValueError(f"rows lack column(s) {', '.join(sorted(missing))}")
@@ -339,25 +313,74 @@ def sensitive_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def format_sensitive_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """Printable :func:`sensitive_table`: "mean ± std" strings, before (baseline) and after (FaAlGrad)."""
-    out = pd.DataFrame({"dataset": table["dataset"], "sensitive feature": table["feature"],
-                        "features": table["n_features"]})
+    out = pd.DataFrame({"dataset": table["dataset"], "sensitive feature": table["feature"], "features": table["n_features"]})
     for stat, name, d in (("mean_abs_shap", "mean |SHAP|", digits), ("share", "share", digits), ("rank", "rank", 1),
                           ("protected_shap", "SHAP protected", digits)):
-        for model, word in (("baseline", "baseline"), ("faalgrad", "FaAlGrad")):
-            out[f"{name} {word}"] = [mean_std(m, s, d) for m, s in zip(table[f"{stat}_{model}_mean"], table[f"{stat}_{model}_std"])]
+        for model, word in (("baseline", "baseline"), ("faalgrad", METHODS["faalgrad"].label)):
+            means, stds = table[f"{stat}_{model}_mean"], table[f"{stat}_{model}_std"]
+            out[f"{name} {word}"] = [mean_std(m, s, d) for m, s in zip(means, stds)]
+    return out
+
+
+def format_accuracy(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Printable :func:`explainer_accuracy`: additivity as "< 1e-6" or ">= 1e-6", errors rounded."""
+    flags = accuracy["additivity_error"].lt(1e-6).map({True: "< 1e-6", False: ">= 1e-6"})
+    return accuracy.assign(additivity_error=flags).round(
+        {"max_abs_error": 3, "sensitive_deep": 3, "sensitive_exact": 3, "spearman": 2})
+
+
+def tables(results: dict[str, object], params: Params) -> dict[str, pd.DataFrame]:
+    """Every table of the page from :func:`compute`'s ``results``.
+
+    Parameters
+    ----------
+    results : dict
+    params : Params
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        ``accuracy`` and ``accuracy_shown`` (Deep SHAP against exact values), ``rows``
+        (:func:`sensitive_rows`), ``sensitive`` and ``sensitive_shown`` (over the seeds), and
+        ``sizes`` (one row: ``n_seeds``, ``n_explain``, ``n_background`` as asked).
+    """
+    rows = sensitive_rows(results["explanations"])
+    table = sensitive_table(rows)
+    sizes = pd.DataFrame([{"n_seeds": params.seeds, "n_explain": params.n_explain, "n_background": params.n_background}])
+    return {"accuracy": results["accuracy"], "accuracy_shown": format_accuracy(results["accuracy"]), "rows": rows,
+            "sensitive": table, "sensitive_shown": format_sensitive_table(table), "sizes": sizes}
+
+
+def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """The numbers the page's prose quotes, as text (per dataset: ``<dataset>_before``, ...)."""
+    acc, means = tables["accuracy"], tables["sensitive"].set_index("dataset")
+    worst = acc["additivity_error"].max()
+    relative = ((acc["sensitive_deep"] - acc["sensitive_exact"]).abs() / acc["sensitive_exact"]).max()
+    out = {name: str(int(value)) for name, value in tables["sizes"].iloc[0].items()}
+    out.update({
+        "acc_additivity": "below 1e-6" if worst < 1e-6 else f"{worst:.1e}",
+        "acc_max_error": number(acc["max_abs_error"].max(), 3),
+        "acc_rel_error": number(relative, 0, 100),
+        "acc_rank_agree": str(int((acc["rank_deep"] == acc["rank_exact"]).sum())),
+        "acc_min_spearman": number(acc["spearman"].min(), 2),
+    })
+    for dataset, row in means.iterrows():
+        out[f"{dataset}_feature"], out[f"{dataset}_n_features"] = row["feature"], str(int(row["n_features"]))
+        for stat, key, digits, sign in (("mean_abs_shap", "", 3, False), ("rank", "rank_", 1, False),
+                                        ("protected_shap", "protected_", 3, True)):
+            out[f"{dataset}_{key}before"] = number(row[f"{stat}_baseline_mean"], digits, sign=sign)
+            out[f"{dataset}_{key}after"] = number(row[f"{stat}_faalgrad_mean"], digits, sign=sign)
+    lower = {stat: int((means[f"{stat}_faalgrad_mean"] < means[f"{stat}_baseline_mean"]).sum())
+             for stat in ("mean_abs_shap", "share")}
+    out.update(n_datasets=str(len(means)), n_lower=str(lower["mean_abs_shap"]), n_share_lower=str(lower["share"]),
+               n_rank_down=str(int((means["rank_faalgrad_mean"] > means["rank_baseline_mean"]).sum())))
     return out
 
 
 def shap_claim(rows: pd.DataFrame) -> Verdict:
-    """Verdict on "SHAP shows that FaAlGrad lowers the influence of the sensitive feature".
-
-    ``rows`` is :func:`sensitive_rows`. The claim holds on a dataset when, paired by seed
-    (same split, same explained rows), FaAlGrad's mean |SHAP| of the sensitive feature is
-    below the baseline's by more than one standard error of the mean paired difference
-    (with one seed: simply below), *and* its share of the total mean |SHAP| is lower on
-    average, so that the drop is not only an overall shrinking of the model's output.
-    Reproduced if it holds on every dataset, partly if on some.
-    """
+    """Verdict on "SHAP shows that FaAlGrad lowers the influence of the sensitive feature", from
+    :func:`sensitive_rows`: per dataset, the paired (by seed) drop of the sensitive feature's mean
+    |SHAP| exceeds one standard error (one seed: any drop) *and* its mean share drops (rule: the page)."""
     if rows.empty:
         raise ValueError("no rows: explain at least one dataset and seed")
     wide = rows.pivot_table(index=["dataset", "seed"], columns="model", values=["mean_abs_shap", "share", "rank"])
@@ -368,34 +391,29 @@ def shap_claim(rows: pd.DataFrame) -> Verdict:
         w = wide.loc[dataset]
         diff = (w[("mean_abs_shap", "faalgrad")] - w[("mean_abs_shap", "baseline")]).to_numpy()
         se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
-        share_drop = bool(w[("share", "faalgrad")].mean() < w[("share", "baseline")].mean())
-        ok = bool(diff.mean() < -se) and share_drop
-        holds.append(ok)
-        parts.append(
-            f"{dataset} {w[('mean_abs_shap', 'baseline')].mean():.3f} → {w[('mean_abs_shap', 'faalgrad')].mean():.3f} "
-            f"(share {w[('share', 'baseline')].mean():.2f} → {w[('share', 'faalgrad')].mean():.2f}, "
-            f"rank {w[('rank', 'baseline')].mean():.1f} → {w[('rank', 'faalgrad')].mean():.1f})"
-        )
+        m = w.mean()
+        holds.append(bool(diff.mean() < -se) and bool(m["share", "faalgrad"] < m["share", "baseline"]))
+        parts.append(f"{dataset} {m['mean_abs_shap', 'baseline']:.3f} → {m['mean_abs_shap', 'faalgrad']:.3f} (share "
+                     f"{m['share', 'baseline']:.2f} → {m['share', 'faalgrad']:.2f}, rank {m['rank', 'baseline']:.1f} → "
+                     f"{m['rank', 'faalgrad']:.1f})")
     n_seeds = int(rows["seed"].nunique())
     evidence = (
         f"The sensitive feature's mean |SHAP| on the predicted probability (mean over {n_seeds} "
-        f"seed{'s' if n_seeds != 1 else ''}, baseline → "
-        f"FaAlGrad Config 1, I = 1) drops clearly, with a lower share of the total, on {sum(holds)} of {len(holds)} "
-        f"datasets: {'; '.join(parts)}."
+        f"seed{'s' if n_seeds != 1 else ''}, baseline → {METHODS['faalgrad'].label} {SPLIT_LABELS['config1']}, I = 1) "
+        f"drops clearly, with a lower share of the total, on {sum(holds)} of {len(holds)} datasets: {'; '.join(parts)}."
     )
     return Verdict("shap", verdict_from_counts(sum(holds), len(holds)), evidence)
 
 
-# --- plot ----------------------------------------------------------------------------------
+def verdicts(tables: dict[str, pd.DataFrame]) -> list[Verdict]:
+    """The page's claim verdicts."""
+    return [shap_claim(tables["rows"])]
+
 
 def beeswarm(explanation, *, feature: str, ax, title: str, max_display: int = 10, seed: int = 0):
-    """shap's beeswarm of ``explanation`` on ``ax``, with the sensitive ``feature`` always shown.
-
-    Features are ordered by mean |SHAP|. The sensitive feature's label gives its rank;
-    if it falls outside the ``max_display - 1`` rows shown, it takes the last shown row
-    (the rest are summed in shap's "Sum of other features" row). NumPy's global
-    generator is seeded with ``seed`` first: the beeswarm jitters its points with it.
-    """
+    """shap's beeswarm of ``explanation`` on ``ax`` (features by mean |SHAP|), the sensitive ``feature``
+    always shown, labelled with its rank (in the last shown row if it is not among the top
+    ``max_display - 1``). NumPy's global generator is seeded with ``seed``: the beeswarm jitters with it."""
     import shap
 
     table = feature_importance(explanation)
@@ -406,8 +424,8 @@ def beeswarm(explanation, *, feature: str, ax, title: str, max_display: int = 10
     if order.index(position) >= shown:
         order.remove(position)
         order.insert(shown - 1, position)
-    labelled = _with_values(explanation, np.asarray(explanation.values))
-    labelled.feature_names = [f"{n} (sensitive, rank {rank}/{len(table)})" if n == feature else n for n in table.index]
+    labelled = _with_values(explanation, np.asarray(explanation.values),
+                            [f"{n} (sensitive, rank {rank}/{len(table)})" if n == feature else n for n in table.index])
     np.random.seed(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -418,8 +436,7 @@ def beeswarm(explanation, *, feature: str, ax, title: str, max_display: int = 10
     return ax
 
 
-def beeswarm_figure(explanations: dict[tuple[str, int, str], object], dataset: str, seed: int = 0, *,
-                    max_display: int = 10):
+def beeswarm_figure(explanations: dict, dataset: str, seed: int = 0, *, max_display: int = 10):
     """The baseline's beeswarm above FaAlGrad's for one dataset and seed, on a shared x axis."""
     import matplotlib.pyplot as plt
 
@@ -428,6 +445,6 @@ def beeswarm_figure(explanations: dict[tuple[str, int, str], object], dataset: s
     fig, axes = plt.subplots(2, 1, figsize=(9, 2 * (0.4 * rows + 1.3)), sharex=True, layout="constrained")
     for ax, model in zip(axes, MODELS):
         beeswarm(explanations[(dataset, seed, model)], feature=feature, ax=ax, max_display=max_display,
-                 title=f"{DATASET_LABELS.get(dataset, dataset)}, seed {seed}: {MODEL_LABELS[model]}")
+                 title=f"{DATASET_LABELS[dataset]}, seed {seed}: {MODEL_LABELS[model]}")
     axes[0].tick_params(labelbottom=True)
     return fig

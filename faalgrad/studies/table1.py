@@ -14,9 +14,9 @@ from faalgrad.datasets import DATASETS
 from faalgrad.metrics import aggregate, mean_std
 from faalgrad.runs import METHODS, RunSpec, SPLIT_LABELS, check_seeds, protected_input_specs, table1_specs
 from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
-from faalgrad.studies import _params, paper
+from faalgrad.studies import claims, paper
 from faalgrad.studies._common import number, paper_vs_ours
-from faalgrad.studies.claims import Verdict, verdict_from_counts
+from faalgrad.studies._params import check_choice, check_dataset_list, check_n_jobs
 
 __all__ = ["Params", "fairer_than_baseline", "format_table", "glue_values", "protected_input_table", "specs",
            "table1", "table1_long", "table_row_key", "tables", "verdicts"]
@@ -36,9 +36,9 @@ class Params:
     n_jobs: int = 2
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "datasets", _params.check_dataset_list("datasets", self.datasets))
+        object.__setattr__(self, "datasets", check_dataset_list("datasets", self.datasets))
         check_seeds(self.seeds)
-        _params.check_n_jobs(self.n_jobs)
+        check_n_jobs(self.n_jobs)
 
 
 def specs(params: Params) -> list[RunSpec]:
@@ -99,7 +99,7 @@ def table1_long(rows: pd.DataFrame, metric: str = "dp_diff") -> pd.DataFrame:
     Columns ``dataset``, ``method`` (e.g. ``"Config 1 (I=1)"``), ``source`` and ``value``,
     for a seaborn bar plot of our mean (with the seed spread) beside the paper.
     """
-    _params.check_choice("metric", metric, ("accuracy", "dp_diff", "eod_diff"))
+    check_choice("metric", metric, ("accuracy", "dp_diff", "eod_diff"))
     table = table1(rows)
     method = rows["method"].map({k: m.label for k, m in METHODS.items()}).fillna(rows["label"])
     method = method.where(rows["method"] != "faalgrad", rows["label"])
@@ -170,7 +170,7 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
     }
 
 
-def fairer_than_baseline(table: pd.DataFrame) -> Verdict:
+def fairer_than_baseline(table: pd.DataFrame) -> claims.Verdict:
     """Verdict on "FaAlGrad lowers DP and EOD difference versus the baseline on all datasets".
 
     A FaAlGrad cell (dataset × Config 1/2 × I) holds when its mean DP *and* mean EOD
@@ -196,7 +196,7 @@ def fairer_than_baseline(table: pd.DataFrame) -> Verdict:
         f"EOD difference below the baseline MLP's by more than one standard error ({'; '.join(per_dataset)}). "
         f"DP difference, Config 1 with I = 1 vs baseline: {pairs}."
     )
-    return Verdict("fairer_than_baseline", verdict_from_counts(sum(holds), len(holds)), evidence)
+    return claims.Verdict("fairer_than_baseline", claims.verdict_from_counts(sum(holds), len(holds)), evidence)
 
 
 def _clearly_below(row, base: pd.Series, metric: str) -> bool:
@@ -205,6 +205,6 @@ def _clearly_below(row, base: pd.Series, metric: str) -> bool:
     return bool(getattr(row, f"{metric}_mean") < base[f"{metric}_mean"] - se)
 
 
-def verdicts(tables: dict[str, pd.DataFrame]) -> list[Verdict]:
+def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:
     """The page's claim verdicts."""
     return [fairer_than_baseline(tables["table1"])]

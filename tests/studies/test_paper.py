@@ -1,4 +1,4 @@
-from faalgrad import paper
+from faalgrad.studies import paper
 from faalgrad.datasets import DATASETS
 
 

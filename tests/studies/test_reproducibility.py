@@ -1,10 +1,12 @@
-"""faalgrad.reproducibility: settings from the code, timings file round trip, parameter checks."""
+"""The Reproducibility page (faalgrad.studies.reproducibility): settings from the code, timings
+file round trip, parameters, tables and glue."""
 import json
 
 import pytest
 
-from faalgrad import reproducibility as rep
 from faalgrad.presets import faalgrad_config
+from faalgrad.runs import METHODS
+from faalgrad.studies import reproducibility as rep
 
 
 def test_settings_read_from_the_code():
@@ -15,6 +17,7 @@ def test_settings_read_from_the_code():
     c = faalgrad_config("german")
     assert lr == f"{c.inner_lr} / {c.outer_lr}"
     assert {"compas", "adult", "communities", "german"} <= set(table["applies to"])
+    assert METHODS["mba_eod"].label in set(table["applies to"])
 
 
 def test_discrepancies_and_versions():
@@ -39,13 +42,28 @@ def test_timings_round_trip(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_check_parameters(tmp_path):
+def test_params(tmp_path):
     with pytest.raises(ValueError, match="timings_file=.*does not exist.*make book"):
-        rep.check_parameters(timings_file=tmp_path / "missing.json")
+        rep.Params(timings_file=tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"notebooks": []}))
     with pytest.raises(ValueError, match="malformed"):
-        rep.check_parameters(timings_file=bad)
+        rep.Params(timings_file=bad)
     good = tmp_path / "good.json"
     rep.record_timing(good, "x", 1.0)
-    rep.check_parameters(timings_file=good)
+    assert rep.Params(timings_file=good).timings_file == str(good)
+
+
+def test_tables_and_glue_values(tmp_path):
+    path = tmp_path / "timings.json"
+    rep.record_timing(path, "shap", 30.0)
+    rep.record_timing(path, "table1", 60.0)
+    rep.record_timing(path, "not_a_page", 99.0)
+    params = rep.Params(timings_file=str(path))
+    tables = rep.tables(rep.compute(params), params)
+    assert set(tables) == {"settings", "discrepancies", "versions", "times", "machine"}
+    assert list(tables["times"]["notebook"]) == ["table1", "shap", "total"]  # in PAGE_ORDER
+    values = rep.glue_values(tables)
+    assert values["total_minutes"] == "1.5"
+    assert values["machine_cpus"] == str(rep.machine(path)["cpus"]) and values["machine_platform"]
+    assert rep.verdicts(tables) == []

@@ -1,9 +1,38 @@
-"""faalgrad.report: Table 1 in long form for the book's figure."""
+"""The Table 1 page (faalgrad.studies.table1): its parameters, Table 1 in long form for the
+book's figure, the verdict rule and the protected-input table."""
 import pandas as pd
 import pytest
 
-from faalgrad import paper
-from faalgrad.report import table1_long
+from faalgrad.runs import protected_input_specs
+from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
+from faalgrad.studies import paper
+from faalgrad.studies import table1 as page
+from faalgrad.studies.table1 import fairer_than_baseline, protected_input_table, table1_long
+
+
+def test_table1_defaults_pass():
+    page.Params(datasets=["compas", "adult", "communities", "german"], seeds=5, n_jobs=2)
+    page.Params(datasets=("german",), seeds=1, n_jobs=-1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, names",
+    [
+        ({"datasets": ["compass"]}, ["datasets", "compas", "german"]),
+        ({"datasets": "german"}, ["datasets", "compas"]),
+        ({"datasets": []}, ["datasets"]),
+        ({"seeds": 0}, ["seeds"]),
+        ({"seeds": 2.5}, ["seeds"]),
+        ({"seeds": True}, ["seeds"]),
+        ({"n_jobs": 0}, ["n_jobs"]),
+        ({"n_jobs": "2"}, ["n_jobs"]),
+    ],
+)
+def test_table1_bad_values_name_parameter_and_choices(kwargs, names):
+    with pytest.raises(ValueError) as info:
+        page.Params(**kwargs)
+    for name in names:
+        assert name in str(info.value)
 
 
 def _rows():
@@ -36,20 +65,17 @@ def test_unknown_metric():
 
 
 def _table(dp_base=0.30, eod_base=0.30, dp_meta=0.10, eod_meta=0.10, std=0.01):
-    from faalgrad.report import fairer_than_baseline  # noqa: F401
-
-    rows = [{"dataset": "german", "method": "Baseline MLP", "inner_steps": pd.NA, "dp_diff_mean": dp_base,
-             "dp_diff_std": std, "eod_diff_mean": eod_base, "eod_diff_std": std, "n_seeds": 5}]
-    for method in ("Config 1", "Config 2"):
+    rows = [{"dataset": "german", "row": "baseline", "method": "Baseline MLP", "inner_steps": pd.NA,
+             "dp_diff_mean": dp_base, "dp_diff_std": std, "eod_diff_mean": eod_base, "eod_diff_std": std, "n_seeds": 5}]
+    for row, method in (("config1", "Config 1"), ("config2", "Config 2")):
         for inner in (1, 10):
-            rows.append({"dataset": "german", "method": method, "inner_steps": inner, "dp_diff_mean": dp_meta,
-                         "dp_diff_std": std, "eod_diff_mean": eod_meta, "eod_diff_std": std, "n_seeds": 5})
+            rows.append({"dataset": "german", "row": row, "method": method, "inner_steps": inner,
+                         "dp_diff_mean": dp_meta, "dp_diff_std": std, "eod_diff_mean": eod_meta, "eod_diff_std": std,
+                         "n_seeds": 5})
     return pd.DataFrame(rows)
 
 
 def test_fairer_than_baseline_verdicts():
-    from faalgrad.report import fairer_than_baseline
-
     assert fairer_than_baseline(_table()).verdict == "reproduced"
     assert "4 of 4" in fairer_than_baseline(_table()).evidence
     # EOD not lower: no cell holds
@@ -63,15 +89,11 @@ def test_fairer_than_baseline_verdicts():
 
 
 def test_fairer_than_baseline_needs_rows():
-    from faalgrad.report import fairer_than_baseline
-
     with pytest.raises(ValueError, match="Baseline MLP"):
         fairer_than_baseline(_table().iloc[1:])
 
 
 def test_protected_input_table_pairs_runs():
-    from faalgrad.report import protected_input_table
-
     rows = []
     for seed in (0, 1):
         for flag, shift in ((True, 0.0), (False, 0.1)):
@@ -92,8 +114,6 @@ def test_protected_input_table_pairs_runs():
 
 
 def test_protected_input_specs_exclude():
-    from faalgrad.report import PROTECTED_INPUT_ROWS, protected_input_specs
-
     specs = protected_input_specs(["german"], 2)
     assert len(specs) == 2 * len(PROTECTED_INPUT_ROWS)
     assert not any(s.include_protected for s in specs)
