@@ -1,40 +1,8 @@
 """fairlearn's mitigators as run-grid methods, on the same splits and seeds as FaAlGrad.
 
-=========  ===============================================================================
-method     what it is
-=========  ===============================================================================
-``eg_dp``  ``ExponentiatedGradient`` (reductions) with the ``DemographicParity`` constraint
-``eg_eo``  ``ExponentiatedGradient`` with the ``EqualizedOdds`` constraint
-``to_dp``  ``ThresholdOptimizer`` (post-processing) for ``demographic_parity``
-``to_eo``  ``ThresholdOptimizer`` for ``equalized_odds``
-=========  ===============================================================================
-
-**ExponentiatedGradient** fits on the training split, with fairlearn's defaults
-(``eps=0.01``, ``max_iter=50``). Its base learner is our choice: scikit-learn's
-``LogisticRegression`` (liblinear solver, ``random_state`` = the run's seed), not the
-paper's MLP. The reduction refits the base learner on reweighted, relabelled data once per
-iteration and per linear-programming step (10-30 fits per run here), so with our MLP,
-trained to convergence each time, one run would cost as much as tens of baseline runs;
-logistic regression is the base learner of fairlearn's own examples, and a run costs
-seconds. Of scikit-learn's solvers, liblinear was the fastest on these reweighted
-problems (lbfgs took 2-10 times longer per fit on Adult). The result is a randomised
-classifier, a mixture of the fitted base learners.
-
-**ThresholdOptimizer** post-processes the baseline MLP of the same seed (the model of the
-``erm`` rows, :func:`faalgrad.experiments.erm_model`; ``prefit=True``, its
-``predict_proba`` scores). Its group thresholds are fitted on the **validation** split,
-as every threshold choice of this project (:mod:`faalgrad.baselines`): the training
-scores are those the MLP was fitted to, the test split is kept for the reported numbers.
-The validation metrics of these rows are therefore in-sample; nothing is selected on them.
-
-**Predictions.** Both mitigators are randomised classifiers; hard labels come from
-fairlearn's ``predict`` with ``random_state`` = the run's seed, so a run is deterministic.
-The AUC metrics need a score: for ExponentiatedGradient the mixture of its base learners'
-probabilities (weights = the mixture weights), for ThresholdOptimizer the scores of the
-MLP it post-processes (it changes decisions, not scores, so its AUCs are the baseline's).
-
-fairlearn 0.15 raises pandas deprecation warnings inside the reductions, and liblinear can
-report slow convergence on reweighted problems; both are silenced around fit and predict.
+ExponentiatedGradient (DP or equalized odds) with a logistic-regression base learner, and
+ThresholdOptimizer post-processing the baseline MLP on the validation split. The
+Comparisons page (book/comparisons.ipynb) explains the choices.
 """
 from __future__ import annotations
 

@@ -21,8 +21,8 @@ from faalgrad.datasets import DATASETS
 from faalgrad.nash import nash_config
 from faalgrad.presets import erm_config, faalgrad_config
 from faalgrad.runs import METHODS, SPLIT_LABELS
+from faalgrad.studies import claims
 from faalgrad.studies._common import number
-from faalgrad.studies.claims import Verdict
 
 __all__ = ["DISCREPANCIES", "PACKAGES", "PAGE_ORDER", "Params", "TIMINGS_FILE", "compute", "discrepancies",
            "execution_times", "glue_values", "machine", "package_versions", "read_timings_file", "record_timing",
@@ -241,6 +241,6 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
             "machine_cpus": str(facts.get("cpus", "–")), "machine_platform": str(facts.get("platform", "–"))}
 
 
-def verdicts(tables: dict[str, pd.DataFrame]) -> list[Verdict]:
+def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:
     """The page decides no claim of the paper: no verdicts."""
     return []

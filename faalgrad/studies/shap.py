@@ -23,9 +23,9 @@ from faalgrad.metrics import mean_std
 from faalgrad.presets import check_dataset
 from faalgrad.runs import METHODS, SPLIT_LABELS, RunSpec, check_seeds, erm_model, fit, split_data
 from faalgrad.splits import SplitData
-from faalgrad.studies import _params
+from faalgrad.studies import claims
 from faalgrad.studies._common import DATASET_LABELS, number
-from faalgrad.studies.claims import Verdict, verdict_from_counts
+from faalgrad.studies._params import check_choice, check_dataset_list, check_int, check_n_jobs
 from faalgrad.train import TrainResult, as_tensor, single_thread
 
 __all__ = ["ACCURACY_DATASET", "MODELS", "MODEL_LABELS", "OUTPUT", "Params", "STATS", "additivity_error",
@@ -57,16 +57,16 @@ class Params:
     n_jobs: int = 2
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "datasets", _params.check_dataset_list("datasets", self.datasets))
+        object.__setattr__(self, "datasets", check_dataset_list("datasets", self.datasets))
         check_seeds(self.seeds)
         for name in ("n_explain", "n_background"):
-            _params.check_int(name, getattr(self, name), minimum=10, note="a number of rows")
-        _params.check_n_jobs(self.n_jobs)
+            check_int(name, getattr(self, name), minimum=10, note="a number of rows")
+        check_n_jobs(self.n_jobs)
 
 
 def trained_model(dataset: str, seed: int, model: str) -> TrainResult:
     """The baseline MLP (``"baseline"``) or the FaAlGrad Config 1, I = 1 model (``"faalgrad"``) of ``seed``."""
-    _params.check_choice("model", model, MODELS)
+    check_choice("model", model, MODELS)
     if model == "baseline":
         return erm_model(dataset, seed)
     with single_thread():  # as in every run: results do not depend on the thread count
@@ -377,8 +377,8 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
     return out
 
 
-def shap_claim(rows: pd.DataFrame) -> Verdict:
-    """Verdict on "SHAP shows that FaAlGrad lowers the influence of the sensitive feature", from
+def shap_claim(rows: pd.DataFrame) -> claims.Verdict:
+    """claims.Verdict on "SHAP shows that FaAlGrad lowers the influence of the sensitive feature", from
     :func:`sensitive_rows`: per dataset, the paired (by seed) drop of the sensitive feature's mean
     |SHAP| exceeds one standard error (one seed: any drop) *and* its mean share drops (rule: the page)."""
     if rows.empty:
@@ -402,10 +402,10 @@ def shap_claim(rows: pd.DataFrame) -> Verdict:
         f"seed{'s' if n_seeds != 1 else ''}, baseline → {METHODS['faalgrad'].label} {SPLIT_LABELS['config1']}, I = 1) "
         f"drops clearly, with a lower share of the total, on {sum(holds)} of {len(holds)} datasets: {'; '.join(parts)}."
     )
-    return Verdict("shap", verdict_from_counts(sum(holds), len(holds)), evidence)
+    return claims.Verdict("shap", claims.verdict_from_counts(sum(holds), len(holds)), evidence)
 
 
-def verdicts(tables: dict[str, pd.DataFrame]) -> list[Verdict]:
+def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:
     """The page's claim verdicts."""
     return [shap_claim(tables["rows"])]
 

@@ -1,14 +1,25 @@
-"""The Comparisons page's builders (faalgrad.comparisons), on hand-made run rows."""
+"""The Comparisons page (faalgrad.studies.comparisons), on hand-made run rows."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from faalgrad import claims, comparisons as C
-from faalgrad.ablation import ablation_specs
-from faalgrad.experiments import METHOD_LABELS, RunSpec, table1_specs
 from faalgrad.metrics import METRICS
 from faalgrad.mitigators import MITIGATORS
 from faalgrad.nash import NASH_METHODS, synthetic_two_group
+from faalgrad.runs import FAMILIES, METHODS, RunSpec, ablation_specs, table1_specs
+from faalgrad.runs.grids import nash_overrides
+from faalgrad.studies import claims, comparisons as C
+
+#: Every name the page glues (its prose and the claims scorecard read them).
+GLUED = {
+    "n_seeds", "n_runs", "best_floor", "best_chosen", "best_floor_missed", *(f"nash_{k}" for k in (
+        "epochs", "bargain_epochs", "authors_epochs", "authors_bargain_epochs", "bargain_share",
+        "authors_bargain_share", "cost_share", "last_epoch_runs")),
+    "t5_ratios_vs_paper", "t5_accuracy_vs_paper", "t5_lower_than_paper", "beats_verdict", "beats_evidence",
+    "lead_lowest_dp", "lead_most_accurate", "lead_faalgrad_dp_rank", "gain_auc_better", "gain_auc_gap_better",
+    "gain_auc_worst_better", "conflict_verdict", "conflict_evidence", "synth_both_fall", "synth_conflict_used",
+    "synth_bargain_steps", "synth_final_spread", "synth_max_final_gap",
+}
 
 
 def _row(dataset, method, seed=0, split="config1", ratio=None, inner_steps=1, overrides="", **metrics):
@@ -45,13 +56,32 @@ def _rows(datasets=("compas",), seeds=2, ours=None, conflicts=(0.9, 0.9, 0.0)) -
     return pd.DataFrame(out)
 
 
+@pytest.fixture(scope="module")
+def small_traj() -> pd.DataFrame:
+    return synthetic_two_group(objectives=("ltr", "gdro"), n_starts=2, steps=12, bargain_steps=6)
+
+
+@pytest.fixture
+def page_of(monkeypatch, small_traj):
+    """``page_of(rows, **params) -> (tables, glue values)``, with a small synthetic experiment."""
+    monkeypatch.setattr(C, "synthetic_two_group", lambda: small_traj)
+
+    def build(rows, **params):
+        params = C.Params(datasets=tuple(dict.fromkeys(rows["dataset"])), seeds=int(rows["seed"].nunique()), **params)
+        tables = C.tables(rows, params)
+        return tables, C.glue_values(tables)
+
+    return build
+
+
 # --- parameters -------------------------------------------------------------------------------
 
 
 def test_defaults_pass():
-    C.check_parameters(datasets=["compas", "adult", "communities", "german"], seeds=5, n_jobs=2, nash_epochs=20,
-                       nash_bargain_epochs=6, min_val_accuracy=None)
-    C.check_parameters(nash_epochs=50, nash_bargain_epochs=15, min_val_accuracy=0.7)
+    C.Params(datasets=["compas", "adult", "communities", "german"], seeds=5, n_jobs=2, nash_epochs=20,
+             nash_bargain_epochs=6, min_val_accuracy=None)
+    C.Params(nash_epochs=50, nash_bargain_epochs=15, min_val_accuracy=0.7)
+    assert C.Params(datasets=["german"]).datasets == ("german",)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +101,7 @@ def test_defaults_pass():
 )
 def test_bad_values_name_parameter_and_choices(kwargs, names):
     with pytest.raises(ValueError) as info:
-        C.check_parameters(**kwargs)
+        C.Params(**kwargs)
     for name in names:
         assert name in str(info.value)
 
@@ -80,16 +110,16 @@ def test_bad_values_name_parameter_and_choices(kwargs, names):
 
 
 def test_nash_overrides_only_differences():
-    assert C.nash_overrides("compas") == {}
-    assert C.nash_overrides("compas", *C.AUTHORS_NASH) == {}
-    assert C.nash_overrides("compas", 20, 6) == {"epochs": 20, "bargain_epochs": 6}
-    assert C.nash_overrides("compas", 20) == {"epochs": 20}
+    assert nash_overrides("compas") == {}
+    assert nash_overrides("compas", *C.AUTHORS_NASH) == {}
+    assert nash_overrides("compas", 20, 6) == {"epochs": 20, "bargain_epochs": 6}
+    assert nash_overrides("compas", 20) == {"epochs": 20}
     with pytest.raises(ValueError, match="bargain_epochs"):
-        C.nash_overrides("compas", 10)  # the default 15 bargaining epochs exceed 10
+        nash_overrides("compas", 10)  # the default 15 bargaining epochs exceed 10
 
 
 def test_specs_share_the_other_pages_runs():
-    specs = C.comparison_specs(["german"], 2, nash_epochs=20, nash_bargain_epochs=6)
+    specs = C.specs(C.Params(datasets=["german"], seeds=2, nash_epochs=20, nash_bargain_epochs=6))
     assert len(set(specs)) == len(specs)
     table1 = {s for s in table1_specs(["german"], 2) if s.method in ("erm", "faalgrad")}
     ratio, _ = ablation_specs(["german"], 2, split="ratio")
@@ -98,7 +128,7 @@ def test_specs_share_the_other_pages_runs():
     assert len(own) == 2 * (len(MITIGATORS) + len(NASH_METHODS))
     assert all(dict(s.overrides) == {"epochs": 20, "bargain_epochs": 6} for s in own if s.method in NASH_METHODS)
     assert len(specs) == len(table1) + len(ratio) + len(own)
-    authors = C.comparison_specs(["german"], 1, nash_epochs=50, nash_bargain_epochs=15)
+    authors = C.specs(C.Params(datasets=["german"], seeds=1, nash_epochs=50, nash_bargain_epochs=15))
     assert RunSpec("german", "nash_ltr", seed=0) in authors  # the CLI's spec, no overrides
 
 
@@ -112,11 +142,13 @@ def test_best_ratio_highest_validation_dpr_above_the_floor():
     assert bool(best["floor_met"]) and best["n_candidates"] == 3 and best["n_settings"] == 4
 
 
-def test_best_ratio_falls_back_to_all_settings():
+def test_best_ratio_falls_back_to_all_settings(page_of):
     best = C.best_ratio(_rows(), min_val_accuracy=0.99).set_index("dataset").loc["compas"]
     assert (best["ratio"], best["inner_steps"]) == (0.2, 10)
     assert not bool(best["floor_met"])
-    assert "no setting reached the floor" in C.best_ratio_summary(C.best_ratio(_rows(), min_val_accuracy=0.99))["floor_missed"]
+    _, glued = page_of(_rows(), min_val_accuracy=0.99)
+    assert "no setting reached the floor" in glued["best_floor_missed"]
+    assert glued["best_floor"] == "99.0 %" and glued["best_chosen"].startswith("COMPAS 80:20 with I = 10")
 
 
 def test_best_ratio_default_floor_is_the_majority_rate():
@@ -138,25 +170,27 @@ def test_best_ratio_ties_and_nan():
 # --- tables -----------------------------------------------------------------------------------
 
 
-def test_comparison_table_rows_and_labels():
+def test_comparison_table_rows_and_labels(page_of):
     rows = _rows(("compas", "german"))
     best = C.best_ratio(rows, min_val_accuracy=0.7)
     table = C.comparison_table(rows, best)
     per = table[table["dataset"] == "compas"]
     assert list(per["method"]) == [
         "Baseline MLP (ERM)", "FaAlGrad Config 1", "FaAlGrad Config 1", "FaAlGrad Config 2", "FaAlGrad Config 2",
-        "FaAlGrad best ratio", *(METHOD_LABELS[m] for m in MITIGATORS), *(METHOD_LABELS[m] for m in NASH_METHODS),
+        "FaAlGrad best ratio", *(METHODS[m].label for m in MITIGATORS), *(METHODS[m].label for m in NASH_METHODS),
     ]
-    assert per[per["method"] == "FaAlGrad best ratio"]["setting"].item() == "70:30, I = 1"
-    assert per[per["method"] == METHOD_LABELS["nash_ltr"]]["setting"].item() == "20 epochs, 6 bargaining"
-    assert per[per["method"] == METHOD_LABELS["ltr"]]["setting"].item() == "20 epochs"
-    assert set(per["family"]) == set(C.FAMILIES)
+    assert list(dict.fromkeys(per["row"])) == list(C.ROW_LABELS)  # keys, in the registry's order
+    assert per[per["row"] == "best_ratio"]["setting"].item() == "70:30, I = 1"
+    assert per[per["row"] == "nash_ltr"]["setting"].item() == "20 epochs, 6 bargaining"
+    assert per[per["row"] == "ltr"]["setting"].item() == "20 epochs"
+    assert set(per["family"]) == set(FAMILIES)
     assert (table["n_seeds"] == 2).all() and list(dict.fromkeys(table["dataset"])) == ["compas", "german"]
     printed = C.format_comparison(table)
     assert list(printed.columns) == list(C.COMPARISON_METRICS.values())
     assert printed.loc[("COMPAS", "Baseline MLP (ERM)", ""), "accuracy (%)"] == "80.00 ± 0.00"
-    lead = C.leaders(table)
-    assert "COMPAS: " in lead["lowest_dp"] and "Baseline MLP (ERM) (80.0 %)" in lead["most_accurate"]
+    _, glued = page_of(rows, min_val_accuracy=0.7)
+    assert "COMPAS: " in glued["lead_lowest_dp"] and "Baseline MLP (ERM) (80.0 %)" in glued["lead_most_accurate"]
+    assert set(glued) == GLUED and all(isinstance(v, str) for v in glued.values())
 
 
 def test_tradeoff_frame_long_form():
@@ -169,7 +203,7 @@ def test_tradeoff_frame_long_form():
     assert trade["accuracy"].between(0, 100).all()
 
 
-def test_table5_quoted_beside_measured_and_the_claim():
+def test_table5_quoted_beside_measured_and_the_claim(page_of):
     ours = {"compas": {"dp_ratio": 0.95, "eod_ratio": 0.9, "accuracy": 0.6},
             "adult": {"dp_ratio": 0.95, "eod_ratio": 0.8, "accuracy": 0.8},
             "communities": {"dp_ratio": 0.5, "eod_ratio": 0.5, "accuracy": 0.7}}
@@ -180,19 +214,19 @@ def test_table5_quoted_beside_measured_and_the_claim():
     assert set(t5["source"]) == {"quoted from the paper", "as printed in the paper", "measured here"}
     measured = t5[t5["source"] == "measured here"].set_index("dataset")
     assert measured.loc["adult", "dp_ratio"] == pytest.approx(0.95)
-    cells = C.beats_meta_cells(t5)
-    assert len(cells) == 10  # every DPR/EODR the paper quotes for Fair-MAML, m-FTML, FFML
+    # every DPR/EODR the paper quotes for Fair-MAML, m-FTML, FFML: 10 cells
     # ours: COMPAS DPR 0.95 > 0.91; Adult DPR 0.95 > 0.54, 0.91 and EODR 0.8 > 0.43, < 0.87; Communities 0.5 > 0.38, 0.29 only
-    assert int(cells["holds"].sum()) == 1 + 3 + 2
     verdict = C.beats_meta_verdict(t5)
-    assert verdict.verdict == claims.PARTLY and "6 of 10" in verdict.evidence and "FFML Adult EODR 0.87" in verdict.evidence
+    assert verdict.verdict == claims.PARTLY and "higher ratio in 6 of 10 quoted cells" in verdict.evidence
+    assert "FFML Adult EODR 0.87" in verdict.evidence
     printed = C.format_table5(t5)
     assert printed.loc[("Fair-MAML (Slack et al. 2020)", "quoted from the paper"), ("Adult", "DPR")] == "–"
     assert printed.loc[("FaAlGrad (ours, best ratio on validation)", "measured here"), ("COMPAS", "DPR")] == "0.95 ± 0.00"
-    summary = C.table5_summary(t5)
-    assert "paper 0.95" in summary["ratios_vs_paper"]
+    _, glued = page_of(rows, min_val_accuracy=0.7)
+    assert "paper 0.95" in glued["t5_ratios_vs_paper"]
     # printed: COMPAS 0.95/0.96, Adult 0.86/0.90, Communities 0.87/0.85; ours lower in both EODRs and Communities
-    assert summary["lower_than_paper"] == "4 of 6"
+    assert glued["t5_lower_than_paper"] == "4 of 6"
+    assert (glued["beats_verdict"], glued["beats_evidence"]) == (verdict.verdict, verdict.evidence)
 
 
 def test_table5_without_its_datasets():
@@ -230,19 +264,22 @@ def test_conflict_verdict_partly():
     assert verdict.verdict == claims.PARTLY and "3 of 6 cells" in verdict.evidence
 
 
-def test_nash_gains_and_budget():
+def test_nash_gains_and_budget(page_of):
     rows = _rows()
     table = C.comparison_table(rows, C.best_ratio(rows, min_val_accuracy=0.7))
     gains = C.nash_gains(table)
     assert len(gains) == 3 and gains["auc_change"].tolist() == pytest.approx([0.1] * 3)
-    assert C.nash_gains_summary(gains) == {"auc_better": "3 of 3", "auc_gap_better": "0 of 3", "auc_worst_better": "0 of 3"}
-    budget = C.nash_budget(rows, 20, 6)
-    assert budget["cost_share"] == "40 %" and budget["bargain_share"] == "30 %" == budget["authors_bargain_share"]
-    assert budget["last_epoch_runs"] == f"0 of {len(NASH_METHODS) * 2}"
+    tables, glued = page_of(rows, min_val_accuracy=0.7, nash_epochs=20, nash_bargain_epochs=6)
+    pd.testing.assert_frame_equal(tables["gains"], gains)
+    assert {k: glued[f"gain_{k}"] for k in ("auc_better", "auc_gap_better", "auc_worst_better")} == {
+        "auc_better": "3 of 3", "auc_gap_better": "0 of 3", "auc_worst_better": "0 of 3"}
+    assert glued["nash_cost_share"] == "40 %" and glued["nash_bargain_share"] == "30 %" == glued["nash_authors_bargain_share"]
+    assert glued["nash_last_epoch_runs"] == f"0 of {len(NASH_METHODS) * 2}"
+    assert (glued["n_runs"], glued["n_seeds"], glued["nash_epochs"]) == (str(len(rows)), "2", "20")
 
 
-def test_synthetic_frame_and_summary():
-    traj = synthetic_two_group(objectives=("ltr", "gdro"), n_starts=2, steps=12, bargain_steps=6)
+def test_synthetic_frame_and_summary(page_of, small_traj):
+    traj = small_traj
     frame = C.synthetic_frame(traj)
     assert set(frame["method"]) == {"one-stage", "two-stage (bargaining first)"}
     assert set(frame["objective"]) == {"LtR", "Meta-gDRO"}
@@ -252,8 +289,9 @@ def test_synthetic_frame_and_summary():
     shares = summary[["conflict_before", "conflict_used", "both_fall"]]
     assert ((shares >= 0) & (shares <= 1)).all().all()
     assert (summary.loc[summary["method"] == "two_stage", "conflict_used"] == 0).all()  # NBS lets both players gain
-    text = C.synthetic_text(summary)
-    assert text["bargain_steps"] == "6" and text["both_fall"].startswith("LtR ")
+    tables, glued = page_of(_rows(), min_val_accuracy=0.7)
+    pd.testing.assert_frame_equal(tables["synthetic_summary"], summary)
+    assert glued["synth_bargain_steps"] == "6" and glued["synth_both_fall"].startswith("LtR ")
 
 
 def test_table5_order_follows_the_paper():
@@ -262,3 +300,9 @@ def test_table5_order_follows_the_paper():
     printed = C.format_table5(t5)
     assert [m.split(" (")[0] for m, _ in printed.index] == ["Fair-MAML", "m-FTML", "FFML", "FaAlGrad", "FaAlGrad"]
     assert list(dict.fromkeys(c[0] for c in printed.columns)) == ["Communities & Crime", "Adult", "COMPAS"]
+
+
+def test_verdicts_are_the_pages_claims(page_of):
+    tables, _ = page_of(_rows(("compas", "adult")), min_val_accuracy=0.7)
+    assert [v.key for v in C.verdicts(tables)] == ["beats_meta", "nash_conflict"]
+    assert all(claims.CLAIMS[v.key][0] == "comparisons" for v in C.verdicts(tables))

@@ -1,4 +1,5 @@
-"""The gradient-alignment approximation of the meta-gradient (paper 4.1) and the alignment over training."""
+"""The gradient-alignment approximation of the meta-gradient (paper 4.1), the alignment over training,
+and the method-check page's parameters."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,12 +7,12 @@ import torch
 from torch import nn
 from torch.func import grad
 
-from faalgrad import alignment
-from faalgrad.claims import NOT_REPRODUCED, PARTLY, REPRODUCED
 from faalgrad.datasets import DATASETS
-from faalgrad.experiments import split_data
 from faalgrad.presets import erm_config
+from faalgrad.runs import split_data
 from faalgrad.splits import support_query
+from faalgrad.studies import method_check as page
+from faalgrad.studies.claims import NOT_REPRODUCED, PARTLY, REPRODUCED
 from faalgrad.train import TrainConfig, bce, build_mlp, train_erm
 
 
@@ -20,11 +21,11 @@ def _problem(activation="tanh", seed=0, hidden=(6,)):
     X = rng.normal(size=(40, 5))
     y = (X[:, 0] + 0.5 * rng.normal(size=40) > 0).astype(float)
     model = build_mlp(5, TrainConfig(hidden=hidden, activation=activation), seed)
-    return alignment.make_problem(model, X[:20], y[:20], X[20:], y[20:], inner_lr=0.01)
+    return page.make_problem(model, X[:20], y[:20], X[20:], y[20:], inner_lr=0.01)
 
 
 def _flat(g):
-    return alignment._flat(g)
+    return page._flat(g)
 
 
 # --- one inner step -----------------------------------------------------------------------
@@ -39,8 +40,8 @@ def test_problem_is_float64():
 @pytest.mark.parametrize("inner_steps", [1, 3])
 def test_equal_to_exact_at_eta_zero(inner_steps):
     p = _problem()
-    exact = _flat(alignment.exact_gradient(p, 0.0, inner_steps))
-    approx = _flat(alignment.alignment_gradient(p, 0.0, inner_steps))
+    exact = _flat(page.exact_gradient(p, 0.0, inner_steps))
+    approx = _flat(page.alignment_gradient(p, 0.0, inner_steps))
     torch.testing.assert_close(approx, exact, rtol=0, atol=1e-14)
 
 
@@ -48,13 +49,13 @@ def test_alignment_term_is_gradient_of_dot_product():
     # central finite difference of g_q . g_s along a random direction
     p = _problem()
     eta = 0.1
-    g_dot = _flat(alignment.alignment_gradient(p, 0.0)) - _flat(alignment.alignment_gradient(p, eta))
+    g_dot = _flat(page.alignment_gradient(p, 0.0)) - _flat(page.alignment_gradient(p, eta))
     g_dot = g_dot / eta
     direction = {k: torch.randn_like(v, generator=torch.Generator().manual_seed(1)) for k, v in p.params.items()}
     h = 1e-5
     plus = {k: p.params[k] + h * direction[k] for k in p.params}
     minus = {k: p.params[k] - h * direction[k] for k in p.params}
-    f = lambda q: float(alignment._loss_grads_dot(q, p.model, p.X_s, p.y_s, p.X_q, p.y_q))  # noqa: E731
+    f = lambda q: float(page._loss_grads_dot(q, p.model, p.X_s, p.y_s, p.X_q, p.y_q))  # noqa: E731
     fd = (f(plus) - f(minus)) / (2 * h)
     assert float(g_dot @ _flat(direction)) == pytest.approx(fd, rel=1e-6, abs=1e-10)
 
@@ -62,7 +63,7 @@ def test_alignment_term_is_gradient_of_dot_product():
 def test_alignment_term_is_hessian_vector_sum():
     # ∇(g_q·g_s) = H_q g_s + H_s g_q, the two terms of the paper's derivation
     p = _problem()
-    g_dot = _flat(alignment._alignment_term(p))
+    g_dot = _flat(page._alignment_term(p))
     flat0 = _flat(p.params)
     shapes = {k: v.shape for k, v in p.params.items()}
 
@@ -86,56 +87,56 @@ def test_alignment_term_is_hessian_vector_sum():
 
 def test_inner_steps_scale_the_alignment_term():
     p = _problem()
-    torch.testing.assert_close(_flat(alignment.alignment_gradient(p, 0.01, 4)),
-                               _flat(alignment.alignment_gradient(p, 0.04, 1)), rtol=0, atol=1e-15)
+    torch.testing.assert_close(_flat(page.alignment_gradient(p, 0.01, 4)),
+                               _flat(page.alignment_gradient(p, 0.04, 1)), rtol=0, atol=1e-15)
 
 
 def test_error_is_second_order_on_smooth_network():
-    sweep = alignment.error_sweep(_problem("tanh"), np.logspace(-4, -1, 7))
+    sweep = page.error_sweep(_problem("tanh"), np.logspace(-4, -1, 7))
     assert list(sweep.columns) == ["inner_steps", "eta", "error", "relative_error", "one_step_formula_error",
                                    "first_order_error", "activation_flips", "smooth", "resolved"]
     assert sweep["smooth"].all() and sweep["resolved"].all()  # tanh: no ReLU kinks
     assert (sweep["inner_steps"] == 1).all()
     assert (sweep["one_step_formula_error"] == sweep["error"]).all()
-    assert alignment.fitted_slope(sweep) == pytest.approx(2.0, abs=0.1)
-    assert alignment.fitted_slope(sweep, "first_order_error") == pytest.approx(1.0, abs=0.1)
+    assert page.fitted_slope(sweep) == pytest.approx(2.0, abs=0.1)
+    assert page.fitted_slope(sweep, "first_order_error") == pytest.approx(1.0, abs=0.1)
     assert (sweep["error"] < sweep["first_order_error"]).all()
 
 
 def test_relu_flips_counted_and_smooth_fit():
     p = _problem("relu")
-    sweep = alignment.error_sweep(p, [1e-6, 1e-5, 1e-4, 1e-3, 3.0e-1, 0.9])
+    sweep = page.error_sweep(p, [1e-6, 1e-5, 1e-4, 1e-3, 3.0e-1, 0.9])
     assert sweep["activation_flips"].is_monotonic_increasing
     assert sweep["smooth"].iloc[0] and not sweep["smooth"].iloc[-1]
-    assert alignment.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.1)
-    assert alignment.activation_flips(p, 0.0) == 0
+    assert page.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.1)
+    assert page.activation_flips(p, 0.0) == 0
 
 
 def test_smooth_fit_needs_two_rows():
     sweep = pd.DataFrame({"eta": [0.1, 0.2], "error": [1.0, 4.0], "smooth": [True, False]})
     with pytest.raises(ValueError, match="flip-free"):
-        alignment.fitted_slope(sweep, smooth_only=True)
-    assert alignment.fitted_slope(sweep) == pytest.approx(2.0)
+        page.fitted_slope(sweep, smooth_only=True)
+    assert page.fitted_slope(sweep) == pytest.approx(2.0)
 
 
 def test_roundoff_rows_are_not_resolved_and_not_fitted():
     p = _problem("tanh")
-    sweep = alignment.error_sweep(p, [1e-9, 3e-9, 1e-3, 3e-3, 1e-2])
+    sweep = page.error_sweep(p, [1e-9, 3e-9, 1e-3, 3e-3, 1e-2])
     assert not sweep["resolved"].iloc[:2].any() and sweep["resolved"].iloc[2:].all()
-    assert list(alignment.fit_rows(sweep)) == [False, False, True, True, True]
+    assert list(page.fit_rows(sweep)) == [False, False, True, True, True]
     # the round-off rows would spoil the slope; the fit leaves them out
-    assert alignment.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.05)
-    assert abs(alignment.fitted_slope(sweep) - 2.0) > 0.1
+    assert page.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.05)
+    assert abs(page.fitted_slope(sweep) - 2.0) > 0.1
 
 
 def test_error_sweep_rejects_bad_inner_steps_and_etas():
     p = _problem()
     with pytest.raises(ValueError, match="inner_steps"):
-        alignment.error_sweep(p, [1e-3, 1e-2, 1e-1], inner_steps=0)
+        page.error_sweep(p, [1e-3, 1e-2, 1e-1], inner_steps=0)
     with pytest.raises(ValueError, match="etas"):
-        alignment.error_sweep(p, "fixed")
+        page.error_sweep(p, "fixed")
     with pytest.raises(ValueError, match="etas"):
-        alignment.error_sweep(p, [1e-3, 2.0, 1e-1])
+        page.error_sweep(p, [1e-3, 2.0, 1e-1])
 
 
 # --- ReLU flips and the adaptive grid ------------------------------------------------------
@@ -169,62 +170,62 @@ def _reference_flips(p, eta, inner_steps):
 @pytest.mark.parametrize("eta", [0.05, 0.5])
 def test_activation_flips_match_hand_count(eta, inner_steps):
     p = _problem("relu", hidden=(6, 4))
-    assert alignment.activation_flips(p, eta, inner_steps) == _reference_flips(p, eta, inner_steps)
+    assert page.activation_flips(p, eta, inner_steps) == _reference_flips(p, eta, inner_steps)
 
 
 def test_more_inner_steps_flip_at_least_as_many():
     p = _problem("relu")
     for eta in (0.01, 0.1, 0.5):
-        assert alignment.activation_flips(p, eta, 4) >= alignment.activation_flips(p, eta, 1)
-    assert alignment.activation_flips(_problem("tanh"), 0.5, 3) == 0
+        assert page.activation_flips(p, eta, 4) >= page.activation_flips(p, eta, 1)
+    assert page.activation_flips(_problem("tanh"), 0.5, 3) == 0
 
 
 @pytest.mark.parametrize("inner_steps", [1, 4])
 def test_first_flip_eta_brackets_the_first_flip(inner_steps):
     p = _problem("relu")
-    eta_flip = alignment.first_flip_eta(p, inner_steps, rel_tol=0.01)
+    eta_flip = page.first_flip_eta(p, inner_steps, rel_tol=0.01)
     assert np.isfinite(eta_flip)
-    assert alignment.activation_flips(p, eta_flip, inner_steps) > 0
-    assert alignment.activation_flips(p, eta_flip / 1.01, inner_steps) == 0
-    assert alignment.first_flip_eta(_problem("tanh"), inner_steps) == float("inf")
-    assert alignment.first_flip_eta(p, inner_steps, upper=eta_flip / 2) == float("inf")
+    assert page.activation_flips(p, eta_flip, inner_steps) > 0
+    assert page.activation_flips(p, eta_flip / 1.01, inner_steps) == 0
+    assert page.first_flip_eta(_problem("tanh"), inner_steps) == float("inf")
+    assert page.first_flip_eta(p, inner_steps, upper=eta_flip / 2) == float("inf")
 
 
 def test_eta_grid_relu_places_flip_free_points_below_first_flip():
     p = _problem("relu", seed=3, hidden=(16,))  # first flip near η = 0.01
-    eta_flip = alignment.first_flip_eta(p, upper=0.1)
-    grid = alignment.eta_grid(p)
+    eta_flip = page.first_flip_eta(p, upper=0.1)
+    grid = page.eta_grid(p)
     assert grid == sorted(grid) and len(set(grid)) == len(grid)
     below = [e for e in grid if e < eta_flip]
     assert len(below) == 6 and max(below) <= eta_flip / 10**0.25 * 1.01
     assert min(below) == pytest.approx(max(below) / 10**1.5, rel=0.01)
     above = [e for e in grid if e >= eta_flip * 0.99]
     assert len(above) >= 2 and max(grid) == 0.1
-    assert all(alignment.activation_flips(p, e) == 0 for e in below)
-    assert alignment.eta_grid(p, flip_free_only=True) == below
+    assert all(page.activation_flips(p, e) == 0 for e in below)
+    assert page.eta_grid(p, flip_free_only=True) == below
 
 
 def test_eta_grid_smooth_network_is_capped_by_total_step():
     p = _problem("tanh")
-    assert max(alignment.eta_grid(p)) == 0.01
-    assert max(alignment.eta_grid(p, 5)) == 0.002
-    assert len(alignment.eta_grid(p, max_step=0.05, n_flip_free=4)) == 4
+    assert max(page.eta_grid(p)) == 0.01
+    assert max(page.eta_grid(p, 5)) == 0.002
+    assert len(page.eta_grid(p, max_step=0.05, n_flip_free=4)) == 4
 
 
 def test_auto_sweep_fits_on_relu_network():
     p = _problem("relu", seed=3, hidden=(16,))
-    sweep = alignment.error_sweep(p)  # etas="auto"
-    assert alignment.fit_rows(sweep).sum() >= 5 and (~sweep["smooth"]).any()
-    assert alignment.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.05)
+    sweep = page.error_sweep(p)  # etas="auto"
+    assert page.fit_rows(sweep).sum() >= 5 and (~sweep["smooth"]).any()
+    assert page.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.05)
 
 
 def test_describe_flips():
     p = _problem("relu", seed=3, hidden=(16,))
-    sweep = alignment.error_sweep(p)
-    text = alignment.describe_flips(sweep, alignment.first_flip_eta(p))
+    sweep = page.error_sweep(p)
+    text = page.describe_flips(sweep, page.first_flip_eta(p))
     assert f"{int((~sweep['smooth']).sum())} of the {len(sweep)}" in text and "first sign change" in text
-    smooth = alignment.error_sweep(_problem("tanh"))
-    assert "no hidden unit" in alignment.describe_flips(smooth, float("inf"))
+    smooth = page.error_sweep(_problem("tanh"))
+    assert "no hidden unit" in page.describe_flips(smooth, float("inf"))
 
 
 # --- I > 1 ---------------------------------------------------------------------------------
@@ -232,9 +233,9 @@ def test_describe_flips():
 
 def test_inner_steps_error_orders_on_smooth_network():
     p = _problem("tanh")
-    sweep = alignment.inner_steps_sweep(p, [2, 5])
+    sweep = page.inner_steps_sweep(p, [2, 5])
     assert sorted(sweep["inner_steps"].unique()) == [2, 5]
-    table = alignment.slope_table(pd.concat([alignment.error_sweep(p), sweep], ignore_index=True))
+    table = page.slope_table(pd.concat([page.error_sweep(p), sweep], ignore_index=True))
     assert list(table["inner_steps"]) == [1, 2, 5]
     assert list(table.columns) == ["inner_steps", "eta_min", "eta_max", "n_fit", "slope", "slope_one_step_formula",
                                    "slope_first_order"]
@@ -249,19 +250,19 @@ def test_inner_steps_error_orders_on_smooth_network():
 
 def test_inner_steps_on_relu_network_stay_flip_free():
     p = _problem("relu")
-    sweep = alignment.inner_steps_sweep(p, [3])
+    sweep = page.inner_steps_sweep(p, [3])
     assert sweep["smooth"].all()
-    assert alignment.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.05)
-    assert alignment.fitted_slope(sweep, "one_step_formula_error", smooth_only=True) == pytest.approx(1.0, abs=0.05)
+    assert page.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.05)
+    assert page.fitted_slope(sweep, "one_step_formula_error", smooth_only=True) == pytest.approx(1.0, abs=0.05)
 
 
 def test_long_form_has_quantities_regime_and_labels():
-    sweep = alignment.error_sweep(_problem("relu"), [1e-3, 1e-2, 0.9])
-    long = alignment.long_form(sweep)
+    sweep = page.error_sweep(_problem("relu"), [1e-3, 1e-2, 0.9])
+    long = page.long_form(sweep)
     assert len(long) == 6 and long["quantity"].nunique() == 2
     assert set(long["regime"]) == {"flip-free", "ReLU flips"} and set(long["I"]) == {"I = 1"}
-    long = alignment.long_form(sweep, ["error", "one_step_formula_error", "first_order_error"])
-    assert set(long["quantity"]) == set(alignment.QUANTITY_LABELS.values())
+    long = page.long_form(sweep, ["error", "one_step_formula_error", "first_order_error"])
+    assert set(long["quantity"]) == set(page.QUANTITY_LABELS.values())
 
 
 def _slopes(slope_1=2.0, slopes_i=(2.0, 2.0), one_step=(1.0, 1.0)):
@@ -271,22 +272,22 @@ def _slopes(slope_1=2.0, slopes_i=(2.0, 2.0), one_step=(1.0, 1.0)):
 
 
 def test_derivation_verdict():
-    v = alignment.derivation_verdict(_slopes(2.01, (1.98, 2.03), (1.0, 0.97)), dataset="compas")
+    v = page.derivation_verdict(_slopes(2.01, (1.98, 2.03), (1.0, 0.97)), dataset="compas")
     assert v.key == "derivation" and v.verdict == REPRODUCED
     assert "5 of 5" in v.evidence and "2.010" in v.evidence and "compas" in v.evidence and "±0.1" in v.evidence
-    assert alignment.derivation_verdict(_slopes(1.5, (2.0, 2.0), (1.0, 1.0))).verdict == PARTLY
-    assert alignment.derivation_verdict(_slopes(2.0, (2.0, 2.0), (2.0, 2.0))).verdict == PARTLY
-    assert alignment.derivation_verdict(_slopes(1.0, (1.0, 1.0), (2.0, 2.0))).verdict == NOT_REPRODUCED
-    assert alignment.derivation_verdict(_slopes(2.15), tolerance=0.2).verdict == REPRODUCED
+    assert page.derivation_verdict(_slopes(1.5, (2.0, 2.0), (1.0, 1.0))).verdict == PARTLY
+    assert page.derivation_verdict(_slopes(2.0, (2.0, 2.0), (2.0, 2.0))).verdict == PARTLY
+    assert page.derivation_verdict(_slopes(1.0, (1.0, 1.0), (2.0, 2.0))).verdict == NOT_REPRODUCED
+    assert page.derivation_verdict(_slopes(2.15), tolerance=0.2).verdict == REPRODUCED
     with pytest.raises(ValueError, match="slope_tolerance"):
-        alignment.derivation_verdict(_slopes(), tolerance=0.0)
+        page.derivation_verdict(_slopes(), tolerance=0.0)
 
 
 # --- real datasets -----------------------------------------------------------------------
 
 
 def test_dataset_problem_uses_config1_split():
-    p = alignment.dataset_problem("german", 0)
+    p = page.dataset_problem("german", 0)
     assert p.dataset == "german" and len(p.y_s) > 0 and len(p.y_q) > 0
     data = split_data("german", 0)
     assert len(p.y_s) == int(data.a_train.sum()) and len(p.y_s) + len(p.y_q) == len(data.y_train)
@@ -296,11 +297,11 @@ def test_dataset_problem_uses_config1_split():
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_auto_grid_gives_second_order_slope_on_every_dataset(dataset):
     # German flips a ReLU below η = 3e-5: a fixed grid starting at 1e-5 has no flip-free room there
-    p = alignment.dataset_problem(dataset, 0)
-    sweep = alignment.error_sweep(p)
-    assert alignment.fit_rows(sweep).sum() >= 4
-    assert alignment.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.02)
-    assert alignment.fitted_slope(sweep, "first_order_error", smooth_only=True) == pytest.approx(1.0, abs=0.02)
+    p = page.dataset_problem(dataset, 0)
+    sweep = page.error_sweep(p)
+    assert page.fit_rows(sweep).sum() >= 4
+    assert page.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.02)
+    assert page.fitted_slope(sweep, "first_order_error", smooth_only=True) == pytest.approx(1.0, abs=0.02)
 
 
 # --- the alignment over training --------------------------------------------------------
@@ -311,24 +312,25 @@ def test_gradient_cosine():
     g_s = _flat(grad(bce)(p.params, p.model, p.X_s, p.y_s))
     g_q = _flat(grad(bce)(p.params, p.model, p.X_q, p.y_q))
     expected = float(torch.nn.functional.cosine_similarity(g_s, g_q, dim=0))
-    assert alignment.gradient_cosine(p.params, p.model, p.X_s, p.y_s, p.X_q, p.y_q) == pytest.approx(expected, abs=1e-12)
-    assert alignment.gradient_cosine(p.params, p.model, p.X_s, p.y_s, p.X_s, p.y_s) == pytest.approx(1.0, abs=1e-12)
+    assert page.gradient_cosine(p.params, p.model, p.X_s, p.y_s, p.X_q, p.y_q) == pytest.approx(expected, abs=1e-12)
+    assert page.gradient_cosine(p.params, p.model, p.X_s, p.y_s, p.X_s, p.y_s) == pytest.approx(1.0, abs=1e-12)
 
 
 @pytest.fixture(scope="module")
 def german_curves():
-    return alignment.alignment_curves("german", epochs=4)
+    return page.alignment_curves("german", epochs=4)
 
 
 def test_alignment_curves_shape_and_shared_start(german_curves):
     c = german_curves
     assert list(c.columns) == ["dataset", "method", "epoch", "cosine"]
-    assert len(c) == 2 * 5 and set(c["method"]) == {"ERM", "FaAlGrad"}
+    assert len(c) == 2 * 5 and set(c["method"]) == {"erm", "faalgrad"}
+    assert page.METHOD_LABELS == {"erm": "ERM", "faalgrad": "FaAlGrad"}  # the labels the page shows
     for _, g in c.groupby("method"):
         assert list(g["epoch"]) == [0, 1, 2, 3, 4]
     start = c[c["epoch"] == 0]["cosine"]
     assert start.nunique() == 1 and c["cosine"].between(-1, 1).all()
-    assert not np.allclose(c[c["method"] == "ERM"]["cosine"], c[c["method"] == "FaAlGrad"]["cosine"])
+    assert not np.allclose(c[c["method"] == "erm"]["cosine"], c[c["method"] == "faalgrad"]["cosine"])
 
 
 def test_alignment_curves_erm_matches_trained_model(german_curves):
@@ -341,17 +343,17 @@ def test_alignment_curves_erm_matches_trained_model(german_curves):
                        callback=lambda e, params: last.update(params))
     assert len(result.val_loss) == 4
     t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
-    cos = alignment.gradient_cosine(last, result.model, t(data.X_train[s]), t(data.y_train[s]),
+    cos = page.gradient_cosine(last, result.model, t(data.X_train[s]), t(data.y_train[s]),
                                     t(data.X_train[q]), t(data.y_train[q]))
-    curve = german_curves[german_curves["method"] == "ERM"]
+    curve = german_curves[german_curves["method"] == "erm"]
     assert curve["cosine"].iloc[-1] == pytest.approx(cos, abs=1e-6)
 
 
 def test_alignment_curves_deterministic_and_erm_lr(german_curves):
-    pd.testing.assert_frame_equal(alignment.alignment_curves("german", epochs=4), german_curves)
-    baseline = alignment.alignment_curves("german", epochs=4, erm_lr="baseline")
-    fa = lambda c: c[c["method"] == "FaAlGrad"].reset_index(drop=True)  # noqa: E731
-    erm = lambda c: c[c["method"] == "ERM"]["cosine"].to_numpy()  # noqa: E731
+    pd.testing.assert_frame_equal(page.alignment_curves("german", epochs=4), german_curves)
+    baseline = page.alignment_curves("german", epochs=4, erm_lr="baseline")
+    fa = lambda c: c[c["method"] == "faalgrad"].reset_index(drop=True)  # noqa: E731
+    erm = lambda c: c[c["method"] == "erm"]["cosine"].to_numpy()  # noqa: E731
     pd.testing.assert_frame_equal(fa(baseline), fa(german_curves))
     assert not np.allclose(erm(baseline)[1:], erm(german_curves)[1:])  # German: 0.001 against FaAlGrad's 0.1
 
@@ -366,41 +368,51 @@ def _curves(values):
 
 def test_alignment_summary_and_verdict():
     curves = _curves({
-        "a": {"ERM": [0.9, 0.0, 0.0, 0.0, 0.0], "FaAlGrad": [0.9, 0.1, 0.1, 0.5, 0.5]},
-        "b": {"ERM": [0.9, 0.5, 0.5, 0.0, 0.0], "FaAlGrad": [0.9, 0.1, 0.1, 0.2, 0.2]},
+        "a": {"erm": [0.9, 0.0, 0.0, 0.0, 0.0], "faalgrad": [0.9, 0.1, 0.1, 0.5, 0.5]},
+        "b": {"erm": [0.9, 0.5, 0.5, 0.0, 0.0], "faalgrad": [0.9, 0.1, 0.1, 0.2, 0.2]},
     })
-    summary = alignment.alignment_summary(curves, last_epochs=2)
+    summary = page.alignment_summary(curves, last_epochs=2)
     assert list(summary["dataset"]) == ["a", "b"]
     a, b = summary.iloc[0], summary.iloc[1]
     assert a["erm_mean"] == pytest.approx(0.0) and a["faalgrad_mean"] == pytest.approx(0.3)
     assert a["faalgrad_last"] == pytest.approx(0.5) and bool(a["holds"])
     # b: higher at the end (0.2 > 0) but not over training (0.15 < 0.25): does not hold
     assert b["erm_mean"] == pytest.approx(0.25) and b["faalgrad_last"] == pytest.approx(0.2) and not b["holds"]
-    verdict = alignment.alignment_verdict(summary, last_epochs=2)
+    verdict = page.alignment_verdict(summary, last_epochs=2)
     assert verdict.key == "alignment" and verdict.verdict == PARTLY
     assert "1 of 2" in verdict.evidence and "a 0.300 vs 0.000" in verdict.evidence
-    assert alignment.alignment_verdict(summary.iloc[:1]).verdict == REPRODUCED
-    assert alignment.alignment_verdict(summary.iloc[1:]).verdict == NOT_REPRODUCED
+    assert page.alignment_verdict(summary.iloc[:1]).verdict == REPRODUCED
+    assert page.alignment_verdict(summary.iloc[1:]).verdict == NOT_REPRODUCED
 
 
 # --- parameters --------------------------------------------------------------------------
 
 
 def test_notebook_defaults_pass():
-    alignment.check_parameters(
+    params = page.Params(
         dataset="compas", seed=0, split="config1", etas="auto", inner_steps=[2, 5, 10], slope_tolerance=0.1,
         datasets=["compas", "adult", "communities", "german"], epochs=100, last_epochs=20, erm_lr="faalgrad",
     )
-    alignment.check_parameters(etas=list(alignment.DEFAULT_ETAS), split="config2", erm_lr="baseline")
+    assert params == page.Params()  # lists become tuples: the defaults are the notebook's
+    assert params.datasets == ("compas", "adult", "communities", "german") and params.inner_steps == (2, 5, 10)
+    fixed = page.Params(etas=list(page.DEFAULT_ETAS), split="config2", erm_lr="baseline")
+    assert fixed.etas == page.DEFAULT_ETAS
+    page.Params(dataset="compas", seed=0, split="config1", etas=list(page.DEFAULT_ETAS))  # tests/book's defaults
 
 
 @pytest.mark.parametrize(
     "kwargs, names",
     [
         ({"dataset": "compass"}, ["dataset", "compas", "german"]),
+        ({"dataset": ["compas"]}, ["dataset", "compas"]),
+        ({"seed": -1}, ["seed"]),
         ({"split": "swap"}, ["split", "config1", "config2"]),
+        ({"split": "ratio"}, ["split", "config1"]),
         ({"etas": "fixed"}, ["etas", "auto"]),
         ({"etas": [1e-3, 1e-2]}, ["etas"]),
+        ({"etas": [0.1, 0.01]}, ["etas"]),
+        ({"etas": [0.1, 0.01, 0.0]}, ["etas"]),
+        ({"etas": "0.1"}, ["etas"]),
         ({"inner_steps": [1, 2]}, ["inner_steps"]),
         ({"inner_steps": []}, ["inner_steps"]),
         ({"inner_steps": 5}, ["inner_steps"]),
@@ -415,12 +427,37 @@ def test_notebook_defaults_pass():
         ({"epochs": 0}, ["epochs"]),
         ({"epochs": 10.0}, ["epochs"]),
         ({"last_epochs": 0}, ["last_epochs"]),
-        ({"last_epochs": 30, "epochs": 20}, ["last_epochs", "epochs"]),
+        ({"last_epochs": 30, "epochs": 20}, ["last_epochs", "epochs=20"]),
         ({"erm_lr": "0.001"}, ["erm_lr", "faalgrad", "baseline"]),
     ],
 )
 def test_bad_parameters_name_parameter_and_choices(kwargs, names):
     with pytest.raises(ValueError) as info:
-        alignment.check_parameters(**kwargs)
+        page.Params(**kwargs)
     for name in names:
         assert name in str(info.value)
+
+
+# --- the page protocol -------------------------------------------------------------------
+
+
+def test_tables_glue_values_and_verdicts_cover_the_page():
+    import re
+    from pathlib import Path
+
+    params = page.Params(dataset="german", inner_steps=[2], datasets=["german"], epochs=4, last_epochs=2)
+    tables = page.tables(params)
+    assert list(tables["curves"]["method"].unique()) == ["ERM", "FaAlGrad"]
+    assert list(tables["slopes"]["inner_steps"]) == [1, 2] and len(tables["summary_table"]) == 1
+    values = page.glue_values(tables)
+    assert all(isinstance(v, str) for v in values.values())
+    assert values["dataset"] == "german" and values["inner_steps_list"] == "2" and values["epochs"] == "4"
+    assert values["n_params"] == str(sum(p.numel() for p in page.dataset_problem("german").params.values()))
+    verdicts = page.verdicts(tables)
+    assert [v.key for v in verdicts] == ["derivation", "alignment"]
+    assert "on german" in verdicts[0].evidence and "(last 2:" in verdicts[1].evidence
+    # every name the page's prose quotes is glued
+    text = (Path(__file__).parents[2] / "notebooks" / "method_check.md").read_text()
+    quoted = set(re.findall(r"\{glue:text\}`(\w+)`", text))
+    claims = {f"claim_{v.key}_{what}" for v in verdicts for what in ("verdict", "evidence")}
+    assert quoted - claims <= set(values), quoted - claims - set(values)
