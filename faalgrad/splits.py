@@ -106,6 +106,7 @@ def split_dataset(dataset: Dataset, seed: int, *, include_protected: bool = True
 
 def parse_ratio(value: float | str) -> float:
     """X_s share from a float in (0, 1) (or its text, ``"0.2"``) or an ``"X_q:X_s"`` string such as ``"80:20"``."""
+    given = value
     if isinstance(value, str) and ":" not in value:
         try:
             value = float(value)  # a decimal X_s share given as text, e.g. on the command line
@@ -121,7 +122,7 @@ def parse_ratio(value: float | str) -> float:
         value = s / (q + s)
     value = float(value)
     if not 0.0 < value < 1.0:
-        raise ValueError(f"ratio {value!r} must lie strictly between 0 and 1 (the X_s share)")
+        raise ValueError(f"ratio {given!r} must lie strictly between 0 and 1 (the X_s share)")
     return value
 
 

@@ -1,4 +1,5 @@
-"""Tests for :mod:`faalgrad.ablation`: the ratio and swap studies (Tables 2-4, Figure 2)."""
+"""Tests for :mod:`faalgrad.studies.ratio`: the ratio and swap studies (Tables 2-4, Figure 2),
+and their spec grid (:func:`faalgrad.runs.ablation_specs`)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from faalgrad import ablation as ab
 from faalgrad.baselines import predict_with_threshold
-from faalgrad.claims import NOT_REPRODUCED, PARTLY, REPRODUCED
-from faalgrad.experiments import RunSpec, run
 from faalgrad.metrics import evaluate
+from faalgrad.runs import RunSpec, run
+from faalgrad.runs.grids import INFEASIBLE_COLUMNS, ablation_specs, infeasibility
+from faalgrad.studies import ratio as ab
+from faalgrad.studies.claims import NOT_REPRODUCED, PARTLY, REPRODUCED
 
 PAPER_GRID = ["80:20", "70:30", "60:40", "50:50"]
 
@@ -19,9 +21,11 @@ PAPER_GRID = ["80:20", "70:30", "60:40", "50:50"]
 
 
 def test_page_defaults_pass():
-    ab.check_parameters(study="ratio", datasets=["compas", "adult", "communities", "german"], seeds=5,
-                        ratios=PAPER_GRID, inner_steps=[1, 10], n_jobs=2)
-    ab.check_parameters(study="swap", datasets=["german"], seeds=1, ratios=[0.2, "50:50"], inner_steps=[1], n_jobs=-1)
+    ab.Params(study="ratio", datasets=["compas", "adult", "communities", "german"], seeds=5,
+              ratios=PAPER_GRID, inner_steps=[1, 10], n_jobs=2)
+    ab.Params(study="swap", datasets=["german"], seeds=1, ratios=[0.2, "50:50"], inner_steps=[1], n_jobs=-1)
+    assert ab.Params() == ab.Params(study="ratio", datasets=["compas", "adult", "communities", "german"], seeds=5,
+                                    ratios=PAPER_GRID, inner_steps=[1, 10], n_jobs=2)
 
 
 @pytest.mark.parametrize(
@@ -47,27 +51,27 @@ def test_page_defaults_pass():
 )
 def test_bad_parameters_name_the_parameter_and_choices(kwargs, names):
     with pytest.raises(ValueError) as info:
-        ab.check_parameters(**kwargs)
+        ab.Params(**kwargs)
     for name in names:
         assert name in str(info.value)
 
 
 def test_swap_study_accepts_one_inner_step_count():
-    ab.check_parameters(study="swap", inner_steps=[1])
+    assert ab.Params(study="swap", inner_steps=[1]).inner_steps == (1,)
     with pytest.raises(ValueError, match="at least 1"):
-        ab.check_parameters(study="swap", inner_steps=[])
+        ab.Params(study="swap", inner_steps=[])
 
 
 # --- spec builder -----------------------------------------------------------------------
 
 
 def test_specs_separate_feasible_and_infeasible_cells():
-    specs, infeasible = ab.ablation_specs(["german"], 2, PAPER_GRID, [1, 10], split="ratio")
+    specs, infeasible = ablation_specs(["german"], 2, PAPER_GRID, [1, 10], split="ratio")
     # German's protected share of the training split is 31 %: 80:20 and 70:30 only.
     assert {(s.ratio, s.inner_steps) for s in specs} == {(0.2, 1), (0.3, 1), (0.2, 10), (0.3, 10)}
     assert sorted(s.seed for s in specs) == [0, 0, 0, 0, 1, 1, 1, 1]
     assert all(s.split == "ratio" and s.method == "faalgrad" and s.dataset == "german" for s in specs)
-    assert list(infeasible.columns) == ab.INFEASIBLE_COLUMNS
+    assert list(infeasible.columns) == INFEASIBLE_COLUMNS
     assert sorted(zip(infeasible["inner_steps"], infeasible["xq_xs"])) == [
         (1, "50:50"), (1, "60:40"), (10, "50:50"), (10, "60:40")]
     for reason in infeasible["reason"]:
@@ -75,17 +79,17 @@ def test_specs_separate_feasible_and_infeasible_cells():
 
 
 def test_swap_specs_use_the_unprotected_share():
-    specs, infeasible = ab.ablation_specs(["compas", "german"], 1, PAPER_GRID, [1], split="swap")
+    specs, infeasible = ablation_specs(["compas", "german"], 1, PAPER_GRID, [1], split="swap")
     assert {(s.dataset, s.ratio) for s in specs} == {("compas", 0.2), ("compas", 0.3), ("compas", 0.4),
                                                      ("german", 0.2), ("german", 0.3), ("german", 0.4), ("german", 0.5)}
     assert infeasible[["dataset", "xq_xs"]].values.tolist() == [["compas", "50:50"]]
     assert "unprotected" in infeasible["reason"].iloc[0] and "0.485 (52:48)" in infeasible["reason"].iloc[0]
-    assert ab.infeasibility("compas", "swap", 0.4) is None
+    assert infeasibility("compas", "swap", 0.4) is None
 
 
 def test_specs_reject_a_non_study_split():
     with pytest.raises(ValueError, match="valid choices: ratio, swap"):
-        ab.ablation_specs(["german"], 1, PAPER_GRID, [1], split="config1")
+        ablation_specs(["german"], 1, PAPER_GRID, [1], split="config1")
 
 
 # --- tables beside the paper --------------------------------------------------------------
@@ -104,7 +108,7 @@ def _infeasible(cells: list[tuple], split: str = "ratio") -> pd.DataFrame:
     from faalgrad.splits import format_ratio
 
     return pd.DataFrame([(d, split, i, r, format_ratio(r), f"ratio {format_ratio(r)} is infeasible for {d}: why")
-                         for d, i, r in cells], columns=ab.INFEASIBLE_COLUMNS)
+                         for d, i, r in cells], columns=INFEASIBLE_COLUMNS)
 
 
 def test_ablation_table_merges_the_paper_and_keeps_infeasible_cells():
@@ -144,7 +148,7 @@ def test_swap_table_uses_table4():
 def test_format_ablation_table_marks_infeasible_cells_with_the_reason():
     rows = _rows([("adult", 1, 0.2, 0, 0.75, 0.08, 0.09), ("adult", 1, 0.2, 1, 0.77, 0.10, 0.11)])
     table = ab.ablation_table(rows, _infeasible([("adult", 1, 0.5)]), split="ratio")
-    shown = ab.format_ablation_table(table).set_index("X_q:X_s")
+    shown = ab.format_table(table).set_index("X_q:X_s")
     assert shown.loc["80:20", "acc paper"] == "75.53"
     assert shown.loc["80:20", "acc ours"] == "76.00 ± 1.41"
     assert shown.loc["80:20", "acc diff"] == "+0.47"
@@ -170,7 +174,7 @@ def test_group_table_takes_the_baseline_at_threshold_half():
     summary = ab.group_summary(table.reset_index())
     assert summary["base_protected_ours"] == "67.00" and summary["base_gap_paper"] == "3.99"
     assert summary["n_narrower"] == "0 of 1"  # the cell's gap (0.06) is wider than the baseline's (0.04)
-    shown = ab.format_group_table(table.reset_index())
+    shown = ab.format_table(table.reset_index())
     assert shown["I"].tolist() == ["–", "10"] and shown.loc[0, "protected paper"] == "66.82"
 
 
@@ -199,24 +203,24 @@ def test_ratio_verdict_counts_cases_per_dataset_steps_and_metric():
         ["compas", "dp_diff", "80:20", "50:50", True], ["compas", "eod_diff", "80:20", "50:50", False],
         ["german", "dp_diff", "80:20", "70:30", True], ["german", "eod_diff", "80:20", "70:30", True],
     ]
-    verdict = ab.ratio_verdict(table)
+    verdict = ab.trend_verdict(table)
     assert verdict.key == "ratio" and verdict.verdict == PARTLY
     assert "for DP in 2 of 2 (dataset, I) cells and for EOD in 1 of 2" in verdict.evidence
     assert "compas I=1 (80:20→50:50): DP 0.300→0.100, EOD 0.300→0.400" in verdict.evidence
-    assert ab.paper_rule_counts(ab.trend_cases(table, "paper")) == "3 of 4"
+    assert ab.k_of_n(ab.trend_cases(table, "paper")["holds"]) == "3 of 4"
 
 
 @pytest.mark.parametrize(("last", "expected"), [(0.05, REPRODUCED), (0.5, NOT_REPRODUCED)])
 def test_trend_verdicts_all_or_none(last, expected):
     table = _claim_table([("compas", 1, 0.2, 0.2, 0.2), ("compas", 1, 0.5, last, last)])
-    assert ab.ratio_verdict(table).verdict == expected
-    swap = ab.swap_verdict(table)
+    assert ab.trend_verdict(table).verdict == expected
+    swap = ab.trend_verdict(table, "swap")
     assert swap.key == "swap" and swap.verdict == expected
 
 
 def test_trend_verdict_needs_two_feasible_ratios():
     with pytest.raises(ValueError, match="two feasible ratios"):
-        ab.ratio_verdict(_claim_table([("compas", 1, 0.2, 0.2, 0.2), ("compas", 1, 0.5, np.nan, np.nan)]))
+        ab.trend_verdict(_claim_table([("compas", 1, 0.2, 0.2, 0.2), ("compas", 1, 0.5, np.nan, np.nan)]))
 
 
 def test_inner_steps_verdict_compares_most_and_fewest_steps_per_cell():
@@ -268,9 +272,12 @@ def test_threshold_sweep_baseline_row_is_the_erm_run():
     sweep = ab.threshold_sweep(["german"], 1, n_jobs=1)
     assert sweep["threshold"].tolist() == list(ab.SWEEP_THRESHOLDS) and set(sweep["seed"]) == {0}
     erm = run(RunSpec("german", "erm", seed=0))
-    base = ab.baseline_groups(sweep, "german").iloc[0]
+    base = sweep[np.isclose(sweep["threshold"], ab.BASE_THRESHOLD)].iloc[0]
     for metric in ("accuracy", "dp_diff", "eod_diff", "acc_protected", "acc_unprotected"):
         assert base[metric] == pytest.approx(erm[metric])
+    groups = ab.group_table(_rows([]), _infeasible([]), sweep, dataset="german")  # Table 3's baseline row
+    assert groups["xq_xs"].tolist() == ["baseline"]
+    assert groups.loc[0, "acc_protected_mean"] == pytest.approx(erm["acc_protected"])
 
 
 def test_tradeoff_frame_and_sweep_comparison():
@@ -313,9 +320,9 @@ def test_summaries():
     infeasible = _infeasible([("german", 1, 0.4)])
     infeasible["reason"] = ["ratio 60:40 is infeasible for german: the largest feasible ratio is 0.310 (69:31)"]
     table = ab.ablation_table(rows, infeasible)
-    assert ab.infeasible_summary(table) == {"n_infeasible": "1 of 3", "infeasible_cells": "german 60:40",
-                                           "largest_feasible": "german 0.310 (69:31)"}
-    summary = ab.comparison_summary(table)
+    summary = ab.table_summary(table)
+    assert {k: summary[k] for k in ("n_infeasible", "infeasible_cells", "largest_feasible")} == {
+        "n_infeasible": "1 of 3", "infeasible_cells": "german 60:40", "largest_feasible": "german 0.310 (69:31)"}
     assert summary["n_compared"] == "2" and summary["n_dp_far"] == "1 of 2"
     assert summary["mean_abs_acc_diff"] == f"{100 * (abs(0.70 - 0.6445) + abs(0.60 - 0.638)) / 2:.1f}"
     assert summary["worst_dp_cell"] == "compas, I=1, 80:20: 0.30 against the paper's 0.16"
