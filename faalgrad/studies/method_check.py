@@ -1,7 +1,6 @@
-"""The gradient-alignment derivation of paper 4.1 (written out on the page): the approximation's error against
-the exact meta-gradient as η shrinks (I = 1 and I > 1 inner steps), and the support/query gradient cosine over
-ERM and FaAlGrad training. Page: ``book/method_check.ipynb`` ("The gradient-alignment derivation (paper 4.1)").
-"""
+"""The gradient-alignment derivation of paper 4.1: the approximation's error against the exact meta-gradient as
+η shrinks (I = 1 and I > 1), and the support/query gradient cosine over ERM and FaAlGrad training.
+Page: ``book/method_check.ipynb`` ("The gradient-alignment derivation (paper 4.1)"), which writes the derivation out."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,11 +18,9 @@ from faalgrad.runs import METHODS, split_data
 from faalgrad.splits import support_query
 from faalgrad.studies import claims
 from faalgrad.studies._common import number
-from faalgrad.studies._params import (
-    check_choice, check_dataset_list, check_dataset_name, check_int, check_int_list, check_number, check_number_list,
-)
-from faalgrad.train import Params as Theta
-from faalgrad.train import adapt, as_tensor, bce, build_mlp, meta_gradient, single_thread, train_erm, train_faalgrad
+from faalgrad.studies._params import (check_choice, check_dataset_list, check_dataset_name, check_int, check_int_list,
+                                      check_number, check_number_list)
+from faalgrad.train import Params as Theta, adapt, as_tensor, bce, build_mlp, meta_gradient, single_thread, train_erm, train_faalgrad
 
 __all__ = ["AlignmentProblem", "CHECK_SPLITS", "DEFAULT_ETAS", "ERM_LRS", "ERM_LR_LABELS", "METHOD_LABELS", "Params",
            "QUANTITY_LABELS", "RESOLUTION", "ROUNDOFF_ETA", "SLOPES", "activation_flips", "alignment_curves",
