@@ -39,11 +39,11 @@ def paired_difference(treated: Sequence[float], control: Sequence[float], *, con
     t, c = t[keep], c[keep]
     d = t - c
     out = {"n": int(len(d)), "mean": float(d.mean()) if len(d) else np.nan, "low": np.nan, "high": np.nan, "p": np.nan}
-    if len(d) >= 2 and np.ptp(d) > 0:
+    if len(d) >= 2 and np.ptp(d) > 1e-12 * max(1.0, float(np.abs(d).max())):  # else: no spread to estimate
         res = stats.ttest_rel(t, c)
         ci = res.confidence_interval(confidence_level=confidence)
         out.update(low=float(ci.low), high=float(ci.high), p=float(res.pvalue))
-    elif len(d) >= 2:  # every pair differs by the same amount: no uncertainty left to estimate
+    elif len(d) >= 2:  # every pair differs by the same amount (up to rounding)
         out.update(low=out["mean"], high=out["mean"], p=0.0 if out["mean"] != 0 else 1.0)
     return out
 
