@@ -9,7 +9,8 @@ import pandas as pd
 from faalgrad.datasets import DATASETS
 from faalgrad.metrics import aggregate, mean_std
 from faalgrad.nash import nash_config
-from faalgrad.runs import METHODS, RunSpec, check_seeds, run_grid, table1_specs
+from faalgrad.runs import METHODS, SETUPS, RunSpec, check_seeds, run_grid, setup_fields, table1_specs
+from faalgrad.splits import DIRECTIONS
 from faalgrad.studies.table1 import format_table, table1
 
 
@@ -56,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--ratio", default=None, help="X_s share for ratio/swap, e.g. 0.2 or 80:20")
     r.add_argument("--inner-steps", type=_positive_int, default=1)
     r.add_argument("--first-order", action="store_true", help="first-order meta-gradient")
+    r.add_argument("--direction", default="counter", choices=DIRECTIONS,
+                   help="Config 2: the cells in X_q, counter-stereotypical (default) or stereotype-consistent")
+    r.add_argument("--setup", default="paper", choices=SETUPS,
+                   help="paper (default) or code: the authors' released script replayed (FaAlGrad on COMPAS)")
 
     t = sub.add_parser("table1", parents=[common], help="the paper's Table 1, paper numbers beside ours")
     t.add_argument("--datasets", nargs="+", default=list(DATASETS), help=f"subset of {', '.join(DATASETS)}")
@@ -87,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
                 overrides = {"epochs": args.epochs, "bargain_epochs": bargain}
             if args.first_order:
                 overrides["first_order"] = True
+            fields = setup_fields(args.setup, args.dataset, args.method)
+            overrides = {**fields.pop("overrides", {}), **overrides}
             specs = [
                 RunSpec(args.dataset, args.method, split=args.split, ratio=args.ratio, inner_steps=args.inner_steps,
-                        seed=s, include_protected=include, overrides=overrides)
+                        seed=s, include_protected=include, overrides=overrides, direction=args.direction, **fields)
                 for s in seed_list
             ]
             rows = run_grid(specs, n_jobs=args.n_jobs, scheduler=args.scheduler)

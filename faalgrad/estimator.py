@@ -28,8 +28,8 @@ class FaAlGradClassifier(ClassifierMixin, BaseEstimator):
         Support/query builder, see :mod:`faalgrad.splits`.
     ratio : float or str, optional
         X_s share for the ``ratio`` and ``swap`` splits (``0.2`` or ``"80:20"``).
-    config2_labels : (int, int)
-        For ``config2``: label of the protected and of the unprotected samples put in X_s.
+    config2_direction : {"counter", "consistent"}
+        For ``config2``: which cells form X_q (see :func:`faalgrad.splits.support_query`).
     validation_fraction : float
         Share of the rows held out for early stopping.
     random_state : int
@@ -39,7 +39,7 @@ class FaAlGradClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self, *, hidden=(8,), activation="relu", inner_lr=0.005, outer_lr=0.01, inner_steps=1, first_order=False,
         optimizer="adam", max_epochs=100, patience=10, batch_size=None, split="config1", ratio=None,
-        config2_labels=(0, 1), validation_fraction=0.15, random_state=0,
+        config2_direction="counter", validation_fraction=0.15, random_state=0,
     ):
         self.hidden = hidden
         self.activation = activation
@@ -53,7 +53,7 @@ class FaAlGradClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.split = split
         self.ratio = ratio
-        self.config2_labels = config2_labels
+        self.config2_direction = config2_direction
         self.validation_fraction = validation_fraction
         self.random_state = random_state
 
@@ -86,7 +86,7 @@ class FaAlGradClassifier(ClassifierMixin, BaseEstimator):
         )
         support, query = support_query(
             y[train], a[train], self.split, dataset="the training data", ratio=self.ratio,
-            seed=self.random_state, config2_labels=tuple(self.config2_labels),
+            seed=self.random_state, direction=self.config2_direction,
         )
         Xt, yt = X[train], y[train]
         self.result_ = train_faalgrad(Xt[support], yt[support], Xt[query], yt[query], X[val], y[val], config, self.random_state)

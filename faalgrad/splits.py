@@ -13,24 +13,25 @@ from typing import Literal, get_args
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from faalgrad.datasets import Dataset
 
-__all__ = ["CONFIG2_SUPPORT", "PAPER_RATIOS", "SPLITS", "SplitData", "SplitMode", "format_ratio", "max_ratio", "parse_ratio",
-           "split_dataset", "support_query", "train_val_test_indices"]
+__all__ = ["DIRECTIONS", "INPUTS", "PAPER_RATIOS", "SPLIT_PROCEDURES", "SPLITS", "SplitData", "SplitMode", "format_ratio", "max_ratio", "parse_ratio",
+           "over_represented_label", "split_dataset", "support_query", "train_val_test_indices"]
 
 SplitMode = Literal["config1", "config2", "ratio", "swap"]
 SPLITS: tuple[str, ...] = get_args(SplitMode)
 
-#: Config 2 support set as (label of the protected samples, label of the unprotected
-#: samples) placed in X_s; paper 5.4 and ``reported-tables.md``.
-CONFIG2_SUPPORT: dict[str, tuple[int, int]] = {
-    "compas": (0, 1),
-    "communities": (0, 1),
-    "adult": (1, 0),
-    "german": (1, 0),
-}
+#: Config 2 directions, named by the cells placed in the query set X_q: the counter-
+#: stereotypical cells (the authors' code, the default) or the stereotype-consistent ones.
+DIRECTIONS: tuple[str, ...] = ("counter", "consistent")
+#: How the train/validation/test split is drawn: ours (70/15/15, stratified) or the
+#: authors' script (80/20 then 12.5 % of the rest, unstratified, NumPy RandomState).
+SPLIT_PROCEDURES: tuple[str, ...] = ("paper", "code")
+#: Numeric inputs: standardised (ours), raw, or raw rounded down to integers (the authors'
+#: script casts its COMPAS design matrix to int, after whole-day lengths of stay).
+INPUTS: tuple[str, ...] = ("scaled", "raw", "integer")
 
 #: The paper's ratio grid, X_q:X_s = 80:20 ... 50:50, as X_s shares.
 PAPER_RATIOS: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5)
@@ -69,17 +70,67 @@ def train_val_test_indices(
     return np.sort(train), np.sort(val), np.sort(test)
 
 
-def split_dataset(dataset: Dataset, seed: int, *, include_protected: bool = True) -> SplitData:
+def code_split_indices(n_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The authors' script's split: 20 % test, then 12.5 % of the rest as validation.
+
+    Both ``train_test_split`` calls are unstratified and draw, in the script's order, from
+    one explicit ``np.random.RandomState(seed)`` (the script seeds NumPy's global legacy
+    generator instead). Rows keep the script's order (not sorted).
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows of the dataset.
+    seed : int
+        The script's seed.
+
+    Returns
+    -------
+    train, val, test : numpy.ndarray
+        Row positions: 70 %, 10 % and 20 % of the rows.
+    """
+    state = np.random.RandomState(seed)
+    rest, test = train_test_split(np.arange(n_rows), test_size=0.2, random_state=state)
+    train, val = train_test_split(rest, test_size=0.125, random_state=state)
+    return train, val, test
+
+
+def split_dataset(dataset: Dataset, seed: int, *, include_protected: bool = True, procedure: str = "paper",
+                  inputs: str = "scaled") -> SplitData:
     """Split ``dataset`` for ``seed`` and preprocess it, fitting on the training split.
 
-    Categorical columns are one-hot encoded (unknown categories ignored), numeric
-    columns standardised. With ``include_protected`` the binary protected attribute is
-    appended as the last input column, named ``dataset.protected_feature``.
+    Parameters
+    ----------
+    dataset : Dataset
+        The data.
+    seed : int
+        Seed of the split.
+    include_protected : bool
+        Append the binary protected attribute as the last input column, named
+        ``dataset.protected_feature``.
+    procedure : {"paper", "code"}
+        :func:`train_val_test_indices` (70 / 15 / 15, stratified) or
+        :func:`code_split_indices` (the authors' script).
+    inputs : {"scaled", "raw", "integer"}
+        Numeric columns standardised, left raw, or rounded down to integers (the authors'
+        script). Categorical columns are one-hot encoded (unknown categories ignored).
+
+    Returns
+    -------
+    SplitData
     """
-    train, val, test = train_val_test_indices(dataset.y, dataset.a, seed)
+    if procedure not in SPLIT_PROCEDURES:
+        raise ValueError(f"unknown split procedure {procedure!r}; valid choices: {', '.join(SPLIT_PROCEDURES)}")
+    if inputs not in INPUTS:
+        raise ValueError(f"unknown inputs {inputs!r}; valid choices: {', '.join(INPUTS)}")
+    numeric = {"scaled": StandardScaler(), "raw": "passthrough", "integer": FunctionTransformer(np.floor, feature_names_out="one-to-one")}[inputs]
+    if procedure == "paper":
+        train, val, test = train_val_test_indices(dataset.y, dataset.a, seed)
+    else:
+        train, val, test = code_split_indices(len(dataset.y), seed)
     transformer = ColumnTransformer(
         [
-            ("num", StandardScaler(), list(dataset.numeric)),
+            ("num", numeric, list(dataset.numeric)),
             ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), list(dataset.categorical)),
         ],
         verbose_feature_names_out=False,
@@ -139,6 +190,26 @@ def format_ratio(ratio: float) -> str:
     return f"{100 - s}:{s}"
 
 
+def over_represented_label(y: np.ndarray, a: np.ndarray) -> int:
+    """The label more frequent among protected than among unprotected samples (the
+    group's over-represented label: COMPAS re-offended, Adult income <=50K, ...).
+
+    Parameters
+    ----------
+    y, a : array of 0/1
+        Labels and protected attribute of a training split.
+
+    Returns
+    -------
+    int
+        1 if the protected group's rate of y = 1 exceeds the unprotected group's, else 0.
+    """
+    y, a = np.asarray(y), np.asarray(a)
+    if not ((a == 1).any() and (a == 0).any()):
+        raise ValueError("both groups must be present to find the over-represented label")
+    return int(y[a == 1].mean() > y[a == 0].mean())
+
+
 def support_query(
     y: np.ndarray,
     a: np.ndarray,
@@ -147,7 +218,7 @@ def support_query(
     dataset: str = "data",
     ratio: float | str | None = None,
     seed: int = 0,
-    config2_labels: tuple[int, int] | None = None,
+    direction: str = "counter",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices (support, query) of X_s and X_q within a training split.
 
@@ -158,10 +229,12 @@ def support_query(
     split : {"config1", "config2", "ratio", "swap"}
         Builder, see the module docstring.
     dataset : str
-        Dataset name: selects the Config 2 direction and names the dataset in errors.
-    config2_labels : (int, int), optional
-        Config 2 direction (label of protected, label of unprotected samples in X_s);
-        defaults to ``CONFIG2_SUPPORT[dataset]``.
+        Dataset name, used in error messages.
+    direction : {"counter", "consistent"}
+        Config 2: which cells form X_q, the counter-stereotypical ones (protected samples
+        without the group's over-represented label, unprotected samples with it) or the
+        stereotype-consistent ones; X_s holds the others. The over-represented label is
+        computed from ``y`` and ``a`` (:func:`over_represented_label`).
     ratio : float or str, optional
         X_s share (``0.2`` or ``"80:20"``); required by ``ratio`` and ``swap``.
     seed : int
@@ -172,13 +245,11 @@ def support_query(
     if split == "config1":
         support = idx[a == 1]
     elif split == "config2":
-        if config2_labels is None and dataset not in CONFIG2_SUPPORT:
-            raise ValueError(
-                f"no Config 2 direction for dataset {dataset!r}; valid choices: {', '.join(CONFIG2_SUPPORT)}"
-                " (or pass config2_labels)"
-            )
-        y_prot, y_unprot = config2_labels if config2_labels is not None else CONFIG2_SUPPORT[dataset]
-        support = idx[((a == 1) & (y == y_prot)) | ((a == 0) & (y == y_unprot))]
+        if direction not in DIRECTIONS:
+            raise ValueError(f"unknown Config 2 direction {direction!r}; valid choices: {', '.join(DIRECTIONS)}")
+        label = over_represented_label(y, a)
+        consistent = ((a == 1) & (y == label)) | ((a == 0) & (y != label))
+        support = idx[~consistent] if direction == "consistent" else idx[consistent]
     elif split in ("ratio", "swap"):
         if ratio is None:
             raise ValueError(f"split {split!r} needs a ratio (X_s share, e.g. 0.2 or '80:20')")

@@ -23,7 +23,7 @@ Params = dict[str, torch.Tensor]
 EpochCallback = Callable[[int, Params], None]
 
 __all__ = ["ACTIVATIONS", "EpochCallback", "Params", "TrainConfig", "TrainResult", "adapt", "as_tensor", "bce",
-           "build_mlp", "logits", "meta_gradient", "meta_loss", "single_thread", "snapshot", "train_erm",
+           "build_mlp", "gradient_cosine", "logits", "meta_gradient", "meta_loss", "single_thread", "snapshot", "train_erm",
            "train_faalgrad"]
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
@@ -124,6 +124,13 @@ def adapt(params: Params, model: nn.Module, X_s: torch.Tensor, y_s: torch.Tensor
         g = grad(bce)(params, model, X_s, y_s)
         params = {k: params[k] - inner_lr * g[k] for k in params}
     return params
+
+
+def gradient_cosine(params: Params, model: nn.Module, X_s, y_s, X_q, y_q) -> float:
+    """cos(∇L(θ, X_s), ∇L(θ, X_q)): the alignment of the support and query gradients at θ."""
+    g_s, g_q = (torch.cat([g.reshape(-1) for g in grad(bce)(params, model, X, y).values()])
+                for X, y in ((X_s, y_s), (X_q, y_q)))
+    return float(g_s @ g_q / (torch.linalg.vector_norm(g_s) * torch.linalg.vector_norm(g_q)))
 
 
 def meta_loss(params: Params, model: nn.Module, X_s, y_s, X_q, y_q, inner_lr: float, inner_steps: int) -> torch.Tensor:

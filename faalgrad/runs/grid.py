@@ -52,7 +52,7 @@ def run(spec: RunSpec) -> dict[str, Any]:
 def _run(spec: RunSpec) -> dict[str, Any]:
     with single_thread():
         model, facts = fit(spec)
-        data = split_data(spec.dataset, spec.seed, spec.include_protected)
+        data = split_data(spec.dataset, spec.seed, spec.include_protected, spec.split_procedure, spec.inputs)
         scores = model.predict_proba(data.X_test)
         val_scores = model.predict_proba(data.X_val)
     y_pred = baselines.predict_with_threshold(scores, data.a_test, facts["threshold"])
@@ -124,7 +124,8 @@ def run_grid(specs: Iterable[RunSpec], *, n_jobs: int = 1, progress: bool = True
     groups: dict[tuple, list[int]] = {}
     for i, spec in enumerate(specs):
         shares_erm = METHODS[spec.method].needs_erm
-        key = (spec.dataset, spec.seed, spec.include_protected, spec.overrides) if shares_erm else (i,)
+        key = (spec.dataset, spec.seed, spec.include_protected, spec.overrides, spec.split_procedure,
+               spec.inputs) if shares_erm else (i,)
         groups.setdefault(key, []).append(i)
     order = sorted(groups, key=lambda key: -sum(_cost(specs[i]) for i in groups[key]))
     groups = {key: groups[key] for key in order}

@@ -63,11 +63,18 @@ class Method:
 
 
 @lru_cache(maxsize=64)
-def _split(dataset: str, seed: int, include_protected: bool) -> SplitData:
-    return split_dataset(load_dataset(dataset), seed, include_protected=include_protected)
+def _split(dataset: str, seed: int, include_protected: bool, procedure: str = "paper",
+           inputs: str = "scaled") -> SplitData:
+    return split_dataset(load_dataset(dataset), seed, include_protected=include_protected, procedure=procedure,
+                         inputs=inputs)
 
 
-def split_data(dataset: str, seed: int, include_protected: bool = True) -> SplitData:
+def _data(spec: RunSpec) -> SplitData:
+    return _split(spec.dataset, spec.seed, spec.include_protected, spec.split_procedure, spec.inputs)
+
+
+def split_data(dataset: str, seed: int, include_protected: bool = True, procedure: str = "paper",
+               inputs: str = "scaled") -> SplitData:
     """The seed's preprocessed train/validation/test split (memoised; the one every run uses).
 
     Parameters
@@ -78,23 +85,26 @@ def split_data(dataset: str, seed: int, include_protected: bool = True) -> Split
         The split's seed.
     include_protected : bool
         Whether the protected attribute is the last input column.
+    procedure, inputs : str
+        As in :func:`~faalgrad.splits.split_dataset`.
 
     Returns
     -------
     SplitData
     """
     check_dataset(dataset)
-    return _split(dataset, int(seed), bool(include_protected))
+    return _split(dataset, int(seed), bool(include_protected), procedure, inputs)
 
 
 @lru_cache(maxsize=64)
-def _erm(dataset: str, seed: int, include_protected: bool, overrides: tuple) -> TrainResult:
+def _erm(dataset: str, seed: int, include_protected: bool, overrides: tuple, procedure: str = "paper",
+         inputs: str = "scaled") -> TrainResult:
     def train() -> TrainResult:
-        data = _split(dataset, seed, include_protected)
+        data = _split(dataset, seed, include_protected, procedure, inputs)
         config = erm_config(dataset, **dict(overrides))
         return train_erm(data.X_train, data.y_train, data.X_val, data.y_val, config, seed)
 
-    return cache.memoize(("erm", dataset, seed, include_protected, overrides), train)
+    return cache.memoize(("erm", dataset, seed, include_protected, overrides, procedure, inputs), train)
 
 
 def erm_model(dataset: str, seed: int, include_protected: bool = True, **overrides) -> TrainResult:
@@ -124,7 +134,7 @@ def erm_model(dataset: str, seed: int, include_protected: bool = True, **overrid
 
 
 def _erm_of(spec: RunSpec) -> TrainResult:
-    return _erm(spec.dataset, spec.seed, spec.include_protected, spec.overrides)
+    return _erm(spec.dataset, spec.seed, spec.include_protected, spec.overrides, spec.split_procedure, spec.inputs)
 
 
 # --- fit functions: (spec, data) -> (model, facts) ---------------------------------------------
@@ -154,7 +164,7 @@ def _fit_mba_eod(spec: RunSpec, data: SplitData):
 
 def _fit_faalgrad(spec: RunSpec, data: SplitData):
     support, query = support_query(data.y_train, data.a_train, spec.split, dataset=spec.dataset, ratio=spec.ratio,
-                                   seed=spec.seed)
+                                   seed=spec.seed, direction=spec.direction)
     model = train_faalgrad(data.X_train[support], data.y_train[support], data.X_train[query], data.y_train[query],
                            data.X_val, data.y_val, spec.config(), spec.seed)
     return model, {"n_support": len(support), "n_query": len(query)}
@@ -186,7 +196,7 @@ def fit(spec: RunSpec) -> tuple[Any, dict[str, Any]]:
     facts : dict
         Run facts: decision ``threshold``, set sizes, ``best_epoch``, ``epochs``, ...
     """
-    data = _split(spec.dataset, spec.seed, spec.include_protected)
+    data = _data(spec)
     model, facts = METHODS[spec.method].fit(spec, data)
     facts = {"threshold": 0.5, **facts}
     facts.update(best_epoch=model.best_epoch, epochs=len(model.val_loss))

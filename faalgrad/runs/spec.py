@@ -5,19 +5,49 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faalgrad.datasets import load_dataset
-from faalgrad.presets import check_dataset
+from faalgrad.presets import CODE_SETTINGS, check_dataset
 from faalgrad.runs.methods import METHODS
-from faalgrad.splits import SPLITS, format_ratio, parse_ratio, support_query, train_val_test_indices
+from faalgrad.splits import (
+    DIRECTIONS, INPUTS, SPLIT_PROCEDURES, SPLITS, code_split_indices, format_ratio, parse_ratio, support_query,
+    train_val_test_indices,
+)
 from faalgrad.validation import check_choice, check_int
 
-__all__ = ["SPLIT_LABELS", "RunSpec", "check_seeds"]
+__all__ = ["SETUPS", "SPLIT_LABELS", "RunSpec", "check_seeds", "setup_fields"]
 
 SPLIT_LABELS = {"config1": "Config 1", "config2": "Config 2", "ratio": "Ratio", "swap": "Swap"}
+#: Named setups: the paper's (this book's defaults) and the authors' released script,
+#: replayed for FaAlGrad on COMPAS (its splits, integer inputs and learning rates).
+SETUPS: tuple[str, ...] = ("paper", "code")
 
 
 def check_seeds(seeds: int) -> int:
     """``seeds`` if it is a positive integer (the number of seeds 0..seeds-1), else a ``ValueError``."""
     return check_int("seeds", seeds, note="the number of seeds 0..seeds-1")
+
+
+def setup_fields(setup: str, dataset: str, method: str) -> dict[str, Any]:
+    """The :class:`RunSpec` fields (and ``overrides``) of a named setup.
+
+    Parameters
+    ----------
+    setup : {"paper", "code"}
+        ``"code"`` is the authors' script: FaAlGrad on COMPAS only.
+    dataset, method : str
+        The run's dataset and method, checked against what the setup covers.
+
+    Returns
+    -------
+    dict
+        Keyword arguments for :class:`RunSpec`.
+    """
+    check_choice("setup", setup, SETUPS)
+    if setup == "paper":
+        return {}
+    if dataset not in CODE_SETTINGS or method != "faalgrad":
+        raise ValueError(f"setup 'code' replays the authors' script, which runs FaAlGrad on COMPAS only; got "
+                         f"dataset {dataset!r}, method {method!r} (valid choices: {', '.join(CODE_SETTINGS)}, faalgrad)")
+    return {"split_procedure": "code", "inputs": "integer", "overrides": dict(CODE_SETTINGS[dataset])}
 
 
 @dataclass(frozen=True)
@@ -26,6 +56,8 @@ class RunSpec:
 
     ``overrides`` are settings replacing the dataset preset of the method (see its
     registry entry's ``config``), as ``(name, value)`` pairs (a dict is accepted and frozen).
+    ``split_procedure``, ``inputs`` and ``direction`` are those of
+    :func:`~faalgrad.splits.split_dataset` and :func:`~faalgrad.splits.support_query`.
     """
 
     dataset: str
@@ -36,12 +68,18 @@ class RunSpec:
     seed: int = 0
     include_protected: bool = True
     overrides: tuple[tuple[str, Any], ...] = field(default=())
+    split_procedure: str = "paper"
+    inputs: str = "scaled"
+    direction: str = "counter"
 
     def __post_init__(self) -> None:
         check_dataset(self.dataset)
         check_choice("method", self.method, METHODS)
         check_choice("split", self.split, SPLITS)
         check_int("seed", self.seed, minimum=0)
+        check_choice("split procedure", self.split_procedure, SPLIT_PROCEDURES)
+        check_choice("inputs", self.inputs, INPUTS)
+        check_choice("Config 2 direction", self.direction, DIRECTIONS)
         items = self.overrides.items() if isinstance(self.overrides, dict) else self.overrides
         frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in items))
         object.__setattr__(self, "overrides", frozen)
@@ -60,7 +98,10 @@ class RunSpec:
     def _check_feasible(self) -> None:
         """Raise the builder's ``ValueError`` now if the ratio cannot be met on this seed's split."""
         ds = load_dataset(self.dataset)
-        train, _, _ = train_val_test_indices(ds.y, ds.a, self.seed)
+        if self.split_procedure == "paper":
+            train, _, _ = train_val_test_indices(ds.y, ds.a, self.seed)
+        else:
+            train, _, _ = code_split_indices(len(ds.y), self.seed)
         support_query(ds.y[train], ds.a[train], self.split, dataset=self.dataset, ratio=self.ratio, seed=self.seed)
 
     def config(self):

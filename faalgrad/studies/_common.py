@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
+from faalgrad.datasets import DATASETS
 from faalgrad.metrics import mean_std
 
-__all__ = ["DATASET_LABELS", "glue_all", "number", "paper_vs_ours"]
+__all__ = ["DATASET_LABELS", "glue_all", "in_dataset_order", "k_of_n", "number", "paper_vs_ours"]
 
 #: Display names of the datasets.
 DATASET_LABELS = {"compas": "COMPAS", "adult": "Adult", "communities": "Communities & Crime", "german": "German Credit"}
@@ -59,3 +61,14 @@ def glue_all(values: Mapping[str, object]) -> None:
 
     for name, text in values.items():
         glue(name, text, display=False)
+
+
+def k_of_n(holds) -> str:
+    """``"k of n"``: how many of the booleans ``holds`` are true."""
+    return f"{int(np.sum(holds))} of {len(holds)}"
+
+
+def in_dataset_order(frame: pd.DataFrame, then: Sequence[str] = ()) -> pd.DataFrame:
+    """``frame`` sorted by dataset (the order of :data:`~faalgrad.datasets.DATASETS`), then ``then`` (stable)."""
+    frame = frame.assign(_order=frame["dataset"].map({d: i for i, d in enumerate(DATASETS)}))
+    return frame.sort_values(["_order", *then], kind="stable").drop(columns="_order").reset_index(drop=True)

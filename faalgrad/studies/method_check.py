@@ -20,13 +20,14 @@ from faalgrad.studies import claims
 from faalgrad.studies._common import number
 from faalgrad.studies._params import (check_choice, check_dataset_list, check_dataset_name, check_int, check_int_list,
                                       check_number, check_number_list)
-from faalgrad.train import Params as Theta, adapt, as_tensor, bce, build_mlp, meta_gradient, single_thread, train_erm, train_faalgrad
+from faalgrad.train import (Params as Theta, adapt, as_tensor, bce, build_mlp, gradient_cosine, meta_gradient,
+                            single_thread, train_erm, train_faalgrad)
 
 __all__ = ["AlignmentProblem", "CHECK_SPLITS", "DEFAULT_ETAS", "ERM_LRS", "ERM_LR_LABELS", "METHOD_LABELS", "Params",
            "QUANTITY_LABELS", "RESOLUTION", "ROUNDOFF_ETA", "SLOPES", "activation_flips", "alignment_curves",
            "alignment_gradient", "alignment_summary", "alignment_verdict", "dataset_problem", "derivation_verdict",
            "describe_flips", "error_sweep", "eta_grid", "exact_gradient", "first_flip_eta", "fit_rows",
-           "fitted_slope", "glue_values", "gradient_cosine", "inner_steps_sweep", "long_form", "make_problem",
+           "fitted_slope", "glue_values", "inner_steps_sweep", "long_form", "make_problem",
            "slope_table", "tables", "verdicts"]
 
 #: A fixed η grid, 1e-5 ... 1e-1, two points per decade (``etas="auto"`` adapts to the data instead).
@@ -329,12 +330,6 @@ def derivation_verdict(slopes: pd.DataFrame, *, tolerance: float = 0.1, dataset:
                 f"one-step formula when I > 1, tolerance ±{tolerance:g}): " + "; ".join(parts)
                 + f"; {n_hold} of {n_total} checks hold.")
     return claims.Verdict("derivation", claims.verdict_from_counts(n_hold, n_total), evidence)
-
-
-def gradient_cosine(params: Theta, model: nn.Module, X_s, y_s, X_q, y_q) -> float:
-    """cos(∇L(θ, X_s), ∇L(θ, X_q))."""
-    g_s, g_q = _flat(grad(bce)(params, model, X_s, y_s)), _flat(grad(bce)(params, model, X_q, y_q))
-    return float(g_s @ g_q / (torch.linalg.vector_norm(g_s) * torch.linalg.vector_norm(g_q)))
 
 
 def alignment_curves(

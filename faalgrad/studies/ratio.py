@@ -18,16 +18,15 @@ from faalgrad.metrics import aggregate, mean_std
 from faalgrad.runs import METHODS, RunSpec, ablation_specs, check_seeds, erm_model, split_data
 from faalgrad.runs.grids import STUDIES
 from faalgrad.splits import PAPER_RATIOS, format_ratio, parse_ratio
-from faalgrad.studies import claims, paper
-from faalgrad.studies._common import number, paper_vs_ours
+from faalgrad.studies import claims, paper, stats
+from faalgrad.studies._common import in_dataset_order, k_of_n, number, paper_vs_ours
 from faalgrad.studies._params import check_choice, check_dataset_list, check_int_list, check_n_jobs, check_ratio_list
 from faalgrad.train import single_thread
 
 __all__ = ["BASE_THRESHOLD", "FAIRNESS", "STUDY_LABELS", "SWEEP_SERIES", "SWEEP_THRESHOLDS", "Params", "ablation_table",
-           "cell_value", "format_table", "glue_values", "group_summary", "group_table",
-           "inner_steps_verdict", "k_of_n", "specs", "steps_cases", "sweep_comparison", "sweep_scores", "sweep_summary",
-           "table_summary", "tables", "threshold_sweep", "tradeoff_frame", "trend_cases", "trend_long",
-           "trend_verdict", "verdicts"]
+           "cell_value", "format_table", "glue_values", "group_summary", "group_table", "inner_steps_verdict", "specs",
+           "steps_cases", "sweep_comparison", "sweep_scores", "sweep_summary", "table_summary", "tables",
+           "threshold_sweep", "tradeoff_frame", "trend_cases", "trend_long", "trend_verdict", "verdicts"]
 
 #: Protected-group thresholds of the baseline sweep (the unprotected group keeps BASE_THRESHOLD).
 SWEEP_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 20))
@@ -67,8 +66,7 @@ class Params:
         least = 2 if self.study == "ratio" else 1
         object.__setattr__(self, "datasets", check_dataset_list("datasets", self.datasets))
         object.__setattr__(self, "ratios", check_ratio_list("ratios", self.ratios))
-        object.__setattr__(self, "inner_steps", check_int_list("inner_steps", self.inner_steps, least=least,
-                                                                       note="e.g. [1, 10]"))
+        object.__setattr__(self, "inner_steps", check_int_list("inner_steps", self.inner_steps, least=least, note="e.g. [1, 10]"))
         check_seeds(self.seeds)
         check_n_jobs(self.n_jobs)
 
@@ -99,7 +97,7 @@ def _cells(rows: pd.DataFrame, infeasible: pd.DataFrame, split: str, metrics: Se
     bad = bad.assign(feasible=False, n_seeds=0)[["dataset", "inner_steps", "ratio", "feasible", "reason", "n_seeds"]]
     cells = pd.concat([ours, bad], ignore_index=True) if len(bad) else ours
     cells = cells.astype({"inner_steps": "Int64", "ratio": float, "n_seeds": int, "feasible": bool})
-    return _sorted(cells.assign(xq_xs=[format_ratio(r) for r in cells["ratio"]]), ["inner_steps", "ratio"])
+    return in_dataset_order(cells.assign(xq_xs=[format_ratio(r) for r in cells["ratio"]]), ["inner_steps", "ratio"])
 
 
 def _beside_paper(out: pd.DataFrame, metrics: Sequence[str], first: list[str], last: list[str]) -> pd.DataFrame:
@@ -273,33 +271,39 @@ def trend_long(rows: pd.DataFrame, *, with_paper: bool = True) -> pd.DataFrame:
     return out[["dataset", "study", "inner_steps", "source", "x_s_share", "metric", "value"]]
 
 
-def _first_last(table: pd.DataFrame, value: str, along: str, within: list[str], names: list[str]) -> pd.DataFrame:
-    out = []
+def _first_last(table: pd.DataFrame, value: str, along: str, within: list[str], names: list[str],
+                rows: pd.DataFrame | None) -> pd.DataFrame:
+    out, tests = [], []
     for metric in FAIRNESS:
         col = f"{metric}_{value}"
         for key, cell in table[table[col].notna()].sort_values(along).groupby(["dataset", *within], sort=False):
             if len(cell) >= 2:
                 out.append((*key, metric, *cell[names[0]].iloc[[0, -1]], *cell[col].iloc[[0, -1]]))
+                if rows is not None:  # per seed, paired: the value at the last setting minus at the first
+                    own = rows[(rows["dataset"] == key[0]) & np.isclose(rows[within[0]], key[1])]
+                    wide = own.pivot_table(index="seed", columns=along, values=metric)
+                    tests.append(stats.paired_difference(wide[cell[along].iloc[-1]], wide[cell[along].iloc[0]]))
     cases = pd.DataFrame(out, columns=["dataset", *within, "metric", *names[1:]])
-    return _sorted(cases.assign(holds=cases[names[-1]] < cases[names[-2]]), [*within, "metric"])
+    holds = cases[names[-1]] < cases[names[-2]]
+    if rows is not None:  # significant fall, Holm-corrected over the cases of the claim
+        cases = pd.concat([cases, pd.DataFrame(tests, index=cases.index, columns=["n", "mean", "low", "high", "p"])], axis=1)
+        cases["p_holm"] = stats.holm(cases["p"])
+        holds = (cases["mean"] < 0) & (cases["p_holm"] < stats.ALPHA)
+    return in_dataset_order(cases.assign(holds=holds), [*within, "metric"])
 
 
-def trend_cases(table: pd.DataFrame, value: str = "mean") -> pd.DataFrame:
+def trend_cases(table: pd.DataFrame, value: str = "mean", rows: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per (dataset, I, metric) with two ratios or more: ``{metric}_{value}`` (``"mean"``: ours; ``"paper"``)
-    at the smallest and largest ratio (``from_value``, ``to_value``); ``holds`` if it fell."""
-    return _first_last(table, value, "ratio", ["inner_steps"], ["xq_xs", "from_ratio", "to_ratio", "from_value", "to_value"])
+    at the smallest and largest ratio (``from_value``, ``to_value``); ``holds`` if it fell. With the run
+    ``rows``, ``holds`` means a fall significant in a paired test over seeds, Holm-corrected across cases."""
+    return _first_last(table, value, "ratio", ["inner_steps"], ["xq_xs", "from_ratio", "to_ratio", "from_value", "to_value"], rows)
 
 
-def steps_cases(table: pd.DataFrame, value: str = "mean") -> pd.DataFrame:
+def steps_cases(table: pd.DataFrame, value: str = "mean", rows: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per (dataset, ratio, metric) with two I or more: ``{metric}_{value}`` at the fewest and the most inner
-    steps (``few_value``, ``many_value``); ``holds`` if the most steps give the lower value."""
+    steps (``few_value``, ``many_value``); ``holds`` as in :func:`trend_cases`."""
     return _first_last(table, value, "inner_steps", ["ratio", "xq_xs"],
-                       ["inner_steps", "few_steps", "many_steps", "few_value", "many_value"])
-
-
-def _sorted(frame: pd.DataFrame, then: list[str]) -> pd.DataFrame:  # by dataset (DATASETS order), then ``then``
-    frame = frame.assign(_order=frame["dataset"].map({d: i for i, d in enumerate(DATASETS)}))
-    return frame.sort_values(["_order", *then], kind="stable").drop(columns="_order").reset_index(drop=True)
+                       ["inner_steps", "few_steps", "many_steps", "few_value", "many_value"], rows)
 
 
 def _counted(cases: pd.DataFrame, unit: str) -> tuple[str, str]:  # (verdict, "for DP in k of n <unit> cells and ...")
@@ -308,11 +312,9 @@ def _counted(cases: pd.DataFrame, unit: str) -> tuple[str, str]:  # (verdict, "f
     return verdict, " and ".join(f"for {FAIRNESS[m]} in {k} of {n} {unit} cells" for m, (k, n) in counts.items())
 
 
-def trend_verdict(table: pd.DataFrame, study: str = "ratio") -> claims.Verdict:
-    """Claim ``ratio`` (or ``swap``), from :func:`trend_cases` of our means: all hold, reproduced; some, partly."""
-    key = check_choice("study", study, STUDIES)
-    what = {"ratio": "The fairness gap (our mean over seeds)", "swap": "With unprotected samples in X_s, the fairness gap"}
-    cases = trend_cases(table)
+def trend_verdict(cases: pd.DataFrame, study: str = "ratio") -> claims.Verdict:
+    """Claim ``ratio`` (or ``swap``), from :func:`trend_cases` with run rows: all hold, reproduced; some, partly."""
+    key, what = check_choice("study", study, STUDIES), {"ratio": "The fairness gap", "swap": "With unprotected samples in X_s, the fairness gap"}
     if cases.empty:
         raise ValueError(f"claim {key!r}: no (dataset, I) cell has two feasible ratios to compare; add ratios or datasets")
     verdict, counts = _counted(cases, "(dataset, I)")
@@ -320,13 +322,13 @@ def trend_verdict(table: pd.DataFrame, study: str = "ratio") -> claims.Verdict:
         f"{dataset} I={steps} ({group['from_ratio'].iloc[0]}→{group['to_ratio'].iloc[0]}): "
         + ", ".join(f"{FAIRNESS[r.metric]} {r.from_value:.3f}→{r.to_value:.3f}" for r in group.itertuples())
         for (dataset, steps), group in cases.groupby(["dataset", "inner_steps"], sort=False))
-    return claims.Verdict(key, verdict, f"{what[key]} at the largest feasible ratio is below its value at the smallest "
-                                 f"{counts}: {details}.")
+    return claims.Verdict(key, verdict, f"{what[key]} at the largest feasible ratio is significantly below its value "
+                                 f"at the smallest (paired over {int(cases['n'].min())} seeds, Holm-corrected) "
+                                 f"{counts}; means: {details}.")
 
 
-def inner_steps_verdict(table: pd.DataFrame) -> claims.Verdict:
-    """Claim ``inner_steps``, from :func:`steps_cases` of our means: all hold, reproduced; some, partly."""
-    cases = steps_cases(table)
+def inner_steps_verdict(cases: pd.DataFrame) -> claims.Verdict:
+    """Claim ``inner_steps``, from :func:`steps_cases` with run rows: all hold, reproduced; some, partly."""
     if cases.empty:
         raise ValueError("claim 'inner_steps': needs at least two inner_steps values with a common feasible cell")
     verdict, counts = _counted(cases, "(dataset, ratio)")
@@ -335,13 +337,9 @@ def inner_steps_verdict(table: pd.DataFrame) -> claims.Verdict:
         ["dataset", "metric"], sort=False)["change"].mean().unstack("metric")
     details = "; ".join(f"{d}: " + ", ".join(f"{FAIRNESS[m]} {mean.loc[d, m]:+.3f}" for m in FAIRNESS
                                              if m in mean and pd.notna(mean.loc[d, m])) for d in mean.index)
-    return claims.Verdict("inner_steps", verdict, f"I={hi} gives a lower fairness gap than I={lo} {counts}; "
+    return claims.Verdict("inner_steps", verdict, f"I={hi} gives a significantly lower fairness gap than I={lo} (paired "
+                                           f"over {int(cases['n'].min())} seeds, Holm-corrected) {counts}; "
                                            f"mean change from I={lo} to I={hi} per dataset: {details}.")
-
-
-def k_of_n(holds) -> str:
-    """``"k of n"``: how many of the booleans ``holds`` are true (e.g. :func:`trend_cases`' ``holds``)."""
-    return f"{int(np.sum(holds))} of {len(holds)}"
 
 
 def table_summary(table: pd.DataFrame, *, far: float = 0.05) -> dict[str, str]:
@@ -408,17 +406,19 @@ def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
     -------
     dict of str to pandas.DataFrame
         ``headline`` (study, first dataset and I, seeds), ``table`` (:func:`ablation_table`), ``paper``
-        (printable); ratio page: ``groups`` (:func:`group_table`, COMPAS), ``groups_shown``, ``tradeoff``
-        (Figure 2, with the :func:`threshold_sweep`), ``sweep_comparison``; swap page: ``unswapped``
-        (the ratio study on the same grid), ``trend``.
+        (printable), ``trend_cases``; ratio page: ``steps_cases``, ``groups`` (:func:`group_table`), ``groups_shown``,
+        ``tradeoff`` (Figure 2), ``sweep_comparison``; swap page: ``unswapped`` (the ratio study's cases), ``trend``.
     """
     infeasible = _grid(params, params.study)[1]
     table = ablation_table(rows, infeasible, split=params.study)
     out = {"headline": pd.DataFrame({"study": [params.study], "dataset": [params.datasets[0]],
                                      "inner_steps": [params.inner_steps[0]], "seeds": [params.seeds]}),
-           "table": table, "paper": format_table(table)}
+           "table": table, "paper": format_table(table),
+           "trend_cases": trend_cases(table, rows=rows[rows["split"] == params.study])}
     if params.study == "swap":
-        return {**out, "unswapped": ablation_table(rows, _grid(params, "ratio")[1]), "trend": trend_long(rows)}
+        return {**out, "unswapped": trend_cases(ablation_table(rows, _grid(params, "ratio")[1]),
+                                                rows=rows[rows["split"] == "ratio"]), "trend": trend_long(rows)}
+    out["steps_cases"] = steps_cases(table, rows=rows[rows["split"] == "ratio"])
     sweep = threshold_sweep(params.datasets, params.seeds, n_jobs=params.n_jobs)
     groups = group_table(rows, infeasible, sweep, dataset="compas")
     return {**out, "groups": groups, "groups_shown": format_table(groups),
@@ -436,7 +436,7 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
         out.update({f"{name}_{k}": v for k, v in cell_value(table, dataset, steps, which, metric).items()})
     if not ratio:
         return {**out, "swap_paper_counts": k_of_n(trend_cases(table, "paper")["holds"]),
-                "unswapped_counts": k_of_n(trend_cases(tables["unswapped"])["holds"])}
+                "unswapped_counts": k_of_n(tables["unswapped"]["holds"])}
     return {**out, **{f"t3_{k}": v for k, v in group_summary(tables["groups"]).items()},
             **{f"fig2_{k}": v for k, v in sweep_summary(tables["sweep_comparison"]).items()},
             "ratio_paper_counts": k_of_n(trend_cases(table, "paper")["holds"]),
@@ -446,5 +446,5 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
 def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:
     """The page's claim verdicts: ``ratio`` and ``inner_steps`` (ratio page), or ``swap``."""
     if tables["headline"]["study"].iloc[0] == "swap":
-        return [trend_verdict(tables["table"], "swap")]
-    return [trend_verdict(tables["table"]), inner_steps_verdict(tables["table"])]
+        return [trend_verdict(tables["trend_cases"], "swap")]
+    return [trend_verdict(tables["trend_cases"]), inner_steps_verdict(tables["steps_cases"])]

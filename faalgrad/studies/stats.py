@@ -39,11 +39,11 @@ def paired_difference(treated: Sequence[float], control: Sequence[float], *, con
     t, c = t[keep], c[keep]
     d = t - c
     out = {"n": int(len(d)), "mean": float(d.mean()) if len(d) else np.nan, "low": np.nan, "high": np.nan, "p": np.nan}
-    if len(d) >= 2 and np.ptp(d) > 0:
+    if len(d) >= 2 and np.ptp(d) > 1e-12 * max(1.0, float(np.abs(d).max())):  # else: no spread to estimate
         res = stats.ttest_rel(t, c)
         ci = res.confidence_interval(confidence_level=confidence)
         out.update(low=float(ci.low), high=float(ci.high), p=float(res.pvalue))
-    elif len(d) >= 2:  # every pair differs by the same amount: no uncertainty left to estimate
+    elif len(d) >= 2:  # every pair differs by the same amount (up to rounding)
         out.update(low=out["mean"], high=out["mean"], p=0.0 if out["mean"] != 0 else 1.0)
     return out
 
@@ -75,7 +75,8 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
 
 
 def paired_cells(rows: pd.DataFrame, cells: Sequence[str], metric: str, treated: pd.Series, control: pd.Series,
-                 *, pair_on: str = "seed", confidence: float = 1 - ALPHA) -> pd.DataFrame:
+                 *, match_on: Sequence[str] | None = None, pair_on: str = "seed",
+                 confidence: float = 1 - ALPHA) -> pd.DataFrame:
     """Paired differences ``treated - control`` of ``metric`` per cell, Holm-corrected across cells.
 
     Parameters
@@ -83,8 +84,10 @@ def paired_cells(rows: pd.DataFrame, cells: Sequence[str], metric: str, treated:
     rows : pandas.DataFrame
         Run rows holding ``cells``, ``pair_on`` and ``metric`` columns.
     cells : sequence of str
-        Columns naming a cell (e.g. ``["dataset", "inner_steps"]``); the control rows are
-        matched to a cell on the columns they hold.
+        Columns naming a cell (e.g. ``["dataset", "inner_steps"]``).
+    match_on : sequence of str, optional
+        The cell columns a control row must share with the cell (default: all of ``cells``;
+        e.g. ``["dataset"]`` when one baseline serves every cell of a dataset).
     metric : str
         The compared column.
     treated, control : pandas.Series of bool
@@ -100,7 +103,7 @@ def paired_cells(rows: pd.DataFrame, cells: Sequence[str], metric: str, treated:
         One row per cell: ``n``, ``mean``, ``low``, ``high``, ``p`` and ``p_holm``.
     """
     t_rows, c_rows = rows[treated], rows[control]
-    shared = [c for c in cells if c in c_rows.columns and c_rows[c].notna().any()]
+    shared = list(cells if match_on is None else match_on)
     out = []
     for key, t in t_rows.groupby(list(cells), sort=False, dropna=False):
         key = key if isinstance(key, tuple) else (key,)

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from faalgrad.datasets import DATASETS
 from faalgrad.metrics import aggregate, mean_std
 from faalgrad.runs import METHODS, RunSpec, SPLIT_LABELS, check_seeds, protected_input_specs, table1_specs
 from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
-from faalgrad.studies import claims, paper
+from faalgrad.splits import DIRECTIONS
+from faalgrad.studies import claims, paper, stats
 from faalgrad.studies._common import number, paper_vs_ours
 from faalgrad.studies._params import check_choice, check_dataset_list, check_n_jobs
 
-__all__ = ["Params", "fairer_than_baseline", "format_table", "glue_values", "protected_input_table", "specs",
+__all__ = ["Params", "baseline_comparison", "direction_table", "fairer_than_baseline", "format_table", "glue_values", "protected_input_table", "specs",
            "table1", "table1_long", "table_row_key", "tables", "verdicts"]
 
 _METRICS = (("accuracy", 100, "acc"), ("dp_diff", 1, "DP"), ("eod_diff", 1, "EOD"))
@@ -42,8 +42,11 @@ class Params:
 
 
 def specs(params: Params) -> list[RunSpec]:
-    """Table 1's runs, then the protected-input reruns (attribute excluded)."""
-    return table1_specs(params.datasets, params.seeds) + protected_input_specs(params.datasets, params.seeds)
+    """Table 1's runs, the protected-input reruns (attribute excluded) and Config 2 with the
+    other direction (stereotype-consistent cells in X_q, I = 1)."""
+    other = [RunSpec(d, "faalgrad", split="config2", direction=DIRECTIONS[1], seed=s)
+             for d in params.datasets for s in range(params.seeds)]
+    return table1_specs(params.datasets, params.seeds) + protected_input_specs(params.datasets, params.seeds) + other
 
 
 def table_row_key(rows: pd.DataFrame) -> pd.Series:
@@ -141,13 +144,47 @@ def protected_input_table(rows: pd.DataFrame) -> pd.DataFrame:
     return out[["dataset", "method", "I"] + [c for c in out.columns if " " in c]].reset_index(drop=True)
 
 
+def direction_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Config 2 (I = 1) with each direction: mean ± std per dataset, and the paired change
+    (stereotype-consistent − counter-stereotypical cells in X_q) with its 95 % interval."""
+    c2 = rows[(rows["split"] == "config2") & (rows["inner_steps"] == 1) & rows["include_protected"]]
+    out = []
+    for dataset, group in c2.groupby("dataset", sort=False):
+        entry = {"dataset": dataset}
+        for m, scale, name in _METRICS:
+            wide = group.pivot(index="seed", columns="direction", values=m)
+            for d in DIRECTIONS:
+                entry[f"{name} X_q {d}"] = mean_std(wide[d].mean(), wide[d].std(), 2, scale)
+            diff = stats.paired_difference(wide[DIRECTIONS[1]], wide[DIRECTIONS[0]])
+            entry[f"{name} change"] = (f"{number(diff['mean'], 2, scale, sign=True)} [{number(diff['low'], 2, scale, sign=True)}"
+                                       f", {number(diff['high'], 2, scale, sign=True)}]")
+        out.append(entry)
+    return pd.DataFrame(out)
+
+
+def baseline_comparison(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each FaAlGrad cell (dataset × Config × I) against the baseline MLP, paired by seed, for
+    DP and EOD difference: mean change, 95 % interval, Holm-adjusted p across all cells and both metrics."""
+    rows = rows[rows["include_protected"] & (rows["direction"] == DIRECTIONS[0])]
+    rows = rows.assign(row=table_row_key(rows))
+    parts = [stats.paired_cells(rows, ["dataset", "row", "inner_steps"], m, rows["row"].isin(["config1", "config2"]),
+                                rows["row"] == "baseline", match_on=["dataset"]).assign(metric=m) for m in ("dp_diff", "eod_diff")]
+    table = pd.concat(parts, ignore_index=True)
+    table["p_holm"] = stats.holm(table["p"])
+    table["lower"] = (table["mean"] < 0) & (table["p_holm"] < stats.ALPHA)
+    return table
+
+
 def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
     """Every table of the page: ``table1`` (numbers), ``paper`` (printable), ``long``
-    (DP per seed for the figure) and ``protected`` (excluded versus included)."""
+    (DP per seed for the figure), ``protected`` (excluded versus included), ``directions``
+    (Config 2 both ways) and ``versus_baseline`` (paired tests of the claim)."""
     included = rows[rows["include_protected"]]
-    table = table1(included)
-    return {"table1": table, "paper": format_table(table), "long": table1_long(included, "dp_diff"),
-            "protected": protected_input_table(rows)}
+    main = included[included["direction"] == DIRECTIONS[0]]
+    table = table1(main)
+    return {"table1": table, "paper": format_table(table), "long": table1_long(main, "dp_diff"),
+            "protected": protected_input_table(rows[rows["direction"] == DIRECTIONS[0]]),
+            "directions": direction_table(included), "versus_baseline": baseline_comparison(rows)}
 
 
 def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
@@ -167,44 +204,35 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
         "excl_dp_change_min": number(change.min(), 2, sign=True),
         "excl_dp_change_max": number(change.max(), 2, sign=True),
         "excl_baseline_dp_change_mean": number(change.xs(ROW_LABELS["baseline"], level="method").mean(), 2, sign=True),
+        "direction_dp_changes": "; ".join(f"{r['dataset']} {r['DP change']}" for _, r in tables["directions"].iterrows()),
     }
 
 
-def fairer_than_baseline(table: pd.DataFrame) -> claims.Verdict:
+def fairer_than_baseline(comparison: pd.DataFrame) -> claims.Verdict:
     """Verdict on "FaAlGrad lowers DP and EOD difference versus the baseline on all datasets".
 
-    A FaAlGrad cell (dataset × Config 1/2 × I) holds when its mean DP *and* mean EOD
-    difference are both below the baseline MLP's on that dataset by more than one
-    standard error of the difference of the two means. Reproduced if every cell holds,
-    partly if some do.
+    ``comparison`` is :func:`baseline_comparison`. A FaAlGrad cell (dataset × Config 1/2 ×
+    I) holds when its DP *and* its EOD difference are both lower than the baseline MLP's,
+    paired by seed, with Holm-adjusted p < 0.05 across all cells and both metrics.
+    Reproduced if every cell holds, partly if some do.
     """
-    base = table[table["row"] == "baseline"].set_index("dataset")
-    meta = table[table["row"].isin(["config1", "config2"])]
-    if base.empty or meta.empty:
-        raise ValueError("table needs Baseline MLP and Config 1/2 rows (run the full Table 1 grid)")
-    holds = [all(_clearly_below(r, base.loc[r.dataset], m) for m in ("dp_diff", "eod_diff")) for r in meta.itertuples()]
-    per_dataset = []
-    for dataset in dict.fromkeys(meta["dataset"]):
-        mask = (meta["dataset"] == dataset).to_numpy()
-        per_dataset.append(f"{dataset} {int(np.sum(np.asarray(holds)[mask]))}/{int(mask.sum())}")
-    c1 = meta[(meta["row"] == "config1") & (meta["inner_steps"] == 1)].set_index("dataset")
-    pairs = ", ".join(
-        f"{d} {c1.loc[d, 'dp_diff_mean']:.2f} vs {base.loc[d, 'dp_diff_mean']:.2f}" for d in c1.index if d in base.index
-    )
+    if comparison.empty:
+        raise ValueError("no FaAlGrad cell to compare with the baseline MLP (run the full Table 1 grid)")
+    cells = comparison.groupby(["dataset", "row", "inner_steps"], sort=False)["lower"].all()
+    per_dataset = "; ".join(f"{d} {int(c.sum())}/{len(c)}" for d, c in cells.groupby(level="dataset", sort=False))
+    dp = comparison[(comparison["metric"] == "dp_diff") & (comparison["row"] == "config1")
+                    & (comparison["inner_steps"] == 1)]
+    pairs = ", ".join(f"{r.dataset} {number(r.mean, 2, sign=True)} [{number(r.low, 2, sign=True)}, "
+                      f"{number(r.high, 2, sign=True)}]" for r in dp.itertuples())
+    n = int(comparison["n"].min())
     evidence = (
-        f"{sum(holds)} of {len(holds)} FaAlGrad cells (dataset × Config 1/2 × I = 1/10) have both mean DP and mean "
-        f"EOD difference below the baseline MLP's by more than one standard error ({'; '.join(per_dataset)}). "
-        f"DP difference, Config 1 with I = 1 vs baseline: {pairs}."
+        f"{int(cells.sum())} of {len(cells)} FaAlGrad cells (dataset × Config 1/2 × I = 1/10) have both DP and EOD "
+        f"difference lower than the baseline MLP's, paired over {n} seeds, Holm-corrected over the {len(comparison)} "
+        f"tests ({per_dataset}). DP change, Config 1 with I = 1 minus baseline, with 95 % intervals: {pairs}."
     )
-    return claims.Verdict("fairer_than_baseline", claims.verdict_from_counts(sum(holds), len(holds)), evidence)
-
-
-def _clearly_below(row, base: pd.Series, metric: str) -> bool:
-    """``row``'s mean of ``metric`` is below ``base``'s by more than one standard error of the difference."""
-    se = np.sqrt(np.nansum([getattr(row, f"{metric}_std") ** 2 / row.n_seeds, base[f"{metric}_std"] ** 2 / base["n_seeds"]]))
-    return bool(getattr(row, f"{metric}_mean") < base[f"{metric}_mean"] - se)
+    return claims.Verdict("fairer_than_baseline", claims.verdict_from_counts(int(cells.sum()), len(cells)), evidence)
 
 
 def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:
     """The page's claim verdicts."""
-    return [fairer_than_baseline(tables["table1"])]
+    return [fairer_than_baseline(tables["versus_baseline"])]

@@ -34,7 +34,7 @@ def test_learns_better_than_chance(toy):
 
 
 def test_get_set_params_and_clone(toy):
-    clf = FaAlGradClassifier(inner_steps=3, split="config2", config2_labels=(1, 0))
+    clf = FaAlGradClassifier(inner_steps=3, split="config2", config2_direction="consistent")
     params = clf.get_params()
     assert params["inner_steps"] == 3 and params["split"] == "config2"
     copy = clone(clf)

@@ -10,7 +10,9 @@ import pytest
 
 from faalgrad.datasets import DATASETS, Dataset, load_dataset
 from faalgrad.splits import (
-    CONFIG2_SUPPORT,
+    DIRECTIONS,
+    code_split_indices,
+    over_represented_label,
     PAPER_RATIOS,
     SPLITS,
     format_ratio,
@@ -175,33 +177,66 @@ def test_config1_support_is_protected_rows():
     np.testing.assert_array_equal(query, UNPROTECTED)
 
 
-def test_config2_directions_are_the_papers():
-    assert CONFIG2_SUPPORT == {"compas": (0, 1), "communities": (0, 1), "adult": (1, 0), "german": (1, 0)}
-    assert set(CONFIG2_SUPPORT) == set(DATASETS)
-
-
 # (protected, y=0) = 0, 6, 9; (protected, y=1) = 1, 4; (unprotected, y=0) = 3, 5;
-# (unprotected, y=1) = 2, 7, 8, 10, 11.
-@pytest.mark.parametrize(
-    ("dataset", "expected"),
-    [
-        ("compas", [0, 2, 6, 7, 8, 9, 10, 11]),  # protected y=0 + unprotected y=1
-        ("communities", [0, 2, 6, 7, 8, 9, 10, 11]),
-        ("adult", [1, 3, 4, 5]),  # protected y=1 + unprotected y=0
-        ("german", [1, 3, 4, 5]),
-    ],
-)
-def test_config2_support_composition(dataset, expected):
-    support, query = support_query(Y, A, "config2", dataset=dataset)
-    np.testing.assert_array_equal(support, expected)
-    _check_partition(support, query, len(Y))
-    y_prot, y_unprot = CONFIG2_SUPPORT[dataset]
-    assert ((A[support] == 1) & (Y[support] == y_prot) | (A[support] == 0) & (Y[support] == y_unprot)).all()
+# (unprotected, y=1) = 2, 7, 8, 10, 11. The protected group's rate of y = 1 (2/5) is below
+# the unprotected group's (5/7): its over-represented label is 0.
+CONSISTENT = [0, 2, 6, 7, 8, 9, 10, 11]  # protected y=0 + unprotected y=1
+COUNTER = [1, 3, 4, 5]  # protected y=1 + unprotected y=0
 
 
-def test_config2_unknown_dataset():
-    with pytest.raises(ValueError, match="'toy'.*valid choices: compas, communities, adult, german"):
-        support_query(Y, A, "config2", dataset="toy")
+def test_over_represented_label():
+    assert over_represented_label(Y, A) == 0
+    assert over_represented_label(1 - Y, A) == 1
+    with pytest.raises(ValueError, match="both groups"):
+        over_represented_label(Y, np.ones_like(A))
+
+
+@pytest.mark.parametrize(("direction", "query"), [("counter", COUNTER), ("consistent", CONSISTENT)])
+def test_config2_direction_names_the_query_cells(direction, query):
+    support, q = support_query(Y, A, "config2", dataset="toy", direction=direction)
+    np.testing.assert_array_equal(q, query)
+    _check_partition(support, q, len(Y))
+    # flipping the label coding flips the over-represented label, not the cells
+    support_flipped, q_flipped = support_query(1 - Y, A, "config2", direction=direction)
+    np.testing.assert_array_equal(q_flipped, query)
+
+
+def test_config2_default_is_the_authors_code_and_bad_direction_is_refused():
+    assert DIRECTIONS == ("counter", "consistent")
+    np.testing.assert_array_equal(support_query(Y, A, "config2")[1], COUNTER)
+    with pytest.raises(ValueError, match="'sideways'; valid choices: counter, consistent"):
+        support_query(Y, A, "config2", direction="sideways")
+
+
+#: The over-represented label of the protected group, by meaning, in each dataset's coding.
+OVER = {"compas": 0, "adult": 0, "communities": 1, "german": 0}  # re-offended, <=50K, high crime, bad credit
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_config2_on_each_dataset(dataset):
+    ds = load_dataset(dataset)
+    y, a = ds.y, ds.a
+    assert over_represented_label(y, a) == OVER[dataset]
+    support, query = support_query(y, a, "config2", dataset=dataset)
+    label = OVER[dataset]
+    assert ((a[query] == 1) & (y[query] != label) | (a[query] == 0) & (y[query] == label)).all()
+    assert ((a[support] == 1) & (y[support] == label) | (a[support] == 0) & (y[support] != label)).all()
+    _check_partition(support, query, len(y))
+
+
+def test_code_split_indices_replay_the_script_draws():
+    """The script's order of draws from NumPy's global generator after np.random.seed(seed)."""
+    from sklearn.model_selection import train_test_split
+
+    train, val, test = code_split_indices(1000, 102)
+    assert (len(train), len(val), len(test)) == (700, 100, 200)
+    state = np.random.get_state()
+    np.random.seed(102)
+    rest, test_ref = train_test_split(np.arange(1000), test_size=0.2)
+    train_ref, val_ref = train_test_split(rest, test_size=0.125)
+    np.random.set_state(state)
+    for got, ref in ((train, train_ref), (val, val_ref), (test, test_ref)):
+        np.testing.assert_array_equal(got, ref)
 
 
 @pytest.mark.parametrize("split", SPLITS)

@@ -13,7 +13,7 @@ from faalgrad.runs import split_data
 from faalgrad.splits import support_query
 from faalgrad.studies import method_check as page
 from faalgrad.studies.claims import NOT_REPRODUCED, PARTLY, REPRODUCED
-from faalgrad.train import TrainConfig, bce, build_mlp, train_erm
+from faalgrad.train import TrainConfig, bce, build_mlp, gradient_cosine, train_erm
 
 
 def _problem(activation="tanh", seed=0, hidden=(6,)):
@@ -312,8 +312,8 @@ def test_gradient_cosine():
     g_s = _flat(grad(bce)(p.params, p.model, p.X_s, p.y_s))
     g_q = _flat(grad(bce)(p.params, p.model, p.X_q, p.y_q))
     expected = float(torch.nn.functional.cosine_similarity(g_s, g_q, dim=0))
-    assert page.gradient_cosine(p.params, p.model, p.X_s, p.y_s, p.X_q, p.y_q) == pytest.approx(expected, abs=1e-12)
-    assert page.gradient_cosine(p.params, p.model, p.X_s, p.y_s, p.X_s, p.y_s) == pytest.approx(1.0, abs=1e-12)
+    assert gradient_cosine(p.params, p.model, p.X_s, p.y_s, p.X_q, p.y_q) == pytest.approx(expected, abs=1e-12)
+    assert gradient_cosine(p.params, p.model, p.X_s, p.y_s, p.X_s, p.y_s) == pytest.approx(1.0, abs=1e-12)
 
 
 @pytest.fixture(scope="module")
@@ -343,7 +343,7 @@ def test_alignment_curves_erm_matches_trained_model(german_curves):
                        callback=lambda e, params: last.update(params))
     assert len(result.val_loss) == 4
     t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
-    cos = page.gradient_cosine(last, result.model, t(data.X_train[s]), t(data.y_train[s]),
+    cos = gradient_cosine(last, result.model, t(data.X_train[s]), t(data.y_train[s]),
                                     t(data.X_train[q]), t(data.y_train[q]))
     curve = german_curves[german_curves["method"] == "erm"]
     assert curve["cosine"].iloc[-1] == pytest.approx(cos, abs=1e-6)

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from faalgrad.studies._common import k_of_n
+
 from faalgrad.baselines import predict_with_threshold
 from faalgrad.metrics import evaluate
 from faalgrad.runs import RunSpec, run
@@ -192,6 +194,20 @@ def _claim_table(cells: list[tuple]) -> pd.DataFrame:
     return frame
 
 
+def _claim_rows(table: pd.DataFrame, noise: float = 0.001, seeds: int = 5) -> pd.DataFrame:
+    """Per-seed run rows around the table's means: a per-seed shift shared by every cell (paired) plus noise."""
+    rng = np.random.default_rng(1)
+    shift = rng.normal(0, 0.05, seeds)
+    rows = [{"dataset": r.dataset, "inner_steps": r.inner_steps, "ratio": r.ratio, "seed": seed,
+             **{m: getattr(r, f"{m}_mean") + shift[seed] + rng.normal(0, noise) for m in ("dp_diff", "eod_diff")}}
+            for r in table[table["feasible"]].itertuples() for seed in range(seeds)]
+    return pd.DataFrame(rows)
+
+
+def _verdict(table, study="ratio", **kwargs):
+    return ab.trend_verdict(ab.trend_cases(table, rows=_claim_rows(table, **kwargs)), study)
+
+
 def test_ratio_verdict_counts_cases_per_dataset_steps_and_metric():
     table = _claim_table([
         ("compas", 1, 0.2, 0.30, 0.30), ("compas", 1, 0.3, 0.50, 0.50), ("compas", 1, 0.5, 0.10, 0.40),
@@ -203,24 +219,31 @@ def test_ratio_verdict_counts_cases_per_dataset_steps_and_metric():
         ["compas", "dp_diff", "80:20", "50:50", True], ["compas", "eod_diff", "80:20", "50:50", False],
         ["german", "dp_diff", "80:20", "70:30", True], ["german", "eod_diff", "80:20", "70:30", True],
     ]
-    verdict = ab.trend_verdict(table)
+    verdict = _verdict(table)
     assert verdict.key == "ratio" and verdict.verdict == PARTLY
     assert "for DP in 2 of 2 (dataset, I) cells and for EOD in 1 of 2" in verdict.evidence
+    assert "paired over 5 seeds, Holm-corrected" in verdict.evidence
     assert "compas I=1 (80:20→50:50): DP 0.300→0.100, EOD 0.300→0.400" in verdict.evidence
-    assert ab.k_of_n(ab.trend_cases(table, "paper")["holds"]) == "3 of 4"
+    assert k_of_n(ab.trend_cases(table, "paper")["holds"]) == "3 of 4"
 
 
 @pytest.mark.parametrize(("last", "expected"), [(0.05, REPRODUCED), (0.5, NOT_REPRODUCED)])
 def test_trend_verdicts_all_or_none(last, expected):
     table = _claim_table([("compas", 1, 0.2, 0.2, 0.2), ("compas", 1, 0.5, last, last)])
-    assert ab.trend_verdict(table).verdict == expected
-    swap = ab.trend_verdict(table, "swap")
+    assert _verdict(table).verdict == expected
+    swap = _verdict(table, "swap")
     assert swap.key == "swap" and swap.verdict == expected
+
+
+def test_a_fall_within_the_seed_noise_does_not_count():
+    table = _claim_table([("compas", 1, 0.2, 0.20, 0.20), ("compas", 1, 0.5, 0.19, 0.19)])
+    assert ab.trend_cases(table)["holds"].all()  # the means fell ...
+    assert _verdict(table, noise=0.05).verdict == NOT_REPRODUCED  # ... but not beyond the noise of 5 seeds
 
 
 def test_trend_verdict_needs_two_feasible_ratios():
     with pytest.raises(ValueError, match="two feasible ratios"):
-        ab.trend_verdict(_claim_table([("compas", 1, 0.2, 0.2, 0.2), ("compas", 1, 0.5, np.nan, np.nan)]))
+        _verdict(_claim_table([("compas", 1, 0.2, 0.2, 0.2), ("compas", 1, 0.5, np.nan, np.nan)]))
 
 
 def test_inner_steps_verdict_compares_most_and_fewest_steps_per_cell():
@@ -231,14 +254,16 @@ def test_inner_steps_verdict_compares_most_and_fewest_steps_per_cell():
     ])
     cases = ab.steps_cases(table)
     assert len(cases) == 4 and set(cases["dataset"]) == {"compas"}
-    verdict = ab.inner_steps_verdict(table)
+    verdict = ab.inner_steps_verdict(ab.steps_cases(table, rows=_claim_rows(table)))
     assert verdict.verdict == PARTLY
-    assert "I=10 gives a lower fairness gap than I=1 for DP in 1 of 2 (dataset, ratio) cells and for EOD in 2 of 2" in verdict.evidence
+    assert "I=10 gives a significantly lower fairness gap than I=1" in verdict.evidence
+    assert "for DP in 1 of 2 (dataset, ratio) cells and for EOD in 2 of 2" in verdict.evidence
     assert "compas: DP +0.050, EOD -0.100" in verdict.evidence
     lower = _claim_table([("compas", 1, 0.2, 0.2, 0.2), ("compas", 10, 0.2, 0.1, 0.1)])
-    assert ab.inner_steps_verdict(lower).verdict == REPRODUCED
+    assert ab.inner_steps_verdict(ab.steps_cases(lower, rows=_claim_rows(lower))).verdict == REPRODUCED
+    single = _claim_table([("compas", 1, 0.2, 0.2, 0.2), ("compas", 1, 0.3, 0.1, 0.1)])
     with pytest.raises(ValueError, match="two inner_steps"):
-        ab.inner_steps_verdict(_claim_table([("compas", 1, 0.2, 0.2, 0.2), ("compas", 1, 0.3, 0.1, 0.1)]))
+        ab.inner_steps_verdict(ab.steps_cases(single, rows=_claim_rows(single)))
 
 
 # --- threshold sweep (Figure 2) -----------------------------------------------------------

@@ -1,5 +1,6 @@
 """The Table 1 page (faalgrad.studies.table1): its parameters, Table 1 in long form for the
 book's figure, the verdict rule and the protected-input table."""
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -7,7 +8,8 @@ from faalgrad.runs import protected_input_specs
 from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
 from faalgrad.studies import paper
 from faalgrad.studies import table1 as page
-from faalgrad.studies.table1 import fairer_than_baseline, protected_input_table, table1_long
+from faalgrad.studies import stats
+from faalgrad.studies.table1 import baseline_comparison, fairer_than_baseline, protected_input_table, table1_long
 
 
 def test_table1_defaults_pass():
@@ -64,33 +66,51 @@ def test_unknown_metric():
         table1_long(_rows(), "auc")
 
 
-def _table(dp_base=0.30, eod_base=0.30, dp_meta=0.10, eod_meta=0.10, std=0.01):
-    rows = [{"dataset": "german", "row": "baseline", "method": "Baseline MLP", "inner_steps": pd.NA,
-             "dp_diff_mean": dp_base, "dp_diff_std": std, "eod_diff_mean": eod_base, "eod_diff_std": std, "n_seeds": 5}]
-    for row, method in (("config1", "Config 1"), ("config2", "Config 2")):
-        for inner in (1, 10):
-            rows.append({"dataset": "german", "row": row, "method": method, "inner_steps": inner,
-                         "dp_diff_mean": dp_meta, "dp_diff_std": std, "eod_diff_mean": eod_meta, "eod_diff_std": std,
-                         "n_seeds": 5})
+def _cell_rows(dp_base=0.30, eod_base=0.30, dp_meta=0.10, eod_meta=0.10, noise=0.01, seeds=5, shift=None):
+    """Run rows of one dataset: the baseline and the four FaAlGrad cells, per seed (paired noise)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in range(seeds):
+        common = rng.normal(0, 0.02)  # shared by every method of a seed: pairing removes it
+        rows.append({"dataset": "german", "method": "erm", "split": "config1", "inner_steps": 1, "seed": seed,
+                     "include_protected": True, "direction": "counter", "dp_diff": dp_base + common,
+                     "eod_diff": eod_base + common})
+        for split in ("config1", "config2"):
+            for inner in (1, 10):
+                extra = (shift or {}).get((split, inner), 0.0)
+                rows.append({"dataset": "german", "method": "faalgrad", "split": split, "inner_steps": inner,
+                             "seed": seed, "include_protected": True, "direction": "counter",
+                             "dp_diff": dp_meta + extra + common + rng.normal(0, noise),
+                             "eod_diff": eod_meta + common + rng.normal(0, noise)})
     return pd.DataFrame(rows)
 
 
+def _verdict(**kwargs):
+    return fairer_than_baseline(baseline_comparison(_cell_rows(**kwargs)))
+
+
 def test_fairer_than_baseline_verdicts():
-    assert fairer_than_baseline(_table()).verdict == "reproduced"
-    assert "4 of 4" in fairer_than_baseline(_table()).evidence
+    assert _verdict().verdict == "reproduced"
+    assert "4 of 4" in _verdict().evidence and "paired over 5 seeds" in _verdict().evidence
     # EOD not lower: no cell holds
-    assert fairer_than_baseline(_table(eod_meta=0.35)).verdict == "not reproduced"
-    # lower, but within one standard error of the difference: does not count
-    assert fairer_than_baseline(_table(dp_meta=0.29, std=0.05)).verdict == "not reproduced"
-    partial = _table()
-    partial.loc[1, "dp_diff_mean"] = 0.5
-    v = fairer_than_baseline(partial)
+    assert _verdict(eod_meta=0.35).verdict == "not reproduced"
+    # lower on average, but not beyond the seed noise after Holm's correction: does not count
+    assert _verdict(dp_meta=0.29, noise=0.05).verdict == "not reproduced"
+    v = _verdict(shift={("config1", 1): 0.4})
     assert v.verdict == "partly reproduced" and "3 of 4" in v.evidence
 
 
+def test_baseline_comparison_is_paired_and_holm_corrected():
+    rows = _cell_rows(noise=0.0)
+    table = baseline_comparison(rows)
+    assert len(table) == 8 and set(table["metric"]) == {"dp_diff", "eod_diff"}
+    assert table["mean"].to_numpy() == pytest.approx(-0.2)  # the shared per-seed noise cancels
+    np.testing.assert_allclose(table["p_holm"], stats.holm(table["p"]))
+
+
 def test_fairer_than_baseline_needs_rows():
-    with pytest.raises(ValueError, match="Baseline MLP"):
-        fairer_than_baseline(_table().iloc[1:])
+    with pytest.raises(ValueError, match="baseline MLP"):
+        fairer_than_baseline(baseline_comparison(_cell_rows()[lambda r: r["method"] != "faalgrad"]))
 
 
 def test_protected_input_table_pairs_runs():
