@@ -18,17 +18,19 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(PY) -m faalgrad table1 --seeds 5
 
-# `make test`: unit tests; the HTML checks on a fresh render of the published notebooks
-# (scratch/html, execution off); then nbval re-executes every book/*.ipynb and compares
-# its outputs (about 10 minutes).
+# `make test`: unit tests; the HTML and real-browser checks on a fresh render of the
+# published notebooks (scratch/html-test, execution off); then nbval re-executes every
+# book/*.ipynb (the notebooks share one run cache, as in `make book`) and compares outputs.
 NBVAL_ENV := PYTHONHASHSEED=0 TQDM_DISABLE=1 PYTHONWARNINGS="ignore:IProgress not found"
 JB_BUILD := $(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 test: $(STAMP)
-	$(PY) -m pytest tests -q -k "not test_html"
+	$(PY) -m pytest tests -k "not test_html" --ignore=tests/book/test_browser.py -p no:cacheprovider
 	rm -rf scratch/html-test && mkdir -p scratch
 	$(JB_BUILD) --path-output scratch/html-test > scratch/html-test.log 2>&1 || (tail -40 scratch/html-test.log; exit 1)
-	FAALGRAD_HTML=scratch/html-test/_build/html $(PY) -m pytest tests/test_book.py -q -k html -p no:cacheprovider
-	$(NBVAL_ENV) $(PY) -m pytest --nbval --nbval-current-env book/*.ipynb --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
+	FAALGRAD_HTML=scratch/html-test/_build/html $(PY) -m pytest tests/book/test_book.py tests/book/test_browser.py -k "html or in_browser or broken_page or search_finds" -p no:cacheprovider
+	rm -rf scratch/nbval-runs && mkdir -p scratch/nbval-runs
+	$(NBVAL_ENV) FAALGRAD_RUN_CACHE=$(CURDIR)/scratch/nbval-runs $(PY) -m pytest --nbval --nbval-current-env book/*.ipynb --nbval-sanitize-with tests/book/sanitize.cfg -p no:cacheprovider
+	rm -rf scratch/nbval-runs
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_trainer.py
@@ -44,9 +46,11 @@ book: $(STAMP)
 ifeq ($(strip $(NB)),)
 	$(PY) scripts/execute_notebook.py
 	rm -rf scratch/html-new && mkdir -p scratch
-	$(JB_BUILD) --path-output scratch/html-new
+	@echo "rendering the book (log: scratch/html-new.log) ..."
+	@$(JB_BUILD) --path-output scratch/html-new > scratch/html-new.log 2>&1 || (tail -40 scratch/html-new.log; exit 1)
 	mkdir -p _build && rm -rf _build/html.old && (test ! -d _build/html || mv _build/html _build/html.old)
 	mv scratch/html-new/_build/html _build/html && rm -rf _build/html.old scratch/html-new
+	@echo "book ready: open _build/html/index.html"
 else
 	$(PY) scripts/execute_notebook.py $(NB) --output-dir scratch $(PARAMS)
 endif

@@ -57,6 +57,7 @@ def execute(name: str, parameters: dict, out_dir: Path, *, atomic: bool) -> floa
             papermill.execute_notebook(
                 str(nb_in), str(tmp), parameters=parameters, kernel_name="python3",
                 cwd=str(ROOT / "notebooks"), progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport warning per notebook
             )
         except BaseException:
             if atomic and tmp.exists():
@@ -69,7 +70,7 @@ def execute(name: str, parameters: dict, out_dir: Path, *, atomic: bool) -> floa
     if atomic:
         os.replace(tmp, target)
     elapsed = time.perf_counter() - start
-    print(f"{name}: executed in {elapsed:.0f} s -> {os.path.relpath(target, ROOT)}")
+    print(f"{name}: executed in {elapsed:.0f} s -> {os.path.relpath(target, ROOT)}", flush=True)
     return elapsed
 
 
@@ -107,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     # One run cache per invocation: the notebooks executed together share their runs.
     with tempfile.TemporaryDirectory(prefix="faalgrad-runs-") as cache_dir:
         os.environ[cache.ENV] = cache_dir
-        for name in names:
+        started = time.perf_counter()
+        for i, name in enumerate(names, 1):
+            print(f"[{i}/{len(names)}] {name} ... (book so far {time.perf_counter() - started:.0f} s)", flush=True)
             seconds = execute(name, parameters, out_dir, atomic=publish)
             if publish:
                 record_timing(ROOT / TIMINGS_FILE, name, seconds)
