@@ -102,9 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     names = args.names or book_order()
     publish = not parameters and args.output_dir is None
     out_dir = (args.output_dir or (ROOT / ("book" if publish else "scratch"))).resolve()
-    from faalgrad.runs import cache
+    from faalgrad.runs import cache, export
     from faalgrad.studies.reproducibility import TIMINGS_FILE, record_timing
 
+    # Results as data (run rows, split indices) beside the published pages, or in scratch/.
+    os.environ[export.DATA_ENV] = str(ROOT / ("book" if publish else "scratch") / "data")
     # One run cache per invocation: the notebooks executed together share their runs.
     with tempfile.TemporaryDirectory(prefix="faalgrad-runs-") as cache_dir:
         os.environ[cache.ENV] = cache_dir

@@ -1,0 +1,84 @@
+"""Results as data: a page's tidy run rows and the exact splits, as CSV files beside the book.
+
+Written only where ``FAALGRAD_DATA_DIR`` points (``make book`` sets it to ``book/data`` when
+it publishes); elsewhere, e.g. under nbval, nothing is written.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from faalgrad.datasets import load_dataset
+from faalgrad.splits import code_split_indices, train_val_test_indices
+
+__all__ = ["DATA_ENV", "export_rows", "export_splits", "split_indices"]
+
+DATA_ENV = "FAALGRAD_DATA_DIR"
+
+
+def _write(frame: pd.DataFrame, name: str) -> Path | None:
+    value = os.environ.get(DATA_ENV, "").strip()
+    if not value:
+        return None
+    path = Path(value) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    compression = {"method": "gzip", "mtime": 0} if name.endswith(".gz") else None
+    frame.to_csv(tmp, index=False, compression=compression)
+    os.replace(tmp, path)
+    return path
+
+
+def export_rows(rows: pd.DataFrame, page: str) -> Path | None:
+    """Write a page's run rows to ``<FAALGRAD_DATA_DIR>/<page>.csv``.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        The tidy rows (one per dataset, method, setting and seed) the page computed.
+    page : str
+        The page's name, e.g. ``"table1"``.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The file written, or ``None`` when ``FAALGRAD_DATA_DIR`` is not set.
+    """
+    return _write(rows, f"{page}.csv")
+
+
+def split_indices(datasets: Iterable[str], seeds: int, *, procedure: str = "paper") -> pd.DataFrame:
+    """The train/validation/test row positions of every dataset and seed, long form.
+
+    Parameters
+    ----------
+    datasets : iterable of str
+        Dataset names.
+    seeds : int
+        Seeds 0..seeds-1.
+    procedure : {"paper", "code"}
+        As in :func:`faalgrad.splits.split_dataset`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``dataset``, ``seed``, ``part`` (train, validation, test) and ``row`` (the
+        position in :func:`faalgrad.datasets.load_dataset`'s rows), sorted.
+    """
+    frames = []
+    for dataset in datasets:
+        ds = load_dataset(dataset)
+        for seed in range(seeds):
+            parts = (train_val_test_indices(ds.y, ds.a, seed) if procedure == "paper"
+                     else code_split_indices(len(ds.y), seed))
+            for part, rows in zip(("train", "validation", "test"), parts):
+                frames.append(pd.DataFrame({"dataset": dataset, "seed": seed, "part": part, "row": sorted(rows)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def export_splits(datasets: Iterable[str], seeds: int) -> Path | None:
+    """Write :func:`split_indices` to ``<FAALGRAD_DATA_DIR>/splits.csv.gz`` (``None`` when unset)."""
+    return _write(split_indices(datasets, seeds), "splits.csv.gz")
