@@ -56,6 +56,18 @@ class Verdict:
     def claim(self) -> str:
         return CLAIMS[self.key][1]
 
+    @property
+    def summary(self) -> str:
+        """The evidence's first sentence: the one-line summary of the scorecard."""
+        head, sep, _ = self.evidence.partition(". ")
+        return head + "." if sep else self.evidence
+
+    @property
+    def badge(self) -> str:
+        """The verdict as a coloured sphinx-design badge (MyST markdown)."""
+        colour = {REPRODUCED: "success", PARTLY: "warning", NOT_REPRODUCED: "danger"}[self.verdict]
+        return f"{{bdg-{colour}}}`{self.verdict}`"
+
     def frame(self) -> pd.DataFrame:
         """One-row table: claim, verdict, evidence."""
         return pd.DataFrame({"claim": [self.claim], "verdict": [self.verdict], "evidence": [self.evidence]})
@@ -71,11 +83,15 @@ def verdict_from_counts(n_hold: int, n_total: int) -> str:
 
 
 def glue_verdict(verdict: Verdict, *, display: bool = True) -> None:
-    """Glue ``claim_<key>_verdict`` and ``claim_<key>_evidence`` (and show the row if ``display``)."""
+    """Glue ``claim_<key>_verdict``, ``_evidence``, ``_summary`` and ``_badge`` (markdown, for
+    ``{glue:md}``), and show the row if ``display``."""
+    from IPython.display import Markdown
     from myst_nb import glue
 
     glue(f"claim_{verdict.key}_verdict", verdict.verdict, display=False)
     glue(f"claim_{verdict.key}_evidence", verdict.evidence, display=False)
+    glue(f"claim_{verdict.key}_summary", verdict.summary, display=False)
+    glue(f"claim_{verdict.key}_badge", Markdown(verdict.badge), display=False)
     if display:
         from IPython.display import display as show
 

@@ -1,0 +1,42 @@
+"""The claims registry and verdicts: validation, the scorecard's summary and badge, glue."""
+import pytest
+
+from faalgrad.studies import claims
+
+
+def test_verdict_validation():
+    with pytest.raises(ValueError, match="unknown claim 'nope'; valid choices: derivation"):
+        claims.Verdict("nope", claims.REPRODUCED, "x")
+    with pytest.raises(ValueError, match="unknown verdict 'maybe'; valid choices: reproduced"):
+        claims.Verdict("ratio", "maybe", "x")
+
+
+@pytest.mark.parametrize(("verdict", "colour"), [(claims.REPRODUCED, "success"), (claims.PARTLY, "warning"),
+                                                 (claims.NOT_REPRODUCED, "danger")])
+def test_badge_colour_follows_the_verdict(verdict, colour):
+    assert claims.Verdict("ratio", verdict, "e").badge == f"{{bdg-{colour}}}`{verdict}`"
+
+
+def test_summary_is_the_first_sentence():
+    v = claims.Verdict("ratio", claims.PARTLY, "3 of 8 cells hold (DP 0.12 vs 0.30). Details: a, b. More.")
+    assert v.summary == "3 of 8 cells hold (DP 0.12 vs 0.30)."
+    assert claims.Verdict("ratio", claims.PARTLY, "one sentence").summary == "one sentence"
+
+
+def test_verdict_from_counts():
+    assert claims.verdict_from_counts(3, 3) == claims.REPRODUCED
+    assert claims.verdict_from_counts(1, 3) == claims.PARTLY
+    assert claims.verdict_from_counts(0, 3) == claims.NOT_REPRODUCED
+    with pytest.raises(ValueError, match="n_total >= 1"):
+        claims.verdict_from_counts(0, 0)
+
+
+def test_glue_verdict_glues_four_values(monkeypatch):
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value))
+    claims.glue_verdict(claims.Verdict("swap", claims.NOT_REPRODUCED, "None holds. Rest."), display=False)
+    assert glued["claim_swap_verdict"] == "not reproduced" and glued["claim_swap_summary"] == "None holds."
+    assert glued["claim_swap_badge"].data == "{bdg-danger}`not reproduced`"
+    assert glued["claim_swap_evidence"] == "None holds. Rest."
