@@ -37,7 +37,7 @@ PACKAGES: tuple[str, ...] = (
 #: Where the notebook execution times are recorded (relative to the project root).
 TIMINGS_FILE = Path("book") / "timings.json"
 #: The pages whose execution times the page lists, in the book's order.
-PAGE_ORDER: tuple[str, ...] = ("method_check", "table1", "ratio", "swap", "comparisons", "shap")
+PAGE_ORDER: tuple[str, ...] = ("method_check", "table1", "diagnosis", "mechanism", "ratio", "swap", "comparisons", "shap")
 
 #: Paper text versus the authors' public code, and what this book does: (topic, paper, code, here).
 DISCREPANCIES: tuple[tuple[str, str, str, str], ...] = (
