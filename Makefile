@@ -21,7 +21,7 @@ run: $(STAMP)
 # `make test`: unit tests; the HTML and real-browser checks on a fresh render of the
 # published notebooks (scratch/html-test, execution off); then nbval re-executes every
 # book/*.ipynb (the notebooks share one run cache, as in `make book`) and compares outputs.
-NBVAL_ENV := PYTHONHASHSEED=0 TQDM_DISABLE=1 PYTHONWARNINGS="ignore:IProgress not found"
+NBVAL_ENV := PYTHONHASHSEED=0 TQDM_DISABLE=1 PYTHONWARNINGS="ignore:IProgress not found" MKL_CBWR=AVX2
 JB_BUILD := $(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 test: $(STAMP)
 	$(PY) -m pytest tests -k "not test_html" --ignore=tests/book/test_browser.py -p no:cacheprovider

@@ -28,7 +28,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {"PYTHONHASHSEED": "0", "TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore:IProgress not found", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+# MKL_CBWR pins MKL (torch's BLAS) to its AVX2 code path: without it, a long full-batch
+# training (Adult's baseline, ~900 epochs) ends a few rounding steps apart on CPUs whose
+# default MKL branch differs (e.g. AVX-512), and its early-stopping epoch can move.
+ENV = {"PYTHONHASHSEED": "0", "TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore:IProgress not found",
+       "MPLBACKEND": "module://matplotlib_inline.backend_inline", "MKL_CBWR": "AVX2"}
 
 
 def execute(name: str, parameters: dict, out_dir: Path, *, atomic: bool) -> float:
