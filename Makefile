@@ -28,8 +28,10 @@ test: $(STAMP)
 	rm -rf scratch/html-test && mkdir -p scratch
 	$(JB_BUILD) --path-output scratch/html-test > scratch/html-test.log 2>&1 || (tail -40 scratch/html-test.log; exit 1)
 	FAALGRAD_HTML=scratch/html-test/_build/html $(PY) -m pytest tests/book/test_book.py tests/book/test_browser.py -k "html or in_browser or broken_page or search_finds" -p no:cacheprovider
-	rm -rf scratch/nbval-runs && mkdir -p scratch/nbval-runs
-	$(NBVAL_ENV) FAALGRAD_RUN_CACHE=$(CURDIR)/scratch/nbval-runs $(PY) -m pytest --nbval --nbval-current-env book/*.ipynb --nbval-sanitize-with tests/book/sanitize.cfg -p no:cacheprovider
+	rm -rf scratch/nbval-runs scratch/nbval-data && mkdir -p scratch/nbval-runs
+	$(NBVAL_ENV) FAALGRAD_RUN_CACHE=$(CURDIR)/scratch/nbval-runs FAALGRAD_DATA_DIR=$(CURDIR)/scratch/nbval-data \
+		$(PY) -m pytest --nbval --nbval-current-env book/*.ipynb --nbval-sanitize-with tests/book/sanitize.cfg -p no:cacheprovider
+	FAALGRAD_RERUN_DATA=$(CURDIR)/scratch/nbval-data $(PY) -m pytest tests/book/test_results.py -k rerun -p no:cacheprovider
 	rm -rf scratch/nbval-runs
 
 bench: $(STAMP)
