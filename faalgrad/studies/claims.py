@@ -23,6 +23,8 @@ CLAIMS: dict[str, tuple[str, str]] = {
                    "(section 4.1)."),
     "alignment": ("method_check", "Training with FaAlGrad aligns the support and query gradients more than "
                   "ordinary training does (the mechanism of section 4.1)."),
+    "alignment_mechanism": ("mechanism", "The fairness gain comes from gradient alignment (the inner step on X_s), "
+                            "not from training on X_q alone or from stopping early (the mechanism of section 4.1)."),
     "fairer_than_baseline": ("table1", "FaAlGrad lowers the DP and EOD differences with respect to the baseline "
                              "MLP on all four datasets (Table 1)."),
     "ratio": ("ratio", "Moving more protected samples into X_s makes the model fairer (Table 2)."),
