@@ -111,14 +111,18 @@ def _glued_keys(path: Path) -> set[str]:
 
 
 def test_every_claim_is_on_the_scorecard_and_glued_by_its_page():
-    from faalgrad.claims import CLAIMS
+    from faalgrad.studies.claims import CLAIMS
 
     scorecard = (ROOT / "book" / "scorecard.md").read_text()
     for key, (page, _) in CLAIMS.items():
-        for part in ("verdict", "evidence"):
+        for part in ("badge", "summary"):
             ref = f"{page}.ipynb::claim_{key}_{part}"
             assert ref in scorecard, f"scorecard lacks {ref}"
-            assert f"claim_{key}_{part}" in _glued_keys(ROOT / "book" / f"{page}.ipynb"), f"{page} does not glue {ref}"
+        for part in ("badge", "summary", "verdict", "evidence"):
+            assert f"claim_{key}_{part}" in _glued_keys(ROOT / "book" / f"{page}.ipynb"), f"{page} does not glue {part}"
+        assert f"<claim-{key}>" in scorecard, f"scorecard does not link the paragraph of {key}"
+        source = (ROOT / "notebooks" / f"{page}.md").read_text()
+        assert f"(claim-{key})=" in source, f"{page} has no (claim-{key})= label before its verdict paragraph"
 
 
 def test_cross_page_glue_references_exist():
