@@ -2,9 +2,10 @@
 verdicts out), plus the claims registry and the paper's reported numbers.
 
 Every page module offers ``Params`` (validated on construction), ``specs(params)``,
-``tables(rows, params)``, ``glue_values(tables)`` and ``verdicts(tables)``.
+``tables(rows, params)``, ``glue_values(tables)`` and ``verdicts(tables)``; every page shows
+its tables through :func:`styled`.
 """
-from faalgrad.studies._common import glue_all
+from faalgrad.studies._common import glue_all, styled
 from faalgrad.studies.claims import glue_verdict
 
-__all__ = ["glue_all", "glue_verdict"]
+__all__ = ["glue_all", "glue_verdict", "styled"]

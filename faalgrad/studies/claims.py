@@ -97,4 +97,6 @@ def glue_verdict(verdict: Verdict, *, display: bool = True) -> None:
     if display:
         from IPython.display import display as show
 
-        show(verdict.frame())
+        from faalgrad.studies._common import styled
+
+        show(styled(verdict.frame()))

@@ -19,7 +19,7 @@ from faalgrad.runs import METHODS, RunSpec, ablation_specs, check_seeds, erm_mod
 from faalgrad.runs.grids import STUDIES
 from faalgrad.splits import PAPER_RATIOS, format_ratio, parse_ratio
 from faalgrad.studies import claims, paper, stats
-from faalgrad.studies._common import in_dataset_order, k_of_n, number, paper_vs_ours
+from faalgrad.studies._common import in_dataset_order, k_of_n, number, paper_band, paper_vs_ours
 from faalgrad.studies._params import check_choice, check_dataset_list, check_int_list, check_n_jobs, check_ratio_list
 from faalgrad.train import single_thread
 
@@ -84,7 +84,7 @@ def _paper_values(split: str) -> pd.DataFrame:  # Table 2 (ratio) or Table 4 (sw
     table = paper.table2() if split == "ratio" else paper.table4().assign(dataset="compas", inner_steps=1)
     table = table.rename(columns={"ratio": "xq_xs"}).astype({"inner_steps": "Int64"})
     table["paper_feasible"] = table[list(_TABLE_METRICS)].notna().any(axis=1)
-    return table[["dataset", "inner_steps", "xq_xs", *_TABLE_METRICS, "paper_feasible"]]
+    return table[["dataset", "inner_steps", "xq_xs", *_TABLE_METRICS, "paper_feasible", *table.filter(like="_spread")]]
 
 
 def _cells(rows: pd.DataFrame, infeasible: pd.DataFrame, split: str, metrics: Sequence[str]) -> pd.DataFrame:
@@ -405,15 +405,15 @@ def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
     Returns
     -------
     dict of str to pandas.DataFrame
-        ``headline`` (study, first dataset and I, seeds), ``table`` (:func:`ablation_table`), ``paper``
-        (printable), ``trend_cases``; ratio page: ``steps_cases``, ``groups`` (:func:`group_table`), ``groups_shown``,
-        ``tradeoff`` (Figure 2), ``sweep_comparison``; swap page: ``unswapped`` (the ratio study's cases), ``trend``.
+        ``headline`` (study, first dataset and I, seeds), ``table`` (:func:`ablation_table`), ``paper`` (printable), ``band``
+        (its "ours" cells in the paper's ± spread), ``trend_cases``; ratio page: ``steps_cases``, ``groups`` (:func:`group_table`),
+        ``groups_shown``, ``tradeoff`` (Figure 2), ``sweep_comparison``; swap page: ``unswapped`` (the ratio study's cases), ``trend``.
     """
     infeasible = _grid(params, params.study)[1]
     table = ablation_table(rows, infeasible, split=params.study)
-    out = {"headline": pd.DataFrame({"study": [params.study], "dataset": [params.datasets[0]],
-                                     "inner_steps": [params.inner_steps[0]], "seeds": [params.seeds]}),
-           "table": table, "paper": format_table(table),
+    out = {"headline": pd.DataFrame({"study": [params.study], "dataset": [params.datasets[0]], "inner_steps": [params.inner_steps[0]],
+                                     "seeds": [params.seeds]}), "table": table, "paper": format_table(table),
+           "band": paper_band(table, _paper_values(params.study), ["dataset", "inner_steps", "xq_xs"]),
            "trend_cases": trend_cases(table, rows=rows[rows["split"] == params.study])}
     if params.study == "swap":
         return {**out, "unswapped": trend_cases(ablation_table(rows, _grid(params, "ratio")[1]),

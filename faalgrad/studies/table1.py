@@ -15,7 +15,7 @@ from faalgrad.runs import METHODS, RunSpec, SPLIT_LABELS, check_seeds, protected
 from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
 from faalgrad.splits import DIRECTIONS
 from faalgrad.studies import claims, paper, stats
-from faalgrad.studies._common import number, paper_vs_ours
+from faalgrad.studies._common import number, paper_band, paper_vs_ours
 from faalgrad.studies._params import check_choice, check_dataset_list, check_n_jobs
 
 __all__ = ["Params", "baseline_comparison", "direction_table", "fairer_than_baseline", "format_table", "glue_values", "protected_input_table", "specs",
@@ -176,13 +176,15 @@ def baseline_comparison(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
-    """Every table of the page: ``table1`` (numbers), ``paper`` (printable), ``long``
+    """Every table of the page: ``table1`` (numbers), ``paper`` (printable), ``band`` (per "ours" cell
+    of ``paper``: True/False if our mean is within/outside the paper's ± spread, NA without one), ``long``
     (DP per seed for the figure), ``protected`` (excluded versus included), ``directions``
     (Config 2 both ways) and ``versus_baseline`` (paired tests of the claim)."""
     included = rows[rows["include_protected"]]
     main = included[included["direction"] == DIRECTIONS[0]]
     table = table1(main)
     return {"table1": table, "paper": format_table(table), "long": table1_long(main, "dp_diff"),
+            "band": paper_band(table, paper.table1(), ["dataset", "row", "inner_steps"], _METRICS),
             "protected": protected_input_table(rows[rows["direction"] == DIRECTIONS[0]]),
             "directions": direction_table(included), "versus_baseline": baseline_comparison(rows)}
 
