@@ -66,9 +66,9 @@ class Verdict:
 
     @property
     def badge(self) -> str:
-        """The verdict as a coloured sphinx-design badge (MyST markdown)."""
+        """The verdict as a coloured badge (sphinx-design's HTML classes), for the scorecard."""
         colour = {REPRODUCED: "success", PARTLY: "warning", NOT_REPRODUCED: "danger"}[self.verdict]
-        return f"{{bdg-{colour}}}`{self.verdict}`"
+        return f'<span class="sd-sphinx-override sd-badge sd-bg-{colour} sd-bg-text-{colour}">{self.verdict}</span>'
 
     def frame(self) -> pd.DataFrame:
         """One-row table: claim, verdict, evidence."""
@@ -85,15 +85,15 @@ def verdict_from_counts(n_hold: int, n_total: int) -> str:
 
 
 def glue_verdict(verdict: Verdict, *, display: bool = True) -> None:
-    """Glue ``claim_<key>_verdict``, ``_evidence``, ``_summary`` and ``_badge`` (markdown, for
-    ``{glue:md}``), and show the row if ``display``."""
-    from IPython.display import Markdown
+    """Glue ``claim_<key>_verdict``, ``_evidence``, ``_summary`` and ``_badge`` (HTML, pasted
+    on the scorecard with ``{glue}``), and show the row if ``display``."""
+    from IPython.display import HTML
     from myst_nb import glue
 
     glue(f"claim_{verdict.key}_verdict", verdict.verdict, display=False)
     glue(f"claim_{verdict.key}_evidence", verdict.evidence, display=False)
     glue(f"claim_{verdict.key}_summary", verdict.summary, display=False)
-    glue(f"claim_{verdict.key}_badge", Markdown(verdict.badge), display=False)
+    glue(f"claim_{verdict.key}_badge", HTML(verdict.badge), display=False)
     if display:
         from IPython.display import display as show
 

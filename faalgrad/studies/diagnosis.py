@@ -177,12 +177,12 @@ def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
         row = printed.loc[(dataset, split, step)]
         entry = {"dataset": DATASET_LABELS[dataset], "split": split.replace("config", "Config "),
                  "step": _LABELS[step]}
-        for metric, name in METRICS.items():
+        for metric, name in (("accuracy", "accuracy"), ("dp_diff", "DP"), ("eod_diff", "EOD")):
             scale, digits = (100, 1) if metric == "accuracy" else (1, 3)
-            entry[f"Δ {name}"] = (f"{number(row[('mean', metric)], digits, scale, sign=True)} "
-                                  f"[{number(row[('low', metric)], digits, scale, sign=True)}, "
-                                  f"{number(row[('high', metric)], digits, scale, sign=True)}]"
+            entry[f"{name} Δ"] = (number(row[("mean", metric)], digits, scale, sign=True)
                                   + (" *" if row[("p_holm", metric)] < stats.ALPHA else ""))
+            entry[f"{name} 95 % CI"] = (f"[{number(row[('low', metric)], digits, scale, sign=True)}, "
+                                        f"{number(row[('high', metric)], digits, scale, sign=True)}]")
         out.append(entry)
     start = states[states["step"] == "code"]
     starts = pd.DataFrame({"dataset": start["dataset"].map(DATASET_LABELS),

@@ -14,7 +14,8 @@ def test_verdict_validation():
 @pytest.mark.parametrize(("verdict", "colour"), [(claims.REPRODUCED, "success"), (claims.PARTLY, "warning"),
                                                  (claims.NOT_REPRODUCED, "danger")])
 def test_badge_colour_follows_the_verdict(verdict, colour):
-    assert claims.Verdict("ratio", verdict, "e").badge == f"{{bdg-{colour}}}`{verdict}`"
+    badge = claims.Verdict("ratio", verdict, "e").badge
+    assert f"sd-bg-{colour}" in badge and badge.endswith(f">{verdict}</span>")
 
 
 def test_summary_is_the_first_sentence():
@@ -38,5 +39,5 @@ def test_glue_verdict_glues_four_values(monkeypatch):
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value))
     claims.glue_verdict(claims.Verdict("swap", claims.NOT_REPRODUCED, "None holds. Rest."), display=False)
     assert glued["claim_swap_verdict"] == "not reproduced" and glued["claim_swap_summary"] == "None holds."
-    assert glued["claim_swap_badge"].data == "{bdg-danger}`not reproduced`"
+    assert "sd-bg-danger" in glued["claim_swap_badge"].data and "not reproduced" in glued["claim_swap_badge"].data
     assert glued["claim_swap_evidence"] == "None holds. Rest."
