@@ -6,6 +6,7 @@ study module computes a :class:`Verdict` and the notebook glues it with
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -15,6 +16,8 @@ __all__ = ["CLAIMS", "NOT_REPRODUCED", "PARTLY", "REPRODUCED", "VERDICTS", "Verd
 
 REPRODUCED, PARTLY, NOT_REPRODUCED = "reproduced", "partly reproduced", "not reproduced"
 VERDICTS: tuple[str, ...] = (REPRODUCED, PARTLY, NOT_REPRODUCED)
+#: Longest scorecard summary kept whole (characters).
+SUMMARY_LENGTH = 170
 
 #: key -> (page that decides it, the claim as the paper makes it).
 CLAIMS: dict[str, tuple[str, str]] = {
@@ -60,9 +63,18 @@ class Verdict:
 
     @property
     def summary(self) -> str:
-        """The evidence's first sentence: the one-line summary of the scorecard."""
+        """The scorecard's one line: the evidence's first sentence without its parentheses; a
+        long one is cut before its first list (": " or "; "), keeping a closing "k of n" count."""
         head, sep, _ = self.evidence.partition(". ")
-        return head + "." if sep else self.evidence
+        text = re.sub(r"\s*\([^()]*\)", "", re.sub(r"\s*\([^()]*\)", "", head + "." if sep else self.evidence))
+        cuts = [m.start() for m in re.finditer(r"[:;] ", text) if m.start() > 40]
+        if len(text) <= SUMMARY_LENGTH or not cuts:
+            return text
+        tail = text.rsplit("; ", 1)[-1] if "; " in text else ""
+        short = text[:cuts[0]].rstrip(",")
+        if re.search(r"\d+ of \d+", tail) and len(tail) < 80 and tail not in short:
+            return f"{short}: {tail.rstrip('.')}."
+        return short + " …"
 
     @property
     def badge(self) -> str:

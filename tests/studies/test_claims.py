@@ -18,10 +18,16 @@ def test_badge_colour_follows_the_verdict(verdict, colour):
     assert f"sd-bg-{colour}" in badge and badge.endswith(f">{verdict}</span>")
 
 
-def test_summary_is_the_first_sentence():
+def test_summary_is_the_first_sentence_without_its_details():
     v = claims.Verdict("ratio", claims.PARTLY, "3 of 8 cells hold (DP 0.12 vs 0.30). Details: a, b. More.")
-    assert v.summary == "3 of 8 cells hold (DP 0.12 vs 0.30)."
+    assert v.summary == "3 of 8 cells hold."
     assert claims.Verdict("ratio", claims.PARTLY, "one sentence").summary == "one sentence"
+    listing = "; ".join(f"dataset{i} 0.{i}1 vs 0.{i}2" for i in range(9))
+    long = claims.Verdict("alignment", claims.PARTLY, f"Mean cosine of the two gradients over training, FaAlGrad vs ERM: {listing}; higher on 3 of 4 datasets.")
+    assert long.summary == "Mean cosine of the two gradients over training, FaAlGrad vs ERM: higher on 3 of 4 datasets."
+    cut = claims.Verdict("ratio", claims.PARTLY, f"The gap at the largest ratio is below the smallest's for DP in 0 of 8 "
+                                                f"cells; means: {listing}.")
+    assert cut.summary == "The gap at the largest ratio is below the smallest's for DP in 0 of 8 cells …"
 
 
 def test_verdict_from_counts():
