@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted((ROOT / "notebooks").glob("*.md"))
 HTML = Path(os.environ.get("FAALGRAD_HTML", ROOT / "_build" / "html"))
 
