@@ -16,10 +16,9 @@ from faalgrad.metrics import aggregate, evaluate, mean_std
 from faalgrad.presets import erm_config, faalgrad_config
 from faalgrad.runs import METHODS, SPLIT_LABELS, RunSpec, check_seeds, erm_model, run_grid, split_data
 from faalgrad.splits import support_query
-from faalgrad.studies import claims
+from faalgrad.studies import claims, stats
 from faalgrad.studies._common import DATASET_LABELS, number
 from faalgrad.studies._params import check_dataset_list, check_int, check_n_jobs
-from faalgrad.studies.stats import ALPHA, paired_cells
 from faalgrad.train import as_tensor, build_mlp, gradient_cosine, logits, single_thread, train_erm, train_faalgrad
 
 __all__ = ["ARMS", "ARM_OVERRIDES", "CONTROLS", "MECHANISM_SPLITS", "Params", "REFERENCES", "THRESHOLD_GRID",
@@ -266,9 +265,9 @@ def paired_table(rows: pd.DataFrame, metrics: tuple[str, ...] = ("dp_diff", "acc
     """
     shared = rows["split"].isna()  # an arm serving both configs is the control of each
     rows = pd.concat([rows[~shared], *(rows[shared].assign(split=s) for s in MECHANISM_SPLITS)], ignore_index=True)
-    out = pd.concat([paired_cells(rows, ["dataset", "split"], m, rows["arm"] == "faalgrad", rows["arm"] == arm).assign(
+    out = pd.concat([stats.paired_cells(rows, ["dataset", "split"], m, rows["arm"] == "faalgrad", rows["arm"] == arm).assign(
         arm=arm, metric=m) for arm in CONTROLS if (rows["arm"] == arm).any() for m in metrics], ignore_index=True)
-    out["lower"] = (out["p_holm"] < ALPHA) & (out["high"] < 0)
+    out["lower"] = (out["p_holm"] < stats.ALPHA) & (out["high"] < 0)
     return out[["arm", "metric", "dataset", "split", "n", "mean", "low", "high", "p", "p_holm", "lower"]]
 
 
@@ -295,7 +294,7 @@ def equal_accuracy(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
         gap = both.pivot_table(index=["dataset", "split", "seed"], columns="role", values="val_accuracy").dropna()
         gap = (gap["faalgrad"] - gap["reference"]).groupby(level=["dataset", "split"]).mean().rename("acc_gap")
         for evaluated, col in (("validation", "val_dp_diff"), ("test", "dp_diff")):
-            table = paired_cells(both, ["dataset", "split"], col, both["role"] == "faalgrad", both["role"] == "reference")
+            table = stats.paired_cells(both, ["dataset", "split"], col, both["role"] == "faalgrad", both["role"] == "reference")
             parts.append(table.merge(gap.reset_index(), on=["dataset", "split"]).assign(reference=reference,
                                                                                           evaluated=evaluated))
     out = pd.concat(parts, ignore_index=True)
@@ -327,23 +326,23 @@ def mechanism_verdict(paired: pd.DataFrame) -> claims.Verdict:
     evidence = (f"FaAlGrad's test DP difference is significantly below both the no-alignment arm (inner lr 0) and ERM "
                 f"stopped at its selected epoch in {int(holds.sum())} of {len(holds)} cells (dataset × config; below "
                 f"no alignment in {counts['no_alignment']}, below stopped ERM in {counts['stopped_erm']}; paired by seed, "
-                f"Holm-adjusted p < {ALPHA:g}). Mean DP difference FaAlGrad − no alignment [95 % CI]: "
+                f"Holm-adjusted p < {stats.ALPHA:g}). Mean DP difference FaAlGrad − no alignment [95 % CI]: "
                 f"{text['no_alignment']}. FaAlGrad − stopped ERM: {text['stopped_erm']}.")
     return claims.Verdict("alignment_mechanism", claims.verdict_from_counts(int(holds.sum()), len(holds)), evidence)
 
 
 def _arm_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean ± std per (dataset, config, arm) of test accuracy (%), DP and EOD difference and the selected epoch."""
-    stats = aggregate(rows.assign(epoch=rows["best_epoch"] + 1, split=rows["split"].fillna("both")),
+    agg = aggregate(rows.assign(epoch=rows["best_epoch"] + 1, split=rows["split"].fillna("both")),
                       ["dataset", "split", "arm"], ("accuracy", "dp_diff", "eod_diff", "epoch"))
     rank = {**{d: i for i, d in enumerate(dict.fromkeys(rows["dataset"]))}, **{a: i for i, a in enumerate(ARMS)}}
-    stats = stats.sort_values(["dataset", "split", "arm"], key=lambda c: c if c.name == "split" else c.map(rank))
-    out = pd.DataFrame({"dataset": stats["dataset"].map(DATASET_LABELS),
-                        "config": stats["split"].map({**SPLIT_LABELS, "both": "both"}), "arm": stats["arm"].map(ARMS)})
+    agg = agg.sort_values(["dataset", "split", "arm"], key=lambda c: c if c.name == "split" else c.map(rank))
+    out = pd.DataFrame({"dataset": agg["dataset"].map(DATASET_LABELS),
+                        "config": agg["split"].map({**SPLIT_LABELS, "both": "both"}), "arm": agg["arm"].map(ARMS)})
     for m, scale, name in _METRICS:
         out[name] = [mean_std(a, b, 0 if m == "epoch" else (1 if scale == 100 else 3), scale)
-                     for a, b in zip(stats[f"{m}_mean"], stats[f"{m}_std"])]
-    out["seeds"] = stats["n_seeds"].to_numpy()
+                     for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])]
+    out["seeds"] = agg["n_seeds"].to_numpy()
     return out.reset_index(drop=True)
 
 
@@ -401,7 +400,7 @@ def _range(values: pd.Series, digits: int = 3) -> str:
 
 def _significant(table: pd.DataFrame) -> tuple[str, str]:
     """How many cells differ significantly below and above 0 (Holm-adjusted p < α, interval off 0)."""
-    holm = table["p_holm"] < ALPHA
+    holm = table["p_holm"] < stats.ALPHA
     return str(int((holm & (table["high"] < 0)).sum())), str(int((holm & (table["low"] > 0)).sum()))
 
 
