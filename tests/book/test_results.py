@@ -69,9 +69,12 @@ def test_rerun_matches_published_rows(page):
     rerun_dir = os.environ.get(RERUN_ENV)
     if not rerun_dir:
         pytest.skip(f"{RERUN_ENV} is not set: `make test` sets it for the nbval re-execution of the book")
+    published = pd.read_csv(PUBLISHED / f"{page}.csv")
+    if not any(m in published.columns for m in METRICS):
+        pytest.skip(f"{page}.csv holds no run metrics (its page runs full-batch only): nbval compares its outputs")
     path = Path(rerun_dir) / f"{page}.csv"
     assert path.exists(), f"the re-execution wrote no rows for {page} (expected {path})"
-    problems = compare(pd.read_csv(PUBLISHED / f"{page}.csv"), pd.read_csv(path))
+    problems = compare(published, pd.read_csv(path))
     assert not problems, f"{page}: {len(problems)} cells out of tolerance:\n" + "\n".join(problems[:10])
 
 
