@@ -53,16 +53,10 @@ def test_published_notebook_ran_without_errors(source):
 
 
 def _toc_pages() -> list[str]:
-    yaml = pytest.importorskip("yaml")
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-    stack = list(toc.get("chapters", [])) + [c for p in toc.get("parts", []) for c in p.get("chapters", [])]
-    while stack:
-        entry = stack.pop(0)
-        if "file" in entry:
-            pages.append(entry["file"])
-        stack.extend(entry.get("sections", []))
-    return pages
+    pytest.importorskip("yaml")
+    from book_toc import toc_pages
+
+    return toc_pages(ROOT)
 
 
 def test_toc_pages_have_sources():

@@ -61,15 +61,9 @@ def _toc_pages() -> list[str]:
         import yaml
     except ImportError:  # collected without PyYAML: one skipped test says so
         return []
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-    stack = list(toc.get("chapters", [])) + [c for p in toc.get("parts", []) for c in p.get("chapters", [])]
-    while stack:
-        entry = stack.pop(0)
-        if "file" in entry:
-            pages.append(entry["file"])
-        stack.extend(entry.get("sections", []))
-    return [p.removesuffix(".md").removesuffix(".ipynb") for p in pages]
+    from book_toc import toc_pages
+
+    return [p.removesuffix(".md").removesuffix(".ipynb") for p in toc_pages(ROOT)]
 
 
 PAGES = _toc_pages()
