@@ -8,6 +8,7 @@ early on the validation loss and keep the best parameters. See the book's Method
 from __future__ import annotations
 
 import contextlib
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Literal
 
@@ -22,11 +23,15 @@ from faalgrad.validation import check_choice, check_int, replace_settings
 Params = dict[str, torch.Tensor]
 EpochCallback = Callable[[int, Params], None]
 
-__all__ = ["ACTIVATIONS", "EpochCallback", "Params", "TrainConfig", "TrainResult", "adapt", "as_tensor", "bce",
+__all__ = ["ACTIVATIONS", "EpochCallback", "Params", "SparseRows", "TrainConfig", "TrainResult", "adapt", "as_inputs", "as_tensor", "bce",
            "build_mlp", "gradient_cosine", "logits", "meta_gradient", "meta_loss", "single_thread", "snapshot", "train_erm",
            "train_faalgrad"]
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+#: Full-batch inputs at most this dense (share of non-zero entries) and with at least this
+#: many entries enter the first layer as CSR: a pass over Adult's training split (88 % zeros,
+#: its one-hot columns) then reads about a third of the bytes, the step's largest cost.
+SPARSE_MAX_DENSITY, SPARSE_MIN_ENTRIES = 0.25, 250_000
 
 
 @dataclass(frozen=True)
@@ -95,17 +100,84 @@ def build_mlp(n_features: int, config: TrainConfig, seed: int) -> nn.Module:
         return nn.Sequential(*layers)
 
 
-def logits(params: Params, model: nn.Module, X: torch.Tensor) -> torch.Tensor:
+class SparseRows:
+    """A design matrix held as CSR, with its transpose, for the first layer's products.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        The dense (n, d) inputs.
+    """
+
+    def __init__(self, X: torch.Tensor) -> None:
+        self.csr, self.csr_t = _csr32(X), _csr32(X.T.contiguous())
+        self.shape = X.shape
+
+    def to_dense(self) -> torch.Tensor:
+        """The dense (n, d) inputs."""
+        return self.csr.to_dense()
+
+
+def _csr32(X: torch.Tensor) -> torch.Tensor:
+    """CSR with 32-bit indices (the sparse BLAS kernels' own; 64-bit ones are copied on every product)."""
+    rows, cols = X.nonzero(as_tuple=True)  # row-major order
+    crow = torch.zeros(len(X) + 1, dtype=torch.int32)
+    crow[1:] = torch.cumsum(torch.bincount(rows, minlength=len(X)), 0)
+    with warnings.catch_warnings():  # torch marks CSR "beta"; the products used here are tested against dense ones
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+        return torch.sparse_csr_tensor(crow, cols.int(), X[rows, cols], X.shape, check_invariants=False)
+
+
+class _SparseLinear(torch.autograd.Function):
+    """``X @ W.T`` for CSR ``X``; its derivative in ``W`` is :class:`_SparseGramian`, so any order works."""
+
+    @staticmethod
+    def forward(W: torch.Tensor, X: SparseRows) -> torch.Tensor:
+        return X.csr @ W.T
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.X = inputs[1]
+
+    @staticmethod
+    def backward(ctx, G: torch.Tensor):
+        return _SparseGramian.apply(G, ctx.X), None
+
+
+class _SparseGramian(torch.autograd.Function):
+    """``G.T @ X`` for CSR ``X``: the first layer's weight gradient; its derivative in ``G`` is :class:`_SparseLinear`."""
+
+    @staticmethod
+    def forward(G: torch.Tensor, X: SparseRows) -> torch.Tensor:
+        return (X.csr_t @ G).T
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.X = inputs[1]
+
+    @staticmethod
+    def backward(ctx, H: torch.Tensor):
+        return _SparseLinear.apply(H, ctx.X), None
+
+
+def logits(params: Params, model: nn.Module, X: torch.Tensor | SparseRows) -> torch.Tensor:
     """Logits of ``model`` with parameters ``params`` on ``X``, shape (n,).
 
     For the ``nn.Sequential`` MLPs of :func:`build_mlp` the layers are applied directly
     with ``F.linear`` (``functional_call`` costs more than the small matmuls themselves);
-    any other module goes through ``torch.func.functional_call``.
+    any other module goes through ``torch.func.functional_call``. :class:`SparseRows`
+    inputs enter the first layer as CSR products.
     """
-    if not isinstance(model, nn.Sequential):
+    if isinstance(X, SparseRows):
+        first = next(name for name, _ in model.named_children())
+        W, b = params[f"{first}.weight"], params[f"{first}.bias"]
+        h = _SparseLinear.apply(W, X) + b
+        layers = list(model.named_children())[1:]
+    elif not isinstance(model, nn.Sequential):
         return functional_call(model, params, (X,)).squeeze(-1)
-    h = X
-    for name, layer in model.named_children():
+    else:
+        h, layers = X, list(model.named_children())
+    for name, layer in layers:
         h = F.linear(h, params[f"{name}.weight"], params[f"{name}.bias"]) if isinstance(layer, nn.Linear) else layer(h)
     return h.squeeze(-1)
 
@@ -183,7 +255,7 @@ def train_erm(
     -------
     TrainResult
     """
-    X_t, y_t = as_tensor(X), as_tensor(y)
+    X_t, y_t = as_inputs(X, config), as_tensor(y)
     w_t = None if sample_weight is None else as_tensor(sample_weight)
     model = build_mlp(X_t.shape[1], config, seed)
 
@@ -226,7 +298,7 @@ def train_faalgrad(
     """
     if len(y_s) == 0 or len(y_q) == 0:
         raise ValueError(f"support ({len(y_s)} rows) and query ({len(y_q)} rows) must both be non-empty")
-    Xs, ys, Xq, yq = as_tensor(X_s), as_tensor(y_s), as_tensor(X_q), as_tensor(y_q)
+    Xs, ys, Xq, yq = as_inputs(X_s, config), as_tensor(y_s), as_inputs(X_q, config), as_tensor(y_q)
     model = build_mlp(Xs.shape[1], config, seed)
     support_rng = np.random.default_rng(seed + 1)
 
@@ -252,7 +324,7 @@ def _fit(
     """The shared epoch loop: outer optimiser steps, validation loss, early stopping."""
     params = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
     optimizer = OPTIMIZERS[config.optimizer](params.values(), lr=config.outer_lr)
-    Xv, yv = as_tensor(X_val), as_tensor(y_val)
+    Xv, yv = as_inputs(X_val), as_tensor(y_val)
     batch_rng = np.random.default_rng(seed)
     result = TrainResult(model=model, params=snapshot(params))
     best, waited = float("inf"), 0
@@ -293,6 +365,20 @@ def as_tensor(a) -> torch.Tensor:
         return a
     a = np.asarray(a)
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
+
+def as_inputs(X, config: TrainConfig | None = None) -> torch.Tensor | SparseRows:
+    """``X`` for full-batch products: :class:`SparseRows` when it is large and sparse, else a tensor.
+
+    Minibatch training (``config.batch_size`` below the row count) indexes rows, so keeps
+    the dense tensor. See :data:`SPARSE_MAX_DENSITY` and :data:`SPARSE_MIN_ENTRIES`.
+    """
+    X_t = as_tensor(X)
+    if config is not None and config.batch_size is not None and config.batch_size < len(X_t):
+        return X_t
+    if X_t.numel() >= SPARSE_MIN_ENTRIES and int(torch.count_nonzero(X_t)) <= SPARSE_MAX_DENSITY * X_t.numel():
+        return SparseRows(X_t)
+    return X_t
 
 
 @contextlib.contextmanager

@@ -12,9 +12,12 @@ import torch.nn.functional as F
 from sklearn.metrics import log_loss
 from torch import nn
 
+from faalgrad import train
 from faalgrad.train import (
+    SparseRows,
     TrainConfig,
     adapt,
+    as_inputs,
     bce,
     build_mlp,
     meta_gradient,
@@ -465,3 +468,64 @@ def test_zero_inner_lr_meta_gradient_is_the_query_gradient():
     plain = torch.func.grad(bce)(params, model, X_q, y_q)
     for k in params:
         torch.testing.assert_close(meta[k], plain[k], rtol=1e-5, atol=1e-7)  # float32 rounding only
+
+
+# --- sparse inputs: the CSR first layer against the dense one ----------------------------
+
+
+def _sparse_problem(activation: str, hidden: tuple[int, ...]):
+    """``_problem`` with one-hot-like inputs: most entries exactly zero."""
+    model, params, X_s, y_s, X_q, y_q = _problem(activation, hidden)
+    g = torch.Generator().manual_seed(7)
+    X_s, X_q = (X * (torch.rand(X.shape, generator=g, dtype=X.dtype) < 0.3) for X in (X_s, X_q))
+    return model, params, X_s, y_s, X_q, y_q
+
+
+@pytest.mark.parametrize(("activation", "hidden"), ARCHS)
+@pytest.mark.parametrize("inner_steps", [1, 3])
+@pytest.mark.parametrize("first_order", [False, True])
+def test_sparse_rows_meta_gradient_equals_dense(activation, hidden, inner_steps, first_order):
+    model, params, X_s, y_s, X_q, y_q = _sparse_problem(activation, hidden)
+    assert (X_s == 0).any() and (X_s != 0).any()
+    kw = dict(inner_lr=INNER_LR, inner_steps=inner_steps, first_order=first_order)
+    dense = meta_gradient(params, model, X_s, y_s, X_q, y_q, **kw)
+    sparse = meta_gradient(params, model, SparseRows(X_s), y_s, SparseRows(X_q), y_q, **kw)
+    _assert_dicts_close(sparse, dense, atol=1e-12)
+    ref = _ref_meta_gradient(model, X_s, y_s, X_q, y_q, INNER_LR, inner_steps) if not first_order else dense
+    _assert_dicts_close(sparse, ref, atol=1e-6)
+
+
+def test_sparse_rows_round_trip_and_logits():
+    model, params, X_s, *_ = _sparse_problem("relu", (5, 4))
+    rows = SparseRows(X_s)
+    assert rows.shape == X_s.shape
+    assert rows.csr.col_indices().dtype == torch.int32
+    torch.testing.assert_close(rows.to_dense(), X_s, atol=0, rtol=0)
+    torch.testing.assert_close(train.logits(params, model, rows), _forward(params, model, X_s), atol=1e-12, rtol=0)
+
+
+def test_as_inputs_chooses_csr_only_for_large_sparse_full_batches(monkeypatch):
+    monkeypatch.setattr(train, "SPARSE_MIN_ENTRIES", 100)
+    sparse = np.zeros((50, 4), dtype=np.float32)
+    sparse[np.arange(50), np.arange(50) % 4] = 1.0  # one-hot: density 1/4
+    assert isinstance(as_inputs(sparse), SparseRows)
+    assert isinstance(as_inputs(sparse, TrainConfig(batch_size=50)), SparseRows)  # one batch of every row
+    assert isinstance(as_inputs(sparse, TrainConfig(batch_size=49)), torch.Tensor)  # minibatches index rows
+    assert isinstance(as_inputs(np.ones((50, 4))), torch.Tensor)  # dense
+    assert isinstance(as_inputs(sparse[:20]), torch.Tensor)  # 80 entries: too small to gain
+
+
+@pytest.mark.parametrize("kind", ["erm", "faalgrad"])
+def test_training_on_sparse_inputs_matches_dense_training(kind, monkeypatch):
+    X, y = _data(400, 3)
+    X = (X * (np.random.default_rng(0).random(X.shape) < 0.2)).astype(np.float32)
+    half = {"X_s": X[:200], "y_s": y[:200], "X_q": X[200:], "y_q": y[200:], "X": X, "y": y, "X_val": X[:100], "y_val": y[:100]}
+    config = TrainConfig(max_epochs=20, patience=20, outer_lr=0.05)
+    monkeypatch.setattr(train, "SPARSE_MIN_ENTRIES", 10**12)
+    dense = _train(kind, half, config, seed=1)
+    monkeypatch.setattr(train, "SPARSE_MIN_ENTRIES", 100)
+    assert isinstance(as_inputs(X), SparseRows)
+    sparse = _train(kind, half, config, seed=1)
+    # float32 sums in another order: equal to rounding, not bit for bit
+    np.testing.assert_allclose(sparse.val_loss, dense.val_loss, rtol=0, atol=1e-5)
+    assert sparse.best_epoch == dense.best_epoch
