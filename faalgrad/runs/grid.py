@@ -75,6 +75,10 @@ def _run_chunk(specs: list[RunSpec]) -> list[dict]:
     return [run(s) for s in specs]
 
 
+#: How long a Dask client waits for the scheduler before the run gives up with a clear error.
+CONNECT_TIMEOUT = "10s"
+
+
 @contextlib.contextmanager
 def _executor(scheduler: str | None):
     """joblib's default backend, or its Dask backend on a client of ``scheduler``."""
@@ -84,7 +88,7 @@ def _executor(scheduler: str | None):
     from distributed import Client
 
     try:
-        client = Client(scheduler, timeout="10s")
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
     except OSError as error:
         raise ValueError(f"scheduler={scheduler!r}: no Dask scheduler answers there ({error})") from None
     with client, parallel_config(backend="dask"):

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from faalgrad.__main__ import main
-from faalgrad.runs import RunSpec, run_grid
+from faalgrad.runs import RunSpec, grid, run_grid
 
 distributed = pytest.importorskip("distributed")
 
@@ -32,6 +32,7 @@ def test_cli_scheduler(cluster, capsys):
     assert "german" in capsys.readouterr().out
 
 
-def test_unreachable_scheduler_is_a_clear_error():
+def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(grid, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(ValueError, match="no Dask scheduler answers"):
         run_grid(_specs()[:1], scheduler="tcp://127.0.0.1:9", progress=False)
