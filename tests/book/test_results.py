@@ -9,12 +9,15 @@ dataset, method and setting over its seeds).
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from faalgrad.runs.export import KERNELS_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "book" / "data"
@@ -76,6 +79,22 @@ def test_rerun_matches_published_rows(page):
     assert path.exists(), f"the re-execution wrote no rows for {page} (expected {path})"
     problems = compare(published, pd.read_csv(path))
     assert not problems, f"{page}: {len(problems)} cells out of tolerance:\n" + "\n".join(problems[:10])
+
+
+def test_rerun_computed_with_other_kernels_than_the_published_book():
+    """The proof that the suite passes on another machine: nbval's re-execution (``make test``
+    runs it under torch's AVX2 kernels, OpenBLAS's Haswell core type and one BLAS thread)
+    computed with kernels other than the ones that executed the published book."""
+    rerun_dir = os.environ.get(RERUN_ENV)
+    if not rerun_dir:
+        pytest.skip(f"{RERUN_ENV} is not set: `make test` sets it for the nbval re-execution of the book")
+    published = json.loads((PUBLISHED / KERNELS_FILE).read_text())
+    rerun = json.loads((Path(rerun_dir) / KERNELS_FILE).read_text())
+    shared = sorted(set(published) & set(rerun))
+    assert shared, f"no page recorded its kernels in both {PUBLISHED} and {rerun_dir}"
+    same = [name for name in shared if published[name] == rerun[name]]
+    assert not same, (f"{same}: re-executed with the kernels that executed the book ({published[same[0]]}); "
+                      "run nbval under another configuration (see NBVAL_ENV in the Makefile)")
 
 
 # --- the tolerance still catches real regressions ------------------------------------------
