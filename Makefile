@@ -30,7 +30,7 @@ run: $(STAMP)
 # the suite shows the book's numbers come out under another CPU's kernels; a test checks that
 # the kernels differ. The last line gives the counts of tests passed, failed and skipped.
 NBVAL_ENV := PYTHONHASHSEED=0 TQDM_DISABLE=1 PYTHONWARNINGS="ignore:IProgress not found" MKL_CBWR=AVX2
-NBVAL_KERNELS := ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-Haswell} OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+NBVAL_KERNELS := ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-Haswell} OPENBLAS_NUM_THREADS=1
 JB_BUILD := $(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 REPORTS := scratch/test-reports
 PYTEST := $(PY) -m pytest -p no:cacheprovider
