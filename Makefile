@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit test-html test-book bench book clean-venv
+.PHONY: run test test-unit test-html test-book test-book-a test-book-b bench book clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,19 +18,23 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(PY) -m faalgrad table1 --seeds 5
 
-# `make test`: three stages, two at a time on two cores, each printed whole when it ends:
-#   unit  - the unit tests;
-#   html  - the HTML and real-browser checks on a fresh render of the published notebooks
-#           (scratch/html-test, execution off);
-#   book  - nbval re-executes every book/*.ipynb (the notebooks share one run cache, as in
-#           `make book`) and compares outputs; then the results regression compares the
-#           re-executed run rows with book/data/ within the seed-spread tolerance.
+# `make test`: four stages, three at a time on two cores (the book's two halves share no
+# costly runs; together they keep both cores busy), each printed whole when it ends:
+#   unit   - the unit tests;
+#   html   - the HTML and real-browser checks on a fresh render of the published notebooks
+#            (scratch/html-test, execution off);
+#   book-a, book-b - nbval re-executes the book's notebooks (NBVAL_A: the pages built on
+#            Table 1's runs; NBVAL_B: the rest; all share one run cache, as in `make book`)
+#            and compares outputs; then the results regression compares the re-executed run
+#            rows with book/data/ within the seed-spread tolerance.
 # nbval runs under other numerical kernels than `make book` (NBVAL_KERNELS: torch's AVX2
-# kernels, OpenBLAS's Haswell core type unless the machine sets one, one BLAS thread), so
-# the suite shows the book's numbers come out under another CPU's kernels; a test checks that
+# kernels, OpenBLAS's Haswell core type unless the machine sets one, one thread), so the
+# suite shows the book's numbers come out under another CPU's kernels; a test checks that
 # the kernels differ. The last line gives the counts of tests passed, failed and skipped.
 NBVAL_ENV := PYTHONHASHSEED=0 TQDM_DISABLE=1 PYTHONWARNINGS="ignore:IProgress not found" MKL_CBWR=AVX2
-NBVAL_KERNELS := ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-Haswell} OPENBLAS_NUM_THREADS=1
+NBVAL_KERNELS := ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-Haswell} OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+NBVAL_A := book/table1.ipynb book/ratio.ipynb book/swap.ipynb book/comparisons.ipynb
+NBVAL_B := $(filter-out $(NBVAL_A),$(wildcard book/*.ipynb))
 JB_BUILD := $(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 REPORTS := scratch/test-reports
 PYTEST := $(PY) -m pytest -p no:cacheprovider
@@ -41,7 +45,7 @@ $(ACTIONLINT):
 
 test: $(STAMP) $(ACTIONLINT)
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS) && start=$$(date +%s); \
-	$(MAKE) --no-print-directory -k -j2 --output-sync=target test-book test-unit test-html; \
+	$(MAKE) --no-print-directory -k -j3 --output-sync=target test-book test-unit test-html; \
 	$(PY) scripts/test_summary.py $(REPORTS) $$(( $$(date +%s) - start ))
 
 test-unit: $(STAMP) $(ACTIONLINT)
@@ -53,12 +57,22 @@ test-html: $(STAMP)
 	FAALGRAD_HTML=scratch/html-test/_build/html $(PYTEST) tests/book/test_book.py tests/book/test_browser.py \
 		-k "html or in_browser or broken_page or search_finds" --junitxml=$(REPORTS)/html.xml
 
-test-book: $(STAMP)
-	rm -rf scratch/nbval-runs scratch/nbval-data && mkdir -p scratch/nbval-runs
-	$(NBVAL_ENV) $(NBVAL_KERNELS) FAALGRAD_RUN_CACHE=$(CURDIR)/scratch/nbval-runs FAALGRAD_DATA_DIR=$(CURDIR)/scratch/nbval-data \
-		$(PYTEST) --nbval --nbval-current-env book/*.ipynb --nbval-sanitize-with tests/book/sanitize.cfg --junitxml=$(REPORTS)/nbval.xml
+NBVAL_RUN = $(NBVAL_ENV) $(NBVAL_KERNELS) FAALGRAD_RUN_CACHE=$(CURDIR)/scratch/nbval-runs \
+	FAALGRAD_DATA_DIR=$(CURDIR)/scratch/nbval-data $(PYTEST) --nbval --nbval-current-env --nbval-sanitize-with tests/book/sanitize.cfg
+
+test-book: test-book-a test-book-b
 	FAALGRAD_RERUN_DATA=$(CURDIR)/scratch/nbval-data $(PYTEST) tests/book/test_results.py -k rerun --junitxml=$(REPORTS)/results.xml
 	rm -rf scratch/nbval-runs
+
+test-book-a: scratch/nbval-ready
+	$(NBVAL_RUN) $(NBVAL_A) --junitxml=$(REPORTS)/nbval-a.xml
+
+test-book-b: scratch/nbval-ready
+	$(NBVAL_RUN) $(NBVAL_B) --junitxml=$(REPORTS)/nbval-b.xml
+
+.PHONY: scratch/nbval-ready
+scratch/nbval-ready: $(STAMP)
+	rm -rf scratch/nbval-runs scratch/nbval-data && mkdir -p scratch/nbval-runs
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_trainer.py

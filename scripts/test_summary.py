@@ -2,8 +2,8 @@
 
     python scripts/test_summary.py scratch/test-reports [SECONDS]
 
-Each stage (unit, html, nbval, results) writes ``<stage>.xml``; a stage without a report
-did not run to its end and counts as failed.
+Each stage (unit, html, the book's two nbval halves, results) writes ``<stage>.xml``; a
+stage without a report did not run to its end and counts as failed.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-STAGES = ("unit", "html", "nbval", "results")
+STAGES = ("unit", "html", "nbval-a", "nbval-b", "results")
 
 
 def counts(report: Path) -> dict[str, int]:

@@ -6,6 +6,7 @@ numerical kernels that computed it in ``kernels.json``: the results regression c
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -51,11 +52,13 @@ def _write(frame: pd.DataFrame, name: str) -> Path | None:
     frame.to_csv(tmp, index=False, compression=compression)
     os.replace(tmp, path)
     kernels = path.with_name(KERNELS_FILE)
-    recorded = json.loads(kernels.read_text()) if kernels.exists() else {}
-    recorded[name] = kernel_config()
-    tmp = kernels.with_name(KERNELS_FILE + ".tmp")
-    tmp.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, kernels)
+    with open(kernels.with_name(KERNELS_FILE + ".lock"), "w") as lock:  # notebooks executed side by side
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        recorded = json.loads(kernels.read_text()) if kernels.exists() else {}
+        recorded[name] = kernel_config()
+        tmp = kernels.with_name(KERNELS_FILE + ".tmp")
+        tmp.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, kernels)
     return path
 
 

@@ -40,3 +40,22 @@ def test_split_indices_are_the_runs_splits(monkeypatch, tmp_path):
     first = path.read_bytes()
     export.export_splits(["german"], 1)
     assert path.read_bytes() == first  # byte-stable: no timestamp in the gzip header
+
+
+def test_each_file_records_the_kernels_that_computed_it(monkeypatch, tmp_path):
+    import json
+    import threading
+
+    monkeypatch.setenv(export.DATA_ENV, str(tmp_path))
+    monkeypatch.setenv("MKL_CBWR", "AVX2")
+    pages = [f"page{i}" for i in range(8)]
+    writers = [threading.Thread(target=export.export_rows, args=(pd.DataFrame({"a": [i]}), p)) for i, p in enumerate(pages)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    recorded = json.loads((tmp_path / export.KERNELS_FILE).read_text())
+    assert sorted(recorded) == sorted(f"{p}.csv" for p in pages)  # no write lost to another
+    assert recorded["page0.csv"] == export.kernel_config()
+    assert set(recorded["page0.csv"]) == {"torch_cpu", "openblas_core", "blas_threads", "mkl_cbwr"}
+    assert recorded["page0.csv"]["mkl_cbwr"] == "AVX2"
