@@ -128,36 +128,21 @@ def _csr32(X: torch.Tensor) -> torch.Tensor:
         return torch.sparse_csr_tensor(crow, cols.int(), X[rows, cols], X.shape, check_invariants=False)
 
 
-class _SparseLinear(torch.autograd.Function):
-    """``X @ W.T`` for CSR ``X``; its derivative in ``W`` is :class:`_SparseGramian`, so any order works."""
+class _CsrProduct(torch.autograd.Function):
+    """``X @ M.T`` for CSR ``X`` (``gram=False``: the first layer), or ``M.T @ X`` (``gram=True``:
+    its weight gradient); each is the other's derivative, so derivatives of any order work."""
 
     @staticmethod
-    def forward(W: torch.Tensor, X: SparseRows) -> torch.Tensor:
-        return X.csr @ W.T
+    def forward(M: torch.Tensor, X: SparseRows, gram: bool) -> torch.Tensor:
+        return (X.csr_t @ M).T if gram else X.csr @ M.T
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
-        ctx.X = inputs[1]
+        ctx.X, ctx.gram = inputs[1], inputs[2]
 
     @staticmethod
     def backward(ctx, G: torch.Tensor):
-        return _SparseGramian.apply(G, ctx.X), None
-
-
-class _SparseGramian(torch.autograd.Function):
-    """``G.T @ X`` for CSR ``X``: the first layer's weight gradient; its derivative in ``G`` is :class:`_SparseLinear`."""
-
-    @staticmethod
-    def forward(G: torch.Tensor, X: SparseRows) -> torch.Tensor:
-        return (X.csr_t @ G).T
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        ctx.X = inputs[1]
-
-    @staticmethod
-    def backward(ctx, H: torch.Tensor):
-        return _SparseLinear.apply(H, ctx.X), None
+        return _CsrProduct.apply(G, ctx.X, not ctx.gram), None, None
 
 
 def logits(params: Params, model: nn.Module, X: torch.Tensor | SparseRows) -> torch.Tensor:
@@ -171,7 +156,7 @@ def logits(params: Params, model: nn.Module, X: torch.Tensor | SparseRows) -> to
     if isinstance(X, SparseRows):
         first = next(name for name, _ in model.named_children())
         W, b = params[f"{first}.weight"], params[f"{first}.bias"]
-        h = _SparseLinear.apply(W, X) + b
+        h = _CsrProduct.apply(W, X, False) + b
         layers = list(model.named_children())[1:]
     elif not isinstance(model, nn.Sequential):
         return functional_call(model, params, (X,)).squeeze(-1)
