@@ -76,6 +76,7 @@ scratch/nbval-ready: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_trainer.py
+	$(PY) benchmarks/bench_sparse.py
 	$(PY) benchmarks/bench_table1.py
 
 # make book                      every notebooks/X.md -> book/X.ipynb (atomic), then _build/html

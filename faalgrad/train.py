@@ -23,14 +23,15 @@ from faalgrad.validation import check_choice, check_int, replace_settings
 Params = dict[str, torch.Tensor]
 EpochCallback = Callable[[int, Params], None]
 
-__all__ = ["ACTIVATIONS", "EpochCallback", "Params", "SparseRows", "TrainConfig", "TrainResult", "adapt", "as_inputs", "as_tensor", "bce",
-           "build_mlp", "gradient_cosine", "logits", "meta_gradient", "meta_loss", "single_thread", "snapshot", "train_erm",
-           "train_faalgrad"]
+__all__ = ["ACTIVATIONS", "EpochCallback", "Params", "SparseRows", "TrainConfig", "TrainResult", "adapt", "as_inputs",
+           "as_tensor", "bce", "build_mlp", "gradient_cosine", "logits", "meta_gradient", "meta_loss", "single_thread",
+           "snapshot", "train_erm", "train_faalgrad"]
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 #: Full-batch inputs at most this dense (share of non-zero entries) and with at least this
 #: many entries enter the first layer as CSR: a pass over Adult's training split (88 % zeros,
-#: its one-hot columns) then reads about a third of the bytes, the step's largest cost.
+#: its one-hot columns) then reads about a quarter of the bytes, the step's largest cost
+#: (benchmarks/bench_sparse.py).
 SPARSE_MAX_DENSITY, SPARSE_MIN_ENTRIES = 0.25, 250_000
 
 
