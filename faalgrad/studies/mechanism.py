@@ -334,7 +334,7 @@ def mechanism_verdict(paired: pd.DataFrame) -> claims.Verdict:
 def _arm_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean ± std per (dataset, config, arm) of test accuracy (%), DP and EOD difference and the selected epoch."""
     agg = aggregate(rows.assign(epoch=rows["best_epoch"] + 1, split=rows["split"].fillna("both")),
-                      ["dataset", "split", "arm"], ("accuracy", "dp_diff", "eod_diff", "epoch"))
+                    ["dataset", "split", "arm"], ("accuracy", "dp_diff", "eod_diff", "epoch"))
     rank = {**{d: i for i, d in enumerate(dict.fromkeys(rows["dataset"]))}, **{a: i for i, a in enumerate(ARMS)}}
     agg = agg.sort_values(["dataset", "split", "arm"], key=lambda c: c if c.name == "split" else c.map(rank))
     out = pd.DataFrame({"dataset": agg["dataset"].map(DATASET_LABELS),
