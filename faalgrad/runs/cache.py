@@ -3,10 +3,13 @@
 Off unless ``FAALGRAD_RUN_CACHE`` names a directory; ``make book`` points it at a fresh
 directory per build and deletes it afterwards. A key is hashed with a fingerprint of the
 package's source and the numerical libraries' versions, so an entry can never stand in
-for a run of other code.
+for a run of other code. Processes sharing the directory (``make test`` executes the book
+in two halves side by side) compute each entry once: the first takes the entry's lock,
+the others wait for it and read its result.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import pickle
@@ -56,26 +59,41 @@ def memoize(key: Any, compute: Callable[[], T]) -> T:
     """``compute()``, stored under ``key`` when the cache is on and read back next time.
 
     Writes are atomic (temporary file, then rename), so parallel workers never see half a
-    file; an unreadable entry is recomputed.
+    file; an unreadable entry is recomputed. A missing entry is computed under an exclusive
+    lock on ``<entry>.lock``, so that a process asking for an entry another process is
+    computing waits for it instead of computing it again.
     """
     root = directory()
     if root is None:
         return compute()
     path = key_path(root, key)
-    if path.exists():
-        try:
-            with path.open("rb") as f:
-                return pickle.load(f)
-        except Exception:  # a damaged entry is recomputed below
-            pass
-    value = compute()
+    found, value = _load(path)
+    if found:
+        return value
     root.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=root, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(value, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        found, value = _load(path)  # computed by the process that held the lock
+        if found:
+            return value
+        value = compute()
+        fd, tmp = tempfile.mkstemp(dir=root, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(value, f)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return value
+
+
+def _load(path: Path) -> tuple[bool, Any]:
+    """``(True, value)`` stored at ``path``, or ``(False, None)`` if it is missing or unreadable."""
+    if not path.exists():
+        return False, None
+    try:
+        with path.open("rb") as f:
+            return True, pickle.load(f)
+    except Exception:  # a damaged entry is recomputed
+        return False, None

@@ -1,4 +1,9 @@
-"""faalgrad.cache: off by default, atomic, keyed by repr and the code fingerprint."""
+"""faalgrad.cache: off by default, atomic, keyed by repr and the code fingerprint, each entry
+computed once by processes sharing the directory."""
+import multiprocessing
+import os
+import time
+
 import pytest
 
 from faalgrad.runs import cache
@@ -38,7 +43,8 @@ def test_failed_compute_stores_nothing(monkeypatch, tmp_path):
     monkeypatch.setenv(cache.ENV, str(tmp_path))
     with pytest.raises(RuntimeError):
         cache.memoize("k", lambda: (_ for _ in ()).throw(RuntimeError("boom")))
-    assert not list(tmp_path.iterdir())
+    assert not list(tmp_path.glob("*.pkl")) and not list(tmp_path.glob("*.tmp"))
+    assert cache.memoize("k", lambda: 4) == 4  # the lock was released
 
 
 def test_key_depends_on_value_and_fingerprint(tmp_path, monkeypatch):
@@ -62,3 +68,31 @@ def test_run_rows_identical_with_and_without_cache(monkeypatch, tmp_path):
     assert plain.keys() == stored.keys() == again.keys()
     for k in plain:
         assert str(plain[k]) == str(stored[k]) == str(again[k]), k
+
+
+def _ask(root, log, value, results):
+    """In a child process: memoize a slow computation that logs each time it runs."""
+    def compute():
+        with open(log, "a") as f:
+            f.write(f"computed {value}\n")
+        time.sleep(1.0)
+        return value
+
+    os.environ[cache.ENV] = str(root)
+    results.put(cache.memoize("shared", compute))
+
+
+def test_a_process_waits_for_the_entry_another_is_computing(tmp_path):
+    context = multiprocessing.get_context("fork")
+    results, log = context.Queue(), tmp_path / "log"
+    first = context.Process(target=_ask, args=(tmp_path / "c", log, 1, results))
+    first.start()
+    deadline = time.monotonic() + 30
+    while not log.exists() and time.monotonic() < deadline:  # the first is inside compute()
+        time.sleep(0.01)
+    second = context.Process(target=_ask, args=(tmp_path / "c", log, 2, results))
+    second.start()
+    values = [results.get(timeout=60), results.get(timeout=60)]
+    first.join(), second.join()
+    assert values == [1, 1]
+    assert log.read_text() == "computed 1\n"
