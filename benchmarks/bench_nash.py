@@ -14,6 +14,7 @@ bargaining step costing at most 4x an ERM step.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_nash.py [--repeats 200]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,11 +60,21 @@ def main(repeats: int = 200) -> dict[str, float]:
     def fresh():
         model = build_mlp(X.shape[1], config.mlp_config(), 0)
         params = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
-        opt = torch.optim.SGD(params.values(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        opt = torch.optim.SGD(
+            params.values(),
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
         return model, params, opt
 
     model_e, _, _ = fresh()
-    opt_e = torch.optim.SGD(model_e.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    opt_e = torch.optim.SGD(
+        model_e.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
 
     def erm_step() -> None:
         opt_e.zero_grad()
@@ -75,20 +86,44 @@ def main(repeats: int = 200) -> dict[str, float]:
         model, params, opt = fresh()
 
         def step() -> None:
-            nash_step(params, model, opt, X, y, X_meta, y_meta, meta, objective=objective, bargain=bargain,
-                      lookahead_lr=config.eta, weight_norm=config.weight_norm)
+            nash_step(
+                params,
+                model,
+                opt,
+                X,
+                y,
+                X_meta,
+                y_meta,
+                meta,
+                objective=objective,
+                bargain=bargain,
+                lookahead_lr=config.eta,
+                weight_norm=config.weight_norm,
+            )
+
         return step
 
     out = _median_ms(
-        {"erm_ms": erm_step, "nash_bargain_ms": make_nash("nash_ltr"), "nash_objective_ms": make_nash("ltr")}, repeats
+        {
+            "erm_ms": erm_step,
+            "nash_bargain_ms": make_nash("nash_ltr"),
+            "nash_objective_ms": make_nash("ltr"),
+        },
+        repeats,
     )
     out["ratio_bargain"] = out["nash_bargain_ms"] / out["erm_ms"]
     out["ratio_objective"] = out["nash_objective_ms"] / out["erm_ms"]
-    print(f"adult, B={config.batch_size}, d={X.shape[1]}, MLP {config.hidden}, K={meta.n_players} players, "
-          f"{len(meta.indices)} meta rows, 1 thread, median of {repeats}")
+    print(
+        f"adult, B={config.batch_size}, d={X.shape[1]}, MLP {config.hidden}, K={meta.n_players} players, "
+        f"{len(meta.indices)} meta rows, 1 thread, median of {repeats}"
+    )
     print(f"ERM step                 {out['erm_ms']:8.3f} ms")
-    print(f"Nash step, bargaining    {out['nash_bargain_ms']:8.3f} ms   ratio {out['ratio_bargain']:.2f}x")
-    print(f"Nash step, stage 2 (LtR) {out['nash_objective_ms']:8.3f} ms   ratio {out['ratio_objective']:.2f}x")
+    print(
+        f"Nash step, bargaining    {out['nash_bargain_ms']:8.3f} ms   ratio {out['ratio_bargain']:.2f}x"
+    )
+    print(
+        f"Nash step, stage 2 (LtR) {out['nash_objective_ms']:8.3f} ms   ratio {out['ratio_objective']:.2f}x"
+    )
     print(f"target <= 4x: {'met' if out['ratio_bargain'] <= 4 else 'NOT met'}")
     return out
 

@@ -7,6 +7,7 @@ validation-loss trajectories (float32 sums in another order: rounding only).
 
     python benchmarks/bench_sparse.py [--repeats 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,11 +37,15 @@ def main() -> None:
     torch.set_num_threads(1)
     d = split_data("adult", 0)
     s, q = support_query(d.y_train, d.a_train, "config1", dataset="adult")
-    erm, meta = erm_config("adult", max_epochs=100, patience=100), faalgrad_config("adult", inner_steps=10, max_epochs=20, patience=20)
+    erm, meta = (
+        erm_config("adult", max_epochs=100, patience=100),
+        faalgrad_config("adult", inner_steps=10, max_epochs=20, patience=20),
+    )
     cases = {
         "ERM, 100 epochs": lambda: train.train_erm(d.X_train, d.y_train, d.X_val, d.y_val, erm, 0),
-        "FaAlGrad I=10, 20 epochs": lambda: train.train_faalgrad(d.X_train[s], d.y_train[s], d.X_train[q], d.y_train[q],
-                                                                  d.X_val, d.y_val, meta, 0),
+        "FaAlGrad I=10, 20 epochs": lambda: train.train_faalgrad(
+            d.X_train[s], d.y_train[s], d.X_train[q], d.y_train[q], d.X_val, d.y_val, meta, 0
+        ),
     }
     cases["ERM, 100 epochs"]()  # first-run start-up (allocator, kernels) outside the timings
     print(f"{'case':<26} {'dense s':>8} {'CSR s':>7} {'speed-up':>9} {'max |Δ val loss|':>17}")

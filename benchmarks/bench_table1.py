@@ -1,7 +1,8 @@
 """Wall time of ``python -m faalgrad table1`` for all four datasets and 5 seeds.
 
-    python benchmarks/bench_table1.py [--seeds 5]
+python benchmarks/bench_table1.py [--seeds 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,9 +16,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "faalgrad", "table1", "--seeds", str(args.seeds), "--format", "csv"],
-                   check=True, stdout=subprocess.DEVNULL)
-    print(f"table1, 4 datasets x 8 rows x {args.seeds} seeds: {time.perf_counter() - start:.1f} s wall")
+    subprocess.run(
+        [sys.executable, "-m", "faalgrad", "table1", "--seeds", str(args.seeds), "--format", "csv"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    print(
+        f"table1, 4 datasets x 8 rows x {args.seeds} seeds: {time.perf_counter() - start:.1f} s wall"
+    )
 
 
 if __name__ == "__main__":

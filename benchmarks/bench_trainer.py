@@ -8,6 +8,7 @@ same parameters.
 
     python benchmarks/bench_trainer.py [--repeats 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,25 +44,50 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     total = {"trainer": 0.0, "reference": 0.0}
-    print(f"{'dataset':<12} {'I':>3} {'trainer s':>10} {'reference s':>12} {'ratio':>6} {'max |Δθ|':>9}")
+    print(
+        f"{'dataset':<12} {'I':>3} {'trainer s':>10} {'reference s':>12} {'ratio':>6} {'max |Δθ|':>9}"
+    )
     for name in DATASETS:
         data = split_dataset(load_dataset(name), 0)
         s, q = support_query(data.y_train, data.a_train, "config1", dataset=name)
-        arrays = [torch.from_numpy(v).float() for v in (data.X_train[s], data.y_train[s], data.X_train[q], data.y_train[q], data.X_val, data.y_val)]
+        arrays = [
+            torch.from_numpy(v).float()
+            for v in (
+                data.X_train[s],
+                data.y_train[s],
+                data.X_train[q],
+                data.y_train[q],
+                data.X_val,
+                data.y_val,
+            )
+        ]
         for inner in (1, 10):
             config = faalgrad_config(name, inner_steps=inner, max_epochs=EPOCHS, patience=EPOCHS)
             init = dict(build_mlp(data.X_train.shape[1], config, 0).named_parameters())
             ours = lambda: train_faalgrad(*arrays, config, 0)  # noqa: E731
-            ref = lambda: reference_train(init, *arrays, inner_lr=config.inner_lr, outer_lr=config.outer_lr,  # noqa: E731
-                                          inner_steps=inner, epochs=EPOCHS, activation=config.activation)
+            ref = lambda: reference_train(
+                init,
+                *arrays,
+                inner_lr=config.inner_lr,
+                outer_lr=config.outer_lr,  # noqa: E731
+                inner_steps=inner,
+                epochs=EPOCHS,
+                activation=config.activation,
+            )
             t_ours, t_ref = _time(ours, args.repeats), _time(ref, args.repeats)
-            last_ours = ours().val_loss  # best params are restored; compare the loss trajectories instead
+            last_ours = (
+                ours().val_loss
+            )  # best params are restored; compare the loss trajectories instead
             _, last_ref = ref()
             gap = max(abs(a - b) for a, b in zip(last_ours, last_ref))
             total["trainer"] += t_ours
             total["reference"] += t_ref
-            print(f"{name:<12} {inner:>3} {t_ours:>10.2f} {t_ref:>12.2f} {t_ours / t_ref:>6.2f} {gap:>9.1e}")
-    print(f"{'total':<12} {'':>3} {total['trainer']:>10.2f} {total['reference']:>12.2f} {total['trainer'] / total['reference']:>6.2f}")
+            print(
+                f"{name:<12} {inner:>3} {t_ours:>10.2f} {t_ref:>12.2f} {t_ours / t_ref:>6.2f} {gap:>9.1e}"
+            )
+    print(
+        f"{'total':<12} {'':>3} {total['trainer']:>10.2f} {total['reference']:>12.2f} {total['trainer'] / total['reference']:>6.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -3,12 +3,20 @@
 The paper describes each in one sentence; the readings implemented here are stated on the
 book's Table 1 page ("How the baselines are implemented").
 """
+
 from __future__ import annotations
 
 import numpy as np
 from fairlearn.metrics import demographic_parity_difference
 
-__all__ = ["MAX_EOD_WEIGHT", "THRESHOLDS", "choose_threshold", "mba_dp_indices", "mba_eod_weights", "predict_with_threshold"]
+__all__ = [
+    "MAX_EOD_WEIGHT",
+    "THRESHOLDS",
+    "choose_threshold",
+    "mba_dp_indices",
+    "mba_eod_weights",
+    "predict_with_threshold",
+]
 
 THRESHOLDS: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(1, 11))
 MAX_EOD_WEIGHT = 10.0
@@ -37,12 +45,18 @@ def mba_eod_weights(y: np.ndarray, y_pred: np.ndarray, a: np.ndarray) -> np.ndar
         worse, better = (0, 1) if rates[0] > rates[1] else (1, 0)
         if rates[worse] == 0.0:
             continue
-        factor = MAX_EOD_WEIGHT if rates[better] == 0.0 else min(rates[worse] / rates[better], MAX_EOD_WEIGHT)
+        factor = (
+            MAX_EOD_WEIGHT
+            if rates[better] == 0.0
+            else min(rates[worse] / rates[better], MAX_EOD_WEIGHT)
+        )
         weights[(y == label) & (a == worse) & wrong] = factor
     return weights
 
 
-def predict_with_threshold(scores: np.ndarray, a: np.ndarray, threshold: float, base: float = 0.5) -> np.ndarray:
+def predict_with_threshold(
+    scores: np.ndarray, a: np.ndarray, threshold: float, base: float = 0.5
+) -> np.ndarray:
     """Hard predictions: ``scores >= threshold`` for the protected group, ``>= base`` for the rest."""
     scores, a = np.asarray(scores), np.asarray(a)
     return np.where(a == 1, scores >= threshold, scores >= base).astype(int)
@@ -50,6 +64,7 @@ def predict_with_threshold(scores: np.ndarray, a: np.ndarray, threshold: float, 
 
 def choose_threshold(scores: np.ndarray, y: np.ndarray, a: np.ndarray) -> float:
     """The protected-group threshold of :data:`THRESHOLDS` that minimises DP difference on (scores, y, a)."""
+
     def key(t: float) -> tuple[float, float, float]:
         pred = predict_with_threshold(scores, a, t)
         dp = demographic_parity_difference(y, pred, sensitive_features=a)

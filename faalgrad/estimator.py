@@ -1,4 +1,5 @@
 """``FaAlGradClassifier``: FaAlGrad with scikit-learn / fairlearn conventions."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,9 +38,23 @@ class FaAlGradClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(
-        self, *, hidden=(8,), activation="relu", inner_lr=0.005, outer_lr=0.01, inner_steps=1, first_order=False,
-        optimizer="adam", max_epochs=100, patience=10, batch_size=None, split="config1", ratio=None,
-        config2_direction="counter", validation_fraction=0.15, random_state=0,
+        self,
+        *,
+        hidden=(8,),
+        activation="relu",
+        inner_lr=0.005,
+        outer_lr=0.01,
+        inner_steps=1,
+        first_order=False,
+        optimizer="adam",
+        max_epochs=100,
+        patience=10,
+        batch_size=None,
+        split="config1",
+        ratio=None,
+        config2_direction="counter",
+        validation_fraction=0.15,
+        random_state=0,
     ):
         self.hidden = hidden
         self.activation = activation
@@ -59,10 +74,16 @@ class FaAlGradClassifier(ClassifierMixin, BaseEstimator):
 
     def _config(self) -> TrainConfig:
         return TrainConfig(
-            hidden=tuple(int(h) for h in np.atleast_1d(self.hidden)), activation=self.activation,
-            inner_lr=self.inner_lr, outer_lr=self.outer_lr, inner_steps=self.inner_steps,
-            first_order=self.first_order, optimizer=self.optimizer, max_epochs=self.max_epochs,
-            patience=self.patience, batch_size=self.batch_size,
+            hidden=tuple(int(h) for h in np.atleast_1d(self.hidden)),
+            activation=self.activation,
+            inner_lr=self.inner_lr,
+            outer_lr=self.outer_lr,
+            inner_steps=self.inner_steps,
+            first_order=self.first_order,
+            optimizer=self.optimizer,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            batch_size=self.batch_size,
         )
 
     def fit(self, X, y, *, sensitive_features):
@@ -70,7 +91,9 @@ class FaAlGradClassifier(ClassifierMixin, BaseEstimator):
         if self.split not in SPLITS:
             raise ValueError(f"unknown split {self.split!r}; valid choices: {', '.join(SPLITS)}")
         if not 0.0 < self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction={self.validation_fraction!r} must lie strictly between 0 and 1")
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction!r} must lie strictly between 0 and 1"
+            )
         config = self._config()
         X, y = validate_data(self, X, y, dtype=np.float32)
         a = np.asarray(sensitive_features).ravel()
@@ -82,14 +105,31 @@ class FaAlGradClassifier(ClassifierMixin, BaseEstimator):
         y, a = y.astype(int), a.astype(int)
         self.classes_ = np.array([0, 1])
         train, val = train_test_split(
-            np.arange(len(y)), test_size=self.validation_fraction, stratify=2 * y + a, random_state=self.random_state
+            np.arange(len(y)),
+            test_size=self.validation_fraction,
+            stratify=2 * y + a,
+            random_state=self.random_state,
         )
         support, query = support_query(
-            y[train], a[train], self.split, dataset="the training data", ratio=self.ratio,
-            seed=self.random_state, direction=self.config2_direction,
+            y[train],
+            a[train],
+            self.split,
+            dataset="the training data",
+            ratio=self.ratio,
+            seed=self.random_state,
+            direction=self.config2_direction,
         )
         Xt, yt = X[train], y[train]
-        self.result_ = train_faalgrad(Xt[support], yt[support], Xt[query], yt[query], X[val], y[val], config, self.random_state)
+        self.result_ = train_faalgrad(
+            Xt[support],
+            yt[support],
+            Xt[query],
+            yt[query],
+            X[val],
+            y[val],
+            config,
+            self.random_state,
+        )
         return self
 
     def predict_proba(self, X) -> np.ndarray:

@@ -4,6 +4,7 @@
 differences (smaller is fairer), ``dp_ratio`` / ``eod_ratio`` the ratios (larger is
 fairer). AUCs use scores, never hard labels. Accuracy is a fraction in [0, 1].
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,9 +15,18 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 __all__ = ["METRICS", "aggregate", "evaluate", "mean_std", "roc_auc"]
 
 METRICS: tuple[str, ...] = (
-    "accuracy", "dp_diff", "eod_diff", "dp_ratio", "eod_ratio",
-    "acc_protected", "acc_unprotected",
-    "auc", "auc_protected", "auc_unprotected", "auc_gap", "auc_worst",
+    "accuracy",
+    "dp_diff",
+    "eod_diff",
+    "dp_ratio",
+    "eod_ratio",
+    "acc_protected",
+    "acc_unprotected",
+    "auc",
+    "auc_protected",
+    "auc_unprotected",
+    "auc_gap",
+    "auc_worst",
 )
 
 
@@ -36,12 +46,18 @@ def evaluate(y_true, y_pred, sensitive_features, *, y_score=None) -> dict[str, f
     """
     y_true, y_pred, a = (np.asarray(v).astype(int) for v in (y_true, y_pred, sensitive_features))
     if not (len(y_true) == len(y_pred) == len(a)):
-        raise ValueError(f"lengths differ: y_true {len(y_true)}, y_pred {len(y_pred)}, sensitive_features {len(a)}")
+        raise ValueError(
+            f"lengths differ: y_true {len(y_true)}, y_pred {len(y_pred)}, sensitive_features {len(a)}"
+        )
     groups = {g: a == g for g in np.unique(a)}
     by_group = {
         name: {g: float(f(y_true[m], y_pred[m])) for g, m in groups.items()}
-        for name, f in (("selection", selection_rate), ("tpr", true_positive_rate), ("fpr", false_positive_rate),
-                        ("accuracy", accuracy_score))
+        for name, f in (
+            ("selection", selection_rate),
+            ("tpr", true_positive_rate),
+            ("fpr", false_positive_rate),
+            ("accuracy", accuracy_score),
+        )
     }
     diff = {name: _difference(values) for name, values in by_group.items()}
     ratio = {name: _ratio(values) for name, values in by_group.items()}
@@ -55,7 +71,13 @@ def evaluate(y_true, y_pred, sensitive_features, *, y_score=None) -> dict[str, f
         "acc_unprotected": by_group["accuracy"].get(0, np.nan),
     }
     if y_score is None:
-        row.update(auc=np.nan, auc_protected=np.nan, auc_unprotected=np.nan, auc_gap=np.nan, auc_worst=np.nan)
+        row.update(
+            auc=np.nan,
+            auc_protected=np.nan,
+            auc_unprotected=np.nan,
+            auc_gap=np.nan,
+            auc_worst=np.nan,
+        )
         return row
     y_score = np.asarray(y_score, dtype=float)
     auc = {g: roc_auc(y_true[m], y_score[m]) for g, m in groups.items()}
@@ -80,7 +102,9 @@ def _ratio(values: dict) -> float:
         return float(v.min() / v.max())
 
 
-def aggregate(rows: pd.DataFrame, by: list[str], metrics: tuple[str, ...] | list[str] = METRICS) -> pd.DataFrame:
+def aggregate(
+    rows: pd.DataFrame, by: list[str], metrics: tuple[str, ...] | list[str] = METRICS
+) -> pd.DataFrame:
     """Mean and sample std (ddof=1) over seeds of each metric, per ``by`` group.
 
     Returns one row per group with ``<metric>_mean``, ``<metric>_std`` and ``n_seeds``.

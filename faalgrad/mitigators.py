@@ -4,6 +4,7 @@ ExponentiatedGradient (DP or equalized odds) with a logistic-regression base lea
 ThresholdOptimizer post-processing the baseline MLP on the validation split. The
 Comparisons page (book/comparisons.ipynb) explains the choices.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -20,8 +21,16 @@ from sklearn.linear_model import LogisticRegression
 
 from faalgrad.validation import check_choice
 
-__all__ = ["MITIGATORS", "POSTPROCESSORS", "MitigatorResult", "ScoreModel", "base_learner", "check_mitigator",
-           "fit_mitigator", "quiet"]
+__all__ = [
+    "MITIGATORS",
+    "POSTPROCESSORS",
+    "MitigatorResult",
+    "ScoreModel",
+    "base_learner",
+    "check_mitigator",
+    "fit_mitigator",
+    "quiet",
+]
 
 MITIGATORS: tuple[str, ...] = ("eg_dp", "eg_eo", "to_dp", "to_eo")
 #: The mitigators that post-process the baseline MLP (they need it, trained first).
@@ -128,13 +137,35 @@ def fit_mitigator(method: str, data, seed: int, *, model: Any = None) -> Mitigat
             if model is None:
                 raise ValueError(f"{method!r} post-processes a fitted model: pass model=")
             scorer = ScoreModel(model)
-            to = ThresholdOptimizer(estimator=scorer, constraints=_TO_CONSTRAINTS[method], prefit=True,
-                                    predict_method="predict_proba")
-            to.fit(np.asarray(data.X_val), np.asarray(data.y_val).astype(int),
-                   sensitive_features=np.asarray(data.a_val).astype(int))
-            return MitigatorResult(method, to, seed, scorer=scorer, best_epoch=getattr(model, "best_epoch", 0),
-                                   val_loss=list(getattr(model, "val_loss", [])))
+            to = ThresholdOptimizer(
+                estimator=scorer,
+                constraints=_TO_CONSTRAINTS[method],
+                prefit=True,
+                predict_method="predict_proba",
+            )
+            to.fit(
+                np.asarray(data.X_val),
+                np.asarray(data.y_val).astype(int),
+                sensitive_features=np.asarray(data.a_val).astype(int),
+            )
+            return MitigatorResult(
+                method,
+                to,
+                seed,
+                scorer=scorer,
+                best_epoch=getattr(model, "best_epoch", 0),
+                val_loss=list(getattr(model, "val_loss", [])),
+            )
         eg = ExponentiatedGradient(base_learner(seed), constraints=_EG_CONSTRAINTS[method]())
-        eg.fit(np.asarray(data.X_train, dtype=np.float64), np.asarray(data.y_train).astype(int),
-               sensitive_features=np.asarray(data.a_train).astype(int))
-    return MitigatorResult(method, eg, seed, best_epoch=int(eg.best_iter_), val_loss=[float("nan")] * (eg.last_iter_ + 1))
+        eg.fit(
+            np.asarray(data.X_train, dtype=np.float64),
+            np.asarray(data.y_train).astype(int),
+            sensitive_features=np.asarray(data.a_train).astype(int),
+        )
+    return MitigatorResult(
+        method,
+        eg,
+        seed,
+        best_epoch=int(eg.best_iter_),
+        val_loss=[float("nan")] * (eg.last_iter_ + 1),
+    )

@@ -2,12 +2,20 @@
 authors' code or our choice where both are silent. The book's Reproducibility page lists
 every setting with its source and the reason for each of our choices.
 """
+
 from __future__ import annotations
 
 from faalgrad.datasets import DATASETS
 from faalgrad.train import TrainConfig
 
-__all__ = ["CODE_SETTINGS", "ERM_LR", "ERM_MAX_EPOCHS", "check_dataset", "erm_config", "faalgrad_config"]
+__all__ = [
+    "CODE_SETTINGS",
+    "ERM_LR",
+    "ERM_MAX_EPOCHS",
+    "check_dataset",
+    "erm_config",
+    "faalgrad_config",
+]
 
 _FAALGRAD: dict[str, TrainConfig] = {
     "compas": TrainConfig(hidden=(8,), activation="relu", inner_lr=0.01, outer_lr=0.01),

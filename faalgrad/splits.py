@@ -5,6 +5,7 @@ preprocessing is fitted on the training split only. The builders: ``config1`` an
 ``config2`` (paper 5.4), ``ratio`` and ``swap`` (paper 5.5 and 5.6), read as stated on
 the book's Table 1 page ("How the support and query sets are built").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,8 +18,22 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from faalgrad.datasets import Dataset
 
-__all__ = ["DIRECTIONS", "INPUTS", "PAPER_RATIOS", "SPLIT_PROCEDURES", "SPLITS", "SplitData", "SplitMode", "format_ratio", "max_ratio", "parse_ratio",
-           "over_represented_label", "split_dataset", "support_query", "train_val_test_indices"]
+__all__ = [
+    "DIRECTIONS",
+    "INPUTS",
+    "PAPER_RATIOS",
+    "SPLIT_PROCEDURES",
+    "SPLITS",
+    "SplitData",
+    "SplitMode",
+    "format_ratio",
+    "max_ratio",
+    "parse_ratio",
+    "over_represented_label",
+    "split_dataset",
+    "support_query",
+    "train_val_test_indices",
+]
 
 SplitMode = Literal["config1", "config2", "ratio", "swap"]
 SPLITS: tuple[str, ...] = get_args(SplitMode)
@@ -95,8 +110,14 @@ def code_split_indices(n_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray, 
     return train, val, test
 
 
-def split_dataset(dataset: Dataset, seed: int, *, include_protected: bool = True, procedure: str = "paper",
-                  inputs: str = "scaled") -> SplitData:
+def split_dataset(
+    dataset: Dataset,
+    seed: int,
+    *,
+    include_protected: bool = True,
+    procedure: str = "paper",
+    inputs: str = "scaled",
+) -> SplitData:
     """Split ``dataset`` for ``seed`` and preprocess it, fitting on the training split.
 
     Parameters
@@ -120,10 +141,16 @@ def split_dataset(dataset: Dataset, seed: int, *, include_protected: bool = True
     SplitData
     """
     if procedure not in SPLIT_PROCEDURES:
-        raise ValueError(f"unknown split procedure {procedure!r}; valid choices: {', '.join(SPLIT_PROCEDURES)}")
+        raise ValueError(
+            f"unknown split procedure {procedure!r}; valid choices: {', '.join(SPLIT_PROCEDURES)}"
+        )
     if inputs not in INPUTS:
         raise ValueError(f"unknown inputs {inputs!r}; valid choices: {', '.join(INPUTS)}")
-    numeric = {"scaled": StandardScaler(), "raw": "passthrough", "integer": FunctionTransformer(np.floor, feature_names_out="one-to-one")}[inputs]
+    numeric = {
+        "scaled": StandardScaler(),
+        "raw": "passthrough",
+        "integer": FunctionTransformer(np.floor, feature_names_out="one-to-one"),
+    }[inputs]
     if procedure == "paper":
         train, val, test = train_val_test_indices(dataset.y, dataset.a, seed)
     else:
@@ -131,7 +158,11 @@ def split_dataset(dataset: Dataset, seed: int, *, include_protected: bool = True
     transformer = ColumnTransformer(
         [
             ("num", numeric, list(dataset.numeric)),
-            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), list(dataset.categorical)),
+            (
+                "cat",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                list(dataset.categorical),
+            ),
         ],
         verbose_feature_names_out=False,
     )
@@ -148,10 +179,18 @@ def split_dataset(dataset: Dataset, seed: int, *, include_protected: bool = True
     if include_protected:
         names = names + (dataset.protected_feature,)
     return SplitData(
-        X_train=encode(train), y_train=dataset.y[train], a_train=dataset.a[train],
-        X_val=encode(val), y_val=dataset.y[val], a_val=dataset.a[val],
-        X_test=encode(test), y_test=dataset.y[test], a_test=dataset.a[test],
-        feature_names=names, dataset=dataset.name, seed=seed,
+        X_train=encode(train),
+        y_train=dataset.y[train],
+        a_train=dataset.a[train],
+        X_val=encode(val),
+        y_val=dataset.y[val],
+        a_val=dataset.a[val],
+        X_test=encode(test),
+        y_test=dataset.y[test],
+        a_test=dataset.a[test],
+        feature_names=names,
+        dataset=dataset.name,
+        seed=seed,
     )
 
 
@@ -162,12 +201,16 @@ def parse_ratio(value: float | str) -> float:
         try:
             value = float(value)  # a decimal X_s share given as text, e.g. on the command line
         except ValueError:
-            raise ValueError(f"ratio {value!r} must be an X_s share such as 0.2 or look like '80:20' (X_q:X_s)") from None
+            raise ValueError(
+                f"ratio {value!r} must be an X_s share such as 0.2 or look like '80:20' (X_q:X_s)"
+            ) from None
     if isinstance(value, str):
         try:
             q, s = (float(part) for part in value.split(":"))
         except ValueError:
-            raise ValueError(f"ratio {value!r} must be an X_s share such as 0.2 or look like '80:20' (X_q:X_s)") from None
+            raise ValueError(
+                f"ratio {value!r} must be an X_s share such as 0.2 or look like '80:20' (X_q:X_s)"
+            ) from None
         if q < 0 or s <= 0:
             raise ValueError(f"ratio {value!r} must have a positive X_s part")
         value = s / (q + s)
@@ -246,7 +289,9 @@ def support_query(
         support = idx[a == 1]
     elif split == "config2":
         if direction not in DIRECTIONS:
-            raise ValueError(f"unknown Config 2 direction {direction!r}; valid choices: {', '.join(DIRECTIONS)}")
+            raise ValueError(
+                f"unknown Config 2 direction {direction!r}; valid choices: {', '.join(DIRECTIONS)}"
+            )
         label = over_represented_label(y, a)
         consistent = ((a == 1) & (y == label)) | ((a == 0) & (y != label))
         support = idx[~consistent] if direction == "consistent" else idx[consistent]

@@ -5,6 +5,7 @@ the query loss on X_q at the adapted parameters, differentiated back to θ0 (sec
 order, or first order), and an ordinary ``torch.optim`` step on θ0. Both trainers stop
 early on the validation loss and keep the best parameters. See the book's Method page.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,9 +24,27 @@ from faalgrad.validation import check_choice, check_int, replace_settings
 Params = dict[str, torch.Tensor]
 EpochCallback = Callable[[int, Params], None]
 
-__all__ = ["ACTIVATIONS", "EpochCallback", "Params", "SparseRows", "TrainConfig", "TrainResult", "adapt", "as_inputs",
-           "as_tensor", "bce", "build_mlp", "gradient_cosine", "logits", "meta_gradient", "meta_loss", "single_thread",
-           "snapshot", "train_erm", "train_faalgrad"]
+__all__ = [
+    "ACTIVATIONS",
+    "EpochCallback",
+    "Params",
+    "SparseRows",
+    "TrainConfig",
+    "TrainResult",
+    "adapt",
+    "as_inputs",
+    "as_tensor",
+    "bce",
+    "build_mlp",
+    "gradient_cosine",
+    "logits",
+    "meta_gradient",
+    "meta_loss",
+    "single_thread",
+    "snapshot",
+    "train_erm",
+    "train_faalgrad",
+]
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 #: Full-batch inputs at most this dense (share of non-zero entries) and with at least this
@@ -66,7 +85,9 @@ class TrainConfig:
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
             raise ValueError(f"hidden={self.hidden!r} must be one or more positive layer widths")
         if self.batch_size is not None and self.batch_size < 1:
-            raise ValueError(f"batch_size={self.batch_size!r} must be a positive integer or None (full batch)")
+            raise ValueError(
+                f"batch_size={self.batch_size!r} must be a positive integer or None (full batch)"
+            )
 
     def updated(self, **overrides) -> "TrainConfig":
         """A copy with ``overrides``; unknown names raise a ``ValueError`` listing the valid ones."""
@@ -124,9 +145,13 @@ def _csr32(X: torch.Tensor) -> torch.Tensor:
     rows, cols = X.nonzero(as_tuple=True)  # row-major order
     crow = torch.zeros(len(X) + 1, dtype=torch.int32)
     crow[1:] = torch.cumsum(torch.bincount(rows, minlength=len(X)), 0)
-    with warnings.catch_warnings():  # torch marks CSR "beta"; the products used here are tested against dense ones
+    with (
+        warnings.catch_warnings()
+    ):  # torch marks CSR "beta"; the products used here are tested against dense ones
         warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
-        return torch.sparse_csr_tensor(crow, cols.int(), X[rows, cols], X.shape, check_invariants=False)
+        return torch.sparse_csr_tensor(
+            crow, cols.int(), X[rows, cols], X.shape, check_invariants=False
+        )
 
 
 class _CsrProduct(torch.autograd.Function):
@@ -164,11 +189,21 @@ def logits(params: Params, model: nn.Module, X: torch.Tensor | SparseRows) -> to
     else:
         h, layers = X, list(model.named_children())
     for name, layer in layers:
-        h = F.linear(h, params[f"{name}.weight"], params[f"{name}.bias"]) if isinstance(layer, nn.Linear) else layer(h)
+        h = (
+            F.linear(h, params[f"{name}.weight"], params[f"{name}.bias"])
+            if isinstance(layer, nn.Linear)
+            else layer(h)
+        )
     return h.squeeze(-1)
 
 
-def bce(params: Params, model: nn.Module, X: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+def bce(
+    params: Params,
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Binary cross-entropy of ``params`` on (X, y), optionally per-sample weighted (weighted mean)."""
     losses = F.binary_cross_entropy_with_logits(logits(params, model, X), y, reduction="none")
     if weight is None:
@@ -176,7 +211,14 @@ def bce(params: Params, model: nn.Module, X: torch.Tensor, y: torch.Tensor, weig
     return (losses * weight).sum() / weight.sum()
 
 
-def adapt(params: Params, model: nn.Module, X_s: torch.Tensor, y_s: torch.Tensor, inner_lr: float, inner_steps: int) -> Params:
+def adapt(
+    params: Params,
+    model: nn.Module,
+    X_s: torch.Tensor,
+    y_s: torch.Tensor,
+    inner_lr: float,
+    inner_steps: int,
+) -> Params:
     """θ_I: ``inner_steps`` sequential SGD steps on the support set, differentiable in θ0."""
     for _ in range(inner_steps):
         g = grad(bce)(params, model, X_s, y_s)
@@ -186,18 +228,31 @@ def adapt(params: Params, model: nn.Module, X_s: torch.Tensor, y_s: torch.Tensor
 
 def gradient_cosine(params: Params, model: nn.Module, X_s, y_s, X_q, y_q) -> float:
     """cos(∇L(θ, X_s), ∇L(θ, X_q)): the alignment of the support and query gradients at θ."""
-    g_s, g_q = (torch.cat([g.reshape(-1) for g in grad(bce)(params, model, X, y).values()])
-                for X, y in ((X_s, y_s), (X_q, y_q)))
+    g_s, g_q = (
+        torch.cat([g.reshape(-1) for g in grad(bce)(params, model, X, y).values()])
+        for X, y in ((X_s, y_s), (X_q, y_q))
+    )
     return float(g_s @ g_q / (torch.linalg.vector_norm(g_s) * torch.linalg.vector_norm(g_q)))
 
 
-def meta_loss(params: Params, model: nn.Module, X_s, y_s, X_q, y_q, inner_lr: float, inner_steps: int) -> torch.Tensor:
+def meta_loss(
+    params: Params, model: nn.Module, X_s, y_s, X_q, y_q, inner_lr: float, inner_steps: int
+) -> torch.Tensor:
     """L(θ_I, X_q): the query loss at the parameters adapted on the support set."""
     return bce(adapt(params, model, X_s, y_s, inner_lr, inner_steps), model, X_q, y_q)
 
 
 def meta_gradient(
-    params: Params, model: nn.Module, X_s, y_s, X_q, y_q, *, inner_lr: float, inner_steps: int, first_order: bool = False
+    params: Params,
+    model: nn.Module,
+    X_s,
+    y_s,
+    X_q,
+    y_q,
+    *,
+    inner_lr: float,
+    inner_steps: int,
+    first_order: bool = False,
 ) -> Params:
     """∂L(θ_I, X_q)/∂θ0: through every inner step, or ∇L(θ_I, X_q) when ``first_order``.
 
@@ -206,7 +261,9 @@ def meta_gradient(
     faster than nesting ``grad`` for the outer derivative too, with equal results).
     """
     if first_order:
-        adapted = adapt({k: v.detach() for k, v in params.items()}, model, X_s, y_s, inner_lr, inner_steps)
+        adapted = adapt(
+            {k: v.detach() for k, v in params.items()}, model, X_s, y_s, inner_lr, inner_steps
+        )
         adapted = {k: v.detach() for k, v in adapted.items()}
         return grad(bce)(adapted, model, X_q, y_q)
     leaves = {k: v.detach().requires_grad_(True) for k, v in params.items()}
@@ -217,8 +274,15 @@ def meta_gradient(
 
 
 def train_erm(
-    X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, config: TrainConfig, seed: int,
-    *, sample_weight: np.ndarray | None = None, callback: EpochCallback | None = None,
+    X: np.ndarray,
+    y: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    config: TrainConfig,
+    seed: int,
+    *,
+    sample_weight: np.ndarray | None = None,
+    callback: EpochCallback | None = None,
 ) -> TrainResult:
     """Empirical risk minimisation of the MLP on (X, y), early-stopped on (X_val, y_val).
 
@@ -255,9 +319,16 @@ def train_erm(
 
 
 def train_faalgrad(
-    X_s: np.ndarray, y_s: np.ndarray, X_q: np.ndarray, y_q: np.ndarray,
-    X_val: np.ndarray, y_val: np.ndarray, config: TrainConfig, seed: int,
-    *, callback: EpochCallback | None = None,
+    X_s: np.ndarray,
+    y_s: np.ndarray,
+    X_q: np.ndarray,
+    y_q: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    config: TrainConfig,
+    seed: int,
+    *,
+    callback: EpochCallback | None = None,
 ) -> TrainResult:
     """FaAlGrad meta-training on support (X_s, y_s) and query (X_q, y_q) sets.
 
@@ -283,7 +354,9 @@ def train_faalgrad(
 
     """
     if len(y_s) == 0 or len(y_q) == 0:
-        raise ValueError(f"support ({len(y_s)} rows) and query ({len(y_q)} rows) must both be non-empty")
+        raise ValueError(
+            f"support ({len(y_s)} rows) and query ({len(y_q)} rows) must both be non-empty"
+        )
     Xs, ys, Xq, yq = as_inputs(X_s, config), as_tensor(y_s), as_inputs(X_q, config), as_tensor(y_q)
     model = build_mlp(Xs.shape[1], config, seed)
     support_rng = np.random.default_rng(seed + 1)
@@ -295,16 +368,28 @@ def train_faalgrad(
             s_batch = support_rng.choice(len(ys), size=min(len(batch), len(ys)), replace=False)
             s_x, s_y, q_x, q_y = Xs[s_batch], ys[s_batch], Xq[batch], yq[batch]
         return meta_gradient(
-            params, model, s_x, s_y, q_x, q_y,
-            inner_lr=config.inner_lr, inner_steps=config.inner_steps, first_order=config.first_order,
+            params,
+            model,
+            s_x,
+            s_y,
+            q_x,
+            q_y,
+            inner_lr=config.inner_lr,
+            inner_steps=config.inner_steps,
+            first_order=config.first_order,
         )
 
     return _fit(model, step_grad, len(yq), X_val, y_val, config, seed, callback)
 
 
 def _fit(
-    model: nn.Module, step_grad: Callable[[Params, np.ndarray | None], Params], n_rows: int,
-    X_val: np.ndarray, y_val: np.ndarray, config: TrainConfig, seed: int,
+    model: nn.Module,
+    step_grad: Callable[[Params, np.ndarray | None], Params],
+    n_rows: int,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    config: TrainConfig,
+    seed: int,
     callback: EpochCallback | None = None,
 ) -> TrainResult:
     """The shared epoch loop: outer optimiser steps, validation loss, early stopping."""
@@ -319,7 +404,9 @@ def _fit(
             batches: list[np.ndarray | None] = [None]
         else:
             order = batch_rng.permutation(n_rows)
-            batches = [order[i : i + config.batch_size] for i in range(0, n_rows, config.batch_size)]
+            batches = [
+                order[i : i + config.batch_size] for i in range(0, n_rows, config.batch_size)
+            ]
         for batch in batches:
             grads = step_grad(params, batch)
             for k, p in params.items():
@@ -362,7 +449,10 @@ def as_inputs(X, config: TrainConfig | None = None) -> torch.Tensor | SparseRows
     X_t = as_tensor(X)
     if config is not None and config.batch_size is not None and config.batch_size < len(X_t):
         return X_t
-    if X_t.numel() >= SPARSE_MIN_ENTRIES and int(torch.count_nonzero(X_t)) <= SPARSE_MAX_DENSITY * X_t.numel():
+    if (
+        X_t.numel() >= SPARSE_MIN_ENTRIES
+        and int(torch.count_nonzero(X_t)) <= SPARSE_MAX_DENSITY * X_t.numel()
+    ):
         return SparseRows(X_t)
     return X_t
 

@@ -2,6 +2,7 @@
 
 A failed check raises ``ValueError`` naming the parameter, the value and the valid choices.
 """
+
 from __future__ import annotations
 
 from dataclasses import fields, replace
@@ -12,7 +13,9 @@ import numpy as np
 __all__ = ["check_choice", "check_int", "replace_settings"]
 
 
-def check_int(name: str, value, *, minimum: int = 1, maximum: int | None = None, note: str = "") -> int:
+def check_int(
+    name: str, value, *, minimum: int = 1, maximum: int | None = None, note: str = ""
+) -> int:
     """``value`` as an ``int`` if it is an integer in [``minimum``, ``maximum``], else a ``ValueError``.
 
     Parameters
@@ -37,7 +40,9 @@ def check_int(name: str, value, *, minimum: int = 1, maximum: int | None = None,
         if maximum is not None:
             what = f"an integer from {minimum} to {maximum}"
         else:
-            what = {1: "a positive integer", 0: "a non-negative integer"}.get(minimum, f"an integer >= {minimum}")
+            what = {1: "a positive integer", 0: "a non-negative integer"}.get(
+                minimum, f"an integer >= {minimum}"
+            )
         raise ValueError(f"{name}={value!r} must be {what}" + (f" ({note})" if note else ""))
     return int(value)
 
@@ -55,7 +60,9 @@ def replace_settings(config, **overrides):
     valid = {f.name for f in fields(config)}
     unknown = sorted(set(overrides) - valid)
     if unknown:
-        raise ValueError(f"unknown setting(s) {', '.join(unknown)}; valid choices: {', '.join(sorted(valid))}")
+        raise ValueError(
+            f"unknown setting(s) {', '.join(unknown)}; valid choices: {', '.join(sorted(valid))}"
+        )
     if "hidden" in overrides:
         overrides["hidden"] = tuple(int(h) for h in np.atleast_1d(overrides["hidden"]))
     return replace(config, **overrides)

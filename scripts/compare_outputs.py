@@ -9,6 +9,7 @@ Cell sources, ids, execution counts and metadata are not compared: a refactor ma
 cells and glue in another order without changing what a reader sees. Exits 1 on any
 difference and prints the first few.
 """
+
 from __future__ import annotations
 
 import sys
@@ -42,7 +43,11 @@ def outputs(path: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
                 if scrap is not None:  # myst_nb.glue: data keys carry a prefix
                     prefix = scrap.get("mime_prefix") or ""
                     glued[scrap["name"]] = _glue_text(str(data.get(prefix + "text/plain", "")))
-                    shown.extend((m, str(data[prefix + m])) for m in _MIMES if prefix + m in data and m != "text/plain")
+                    shown.extend(
+                        (m, str(data[prefix + m]))
+                        for m in _MIMES
+                        if prefix + m in data and m != "text/plain"
+                    )
                     continue
                 shown.extend((m, str(data[m])) for m in _MIMES if m in data)
     return shown, glued
@@ -60,7 +65,9 @@ def compare(old: str, new: str, limit: int = 5) -> list[str]:
     for name in sorted(set(g_old) | set(g_new)):
         if g_old.get(name) != g_new.get(name):
             problems.append(f"glue {name!r}: {g_old.get(name)!r} != {g_new.get(name)!r}")
-    return problems[:limit] + ([f"... {len(problems) - limit} more"] if len(problems) > limit else [])
+    return problems[:limit] + (
+        [f"... {len(problems) - limit} more"] if len(problems) > limit else []
+    )
 
 
 def main(argv: list[str]) -> int:

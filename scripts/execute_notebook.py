@@ -18,6 +18,7 @@ runs a ``python`` kernel command with ``sys.executable``), i.e. the project's ve
 environment is fixed for stable outputs: PYTHONHASHSEED=0, TQDM_DISABLE=1, and
 PYTHONWARNINGS silences tqdm.auto's ipywidgets warning (it prints a site-packages path).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # MKL_CBWR pins MKL (torch's BLAS) to its AVX2 code path: without it, a long full-batch
 # training (Adult's baseline, ~900 epochs) ends a few rounding steps apart on CPUs whose
 # default MKL branch differs (e.g. AVX-512), and its early-stopping epoch can move.
-ENV = {"PYTHONHASHSEED": "0", "TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore:IProgress not found",
-       "MPLBACKEND": "module://matplotlib_inline.backend_inline", "MKL_CBWR": "AVX2"}
+ENV = {
+    "PYTHONHASHSEED": "0",
+    "TQDM_DISABLE": "1",
+    "PYTHONWARNINGS": "ignore:IProgress not found",
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    "MKL_CBWR": "AVX2",
+}
 
 
 def execute(name: str, parameters: dict, out_dir: Path, *, atomic: bool) -> float:
@@ -59,16 +65,27 @@ def execute(name: str, parameters: dict, out_dir: Path, *, atomic: bool) -> floa
         jupytext.write(nb, nb_in)
         try:
             papermill.execute_notebook(
-                str(nb_in), str(tmp), parameters=parameters, kernel_name="python3",
-                cwd=str(ROOT / "notebooks"), progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport warning per notebook
+                str(nb_in),
+                str(tmp),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(ROOT / "notebooks"),
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=False,
+                extra_arguments=[
+                    "--IPKernelApp.log_level=ERROR"
+                ],  # no transport warning per notebook
             )
         except BaseException:
             if atomic and tmp.exists():
                 failed = ROOT / "scratch" / f"{name}.failed.ipynb"
                 failed.parent.mkdir(exist_ok=True)
                 os.replace(tmp, failed)
-                print(f"{name}: FAILED, {target} left unchanged; failed output in {failed}", file=sys.stderr)
+                print(
+                    f"{name}: FAILED, {target} left unchanged; failed output in {failed}",
+                    file=sys.stderr,
+                )
             raise
     _strip_volatile_metadata(tmp)
     if atomic:
@@ -97,9 +114,18 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="notebook names (notebooks/NAME.md); default: all")
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="override a parameter (VALUE is YAML); output then goes to scratch/")
-    parser.add_argument("--output-dir", type=Path, help="default: book/ without parameters, scratch/ with")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override a parameter (VALUE is YAML); output then goes to scratch/",
+    )
+    parser.add_argument(
+        "--output-dir", type=Path, help="default: book/ without parameters, scratch/ with"
+    )
     args = parser.parse_args(argv)
     os.environ.update(ENV)
     parameters = {k: yaml.safe_load(v) for k, v in args.parameter}
@@ -116,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[cache.ENV] = cache_dir
         started = time.perf_counter()
         for i, name in enumerate(names, 1):
-            print(f"[{i}/{len(names)}] {name} ... (book so far {time.perf_counter() - started:.0f} s)", flush=True)
+            print(
+                f"[{i}/{len(names)}] {name} ... (book so far {time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
             seconds = execute(name, parameters, out_dir, atomic=publish)
             if publish:
                 record_timing(ROOT / TIMINGS_FILE, name, seconds)

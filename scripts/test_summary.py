@@ -5,6 +5,7 @@
 Each stage (unit, html, the book's two nbval halves, results) writes ``<stage>.xml``; a
 stage without a report did not run to its end and counts as failed.
 """
+
 from __future__ import annotations
 
 import sys
@@ -18,9 +19,15 @@ def counts(report: Path) -> dict[str, int]:
     """Passed, failed (failures and errors) and skipped tests of one JUnit report."""
     suites = ET.parse(report).getroot()
     suites = [suites] if suites.tag == "testsuite" else list(suites)
-    total = {k: sum(int(s.get(k, 0)) for s in suites) for k in ("tests", "failures", "errors", "skipped")}
+    total = {
+        k: sum(int(s.get(k, 0)) for s in suites) for k in ("tests", "failures", "errors", "skipped")
+    }
     failed = total["failures"] + total["errors"]
-    return {"passed": total["tests"] - failed - total["skipped"], "failed": failed, "skipped": total["skipped"]}
+    return {
+        "passed": total["tests"] - failed - total["skipped"],
+        "failed": failed,
+        "skipped": total["skipped"],
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -34,10 +41,15 @@ def main(argv: list[str]) -> int:
         c = counts(report)
         for k in totals:
             totals[k] += c[k]
-        parts.append(f"{stage} {c['passed']} passed" + (f", {c['failed']} failed" if c["failed"] else ""))
+        parts.append(
+            f"{stage} {c['passed']} passed" + (f", {c['failed']} failed" if c["failed"] else "")
+        )
     seconds = f" in {float(argv[1]):.0f} s" if len(argv) > 1 else ""
-    print(f"make test: {totals['passed']} passed, {totals['failed']} failed, {totals['skipped']} skipped{seconds} "
-          f"({'; '.join(parts)})" + (f"; stages that did not finish: {', '.join(missing)}" if missing else ""))
+    print(
+        f"make test: {totals['passed']} passed, {totals['failed']} failed, {totals['skipped']} skipped{seconds} "
+        f"({'; '.join(parts)})"
+        + (f"; stages that did not finish: {', '.join(missing)}" if missing else "")
+    )
     return 1 if totals["failed"] or missing else 0
 
 

@@ -1,7 +1,10 @@
 """Shared test settings."""
+
 import os
 
-os.environ.setdefault("MKL_CBWR", "AVX2")  # the MKL code path of the book's execution (see scripts/execute_notebook.py)
+os.environ.setdefault(
+    "MKL_CBWR", "AVX2"
+)  # the MKL code path of the book's execution (see scripts/execute_notebook.py)
 
 import torch  # noqa: E402
 

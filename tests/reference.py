@@ -2,6 +2,7 @@
 
 Used by the trainer's property tests and by ``benchmarks/bench_trainer.py``.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -10,7 +11,9 @@ import torch
 import torch.nn.functional as F
 
 
-def mlp_logits(params: "OrderedDict[str, torch.Tensor]", X: torch.Tensor, activation: str = "relu") -> torch.Tensor:
+def mlp_logits(
+    params: "OrderedDict[str, torch.Tensor]", X: torch.Tensor, activation: str = "relu"
+) -> torch.Tensor:
     """Logits of the MLP whose Linear layers are ``params`` in order (weight, bias, ...)."""
     act = torch.relu if activation == "relu" else torch.tanh
     tensors = list(params.values())
@@ -34,16 +37,36 @@ def reference_meta_gradient(params, X_s, y_s, X_q, y_q, inner_lr, inner_steps, a
     return OrderedDict(zip(theta0, torch.autograd.grad(outer, list(theta0.values()))))
 
 
-def reference_train(params, X_s, y_s, X_q, y_q, X_val, y_val, *, inner_lr, outer_lr, inner_steps, epochs, activation="relu"):
+def reference_train(
+    params,
+    X_s,
+    y_s,
+    X_q,
+    y_q,
+    X_val,
+    y_val,
+    *,
+    inner_lr,
+    outer_lr,
+    inner_steps,
+    epochs,
+    activation="relu",
+):
     """``epochs`` full-batch meta-updates with Adam, the validation loss after each; no early stopping."""
     theta = OrderedDict((k, v.detach().clone().requires_grad_(True)) for k, v in params.items())
     optimizer = torch.optim.Adam(theta.values(), lr=outer_lr)
     val_loss = []
     for _ in range(epochs):
-        grads = reference_meta_gradient(theta, X_s, y_s, X_q, y_q, inner_lr, inner_steps, activation)
+        grads = reference_meta_gradient(
+            theta, X_s, y_s, X_q, y_q, inner_lr, inner_steps, activation
+        )
         for k, p in theta.items():
             p.grad = grads[k]
         optimizer.step()
         with torch.no_grad():
-            val_loss.append(float(F.binary_cross_entropy_with_logits(mlp_logits(theta, X_val, activation), y_val)))
+            val_loss.append(
+                float(
+                    F.binary_cross_entropy_with_logits(mlp_logits(theta, X_val, activation), y_val)
+                )
+            )
     return theta, val_loss

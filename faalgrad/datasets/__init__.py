@@ -48,9 +48,7 @@ def load_dataset(name: str) -> Dataset:
         If a raw file is missing.
     """
     if not isinstance(name, str) or name not in DATASETS:
-        raise ValueError(
-            f"unknown dataset {name!r}; valid choices: {', '.join(DATASETS)}"
-        )
+        raise ValueError(f"unknown dataset {name!r}; valid choices: {', '.join(DATASETS)}")
     return _load_cached(name)
 
 

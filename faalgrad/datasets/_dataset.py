@@ -71,9 +71,7 @@ class Dataset:
             arr = getattr(self, field)
             ok = isinstance(arr, np.ndarray) and arr.dtype == np.int64
             if not ok or arr.shape != (n,):
-                raise ValueError(
-                    f"{self.name}: {field} must be an int64 array of shape ({n},)"
-                )
+                raise ValueError(f"{self.name}: {field} must be an int64 array of shape ({n},)")
             if not np.isin(arr, (0, 1)).all():
                 raise ValueError(f"{self.name}: {field} must only contain 0 and 1")
         columns = tuple(self.features.columns)

@@ -24,21 +24,13 @@ _RAW_DIR: Path = Path(__file__).resolve().parent / "raw"
 
 #: SHA256 of each shipped ``.gz`` file (the bytes on disk).
 _SHA256: dict[str, str] = {
-    "adult.data.gz": (
-        "171e93e0be014947c678f8e0fd17485ec99e8c273d1a7a0b506bb9139e95800b"
-    ),
-    "adult.test.gz": (
-        "88304f2ff4ca392efdb76452aa377e96dde27622ff90070ed0913c464bb7aa32"
-    ),
+    "adult.data.gz": ("171e93e0be014947c678f8e0fd17485ec99e8c273d1a7a0b506bb9139e95800b"),
+    "adult.test.gz": ("88304f2ff4ca392efdb76452aa377e96dde27622ff90070ed0913c464bb7aa32"),
     "compas-scores-two-years.csv.gz": (
         "62861de08baa2abef92d528cac474dc65d773032c9120f05fedb8a508de99dc0"
     ),
-    "crime.csv.gz": (
-        "9ba9868e6b0020a6430e353c832f0be4d5a916db1fcf9b5f45c4a90edb4cf342"
-    ),
-    "german.data.gz": (
-        "a4cc977b7fc38d60827f2f881d8377954ece4d7ade5d026e827307bb63395df2"
-    ),
+    "crime.csv.gz": ("9ba9868e6b0020a6430e353c832f0be4d5a916db1fcf9b5f45c4a90edb4cf342"),
+    "german.data.gz": ("a4cc977b7fc38d60827f2f881d8377954ece4d7ade5d026e827307bb63395df2"),
 }
 
 #: SHA256 of the *decompressed* content of each shipped file, i.e. of the
@@ -46,21 +38,13 @@ _SHA256: dict[str, str] = {
 #: at load time (the ``.gz`` hash already pins the content); kept for
 #: provenance and checked by the test suite.
 _SOURCE_SHA256: dict[str, str] = {
-    "adult.data.gz": (
-        "5b00264637dbfec36bdeaab5676b0b309ff9eb788d63554ca0a249491c86603d"
-    ),
-    "adult.test.gz": (
-        "a2a9044bc167a35b2361efbabec64e89d69ce82d9790d2980119aac5fd7e9c05"
-    ),
+    "adult.data.gz": ("5b00264637dbfec36bdeaab5676b0b309ff9eb788d63554ca0a249491c86603d"),
+    "adult.test.gz": ("a2a9044bc167a35b2361efbabec64e89d69ce82d9790d2980119aac5fd7e9c05"),
     "compas-scores-two-years.csv.gz": (
         "c451db85908b2f7fef1d83203bedf6b71ecda0d5af468d82ae62178f91d0cc7d"
     ),
-    "crime.csv.gz": (
-        "46fb352dbc64730825fa83ba7bebf2d2e86c571fff23099c22c61d1f8bf0942f"
-    ),
-    "german.data.gz": (
-        "b21f3d81db8071257d5ff1deaeba1fd4303b62712e6fcc9715c7a86202cb5871"
-    ),
+    "crime.csv.gz": ("46fb352dbc64730825fa83ba7bebf2d2e86c571fff23099c22c61d1f8bf0942f"),
+    "german.data.gz": ("b21f3d81db8071257d5ff1deaeba1fd4303b62712e6fcc9715c7a86202cb5871"),
 }
 
 
@@ -82,8 +66,7 @@ class ChecksumError(ValueError):
         self.expected = expected
         self.actual = actual
         super().__init__(
-            f"SHA256 mismatch for raw data file {path}: "
-            f"expected {expected}, got {actual}"
+            f"SHA256 mismatch for raw data file {path}: expected {expected}, got {actual}"
         )
 
 

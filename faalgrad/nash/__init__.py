@@ -5,16 +5,45 @@ one-stage baselines (Learning-to-Reweight, FORML, Meta-gDRO), on the MLPs of the
 per-example hypergradients and one reweighted step, ``trainer`` the training loop and the
 synthetic two-group experiment. The Comparisons page of the book explains the method.
 """
+
 from faalgrad.nash.config import NASH_METHODS, OBJECTIVES, NashConfig, nash_config, split_method
 from faalgrad.nash.hypergrad import (
-    MetaSet, StepInfo, hypergradients, meta_set, nash_step, objective_coefficients, per_example_grads, reweight,
+    MetaSet,
+    StepInfo,
+    hypergradients,
+    meta_set,
+    nash_step,
+    objective_coefficients,
+    per_example_grads,
+    reweight,
 )
 from faalgrad.nash.solver import nbs_solve
-from faalgrad.nash.trainer import NashHistory, NashResult, synthetic_two_group, train_nash, worst_group_auc
+from faalgrad.nash.trainer import (
+    NashHistory,
+    NashResult,
+    synthetic_two_group,
+    train_nash,
+    worst_group_auc,
+)
 
 __all__ = [
-    "NASH_METHODS", "OBJECTIVES", "NashConfig", "nash_config", "split_method",
-    "MetaSet", "StepInfo", "hypergradients", "meta_set", "nash_step", "objective_coefficients",
-    "per_example_grads", "reweight", "nbs_solve",
-    "NashHistory", "NashResult", "synthetic_two_group", "train_nash", "worst_group_auc",
+    "NASH_METHODS",
+    "OBJECTIVES",
+    "NashConfig",
+    "nash_config",
+    "split_method",
+    "MetaSet",
+    "StepInfo",
+    "hypergradients",
+    "meta_set",
+    "nash_step",
+    "objective_coefficients",
+    "per_example_grads",
+    "reweight",
+    "nbs_solve",
+    "NashHistory",
+    "NashResult",
+    "synthetic_two_group",
+    "train_nash",
+    "worst_group_auc",
 ]

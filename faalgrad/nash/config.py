@@ -2,6 +2,7 @@
 
 See the Comparisons page of the book for what each setting does and where it comes from.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,7 +51,11 @@ class NashConfig:
 
     def __post_init__(self) -> None:
         check_choice("activation", self.activation, ACTIVATIONS)
-        for name, choices in (("weight_norm", WEIGHT_NORMS), ("selection", SELECTIONS), ("nbs_fallback", FALLBACKS)):
+        for name, choices in (
+            ("weight_norm", WEIGHT_NORMS),
+            ("selection", SELECTIONS),
+            ("nbs_fallback", FALLBACKS),
+        ):
             check_choice(name, getattr(self, name), choices)
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
             raise ValueError(f"hidden={self.hidden!r} must be one or more positive layer widths")

@@ -4,6 +4,7 @@ Hypergradients g_k,i = -η ∇L_k(θ)·∇ℓ_i(θ) of each player k (a (group, 
 meta set) with respect to the weight of example i, in closed form; see the Comparisons
 page of the book for the derivation and the factored fast path.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,8 +19,16 @@ from faalgrad.nash.config import OBJECTIVES
 from faalgrad.nash.solver import nbs_solve
 from faalgrad.train import Params, logits
 
-__all__ = ["MetaSet", "StepInfo", "hypergradients", "meta_set", "nash_step", "objective_coefficients",
-           "per_example_grads", "reweight"]
+__all__ = [
+    "MetaSet",
+    "StepInfo",
+    "hypergradients",
+    "meta_set",
+    "nash_step",
+    "objective_coefficients",
+    "per_example_grads",
+    "reweight",
+]
 
 # --- meta set -------------------------------------------------------------------------
 
@@ -86,20 +95,36 @@ def meta_set(y_val: np.ndarray, a_val: np.ndarray, per_cell: int, seed: int) -> 
 #   weighted-loss gradient is Σᵢ wᵢ δ_l,i h_l,iᵀ = (w ⊙ δ_l)ᵀ h_l. On Adult (B = 512,
 #   P = 22k) this is over 20x faster than the generic path, which is memory-bound.
 
-_ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Identity)
+_ELEMENTWISE = (
+    nn.ReLU,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Softplus,
+    nn.Identity,
+)
 
 
-def _example_loss(params: Params, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _example_loss(
+    params: Params, model: nn.Module, x: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits(params, model, x[None]), y[None])
 
 
-def per_example_grads(params: Params, model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def per_example_grads(
+    params: Params, model: nn.Module, X: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-example BCE gradients, flattened in ``params`` order (n × P), and the losses (n,).
 
     Generic (any model ``functional_call`` can run), via ``vmap(grad_and_value(...))``.
     """
     detached = {k: v.detach() for k, v in params.items()}
-    grads, losses = vmap(grad_and_value(_example_loss), in_dims=(None, None, 0, 0))(detached, model, X, y)
+    grads, losses = vmap(grad_and_value(_example_loss), in_dims=(None, None, 0, 0))(
+        detached, model, X, y
+    )
     return torch.cat([grads[k].reshape(len(y), -1) for k in params], dim=1), losses
 
 
@@ -138,7 +163,9 @@ def _record(params: Params, layers, X: torch.Tensor, y: torch.Tensor) -> _Activa
                 h = m(h)
                 continue
             bias = params.get(f"{prefix}bias")
-            z = F.linear(h, params[f"{prefix}weight"].detach(), None if bias is None else bias.detach())
+            z = F.linear(
+                h, params[f"{prefix}weight"].detach(), None if bias is None else bias.detach()
+            )
             if not z.requires_grad:
                 z.requires_grad_(True)
             prefixes.append(prefix)
@@ -162,18 +189,34 @@ def _gram(params: Params, left: _Activations, right: _Activations) -> torch.Tens
     return out
 
 
-def _player_matrix(players: torch.Tensor, n_players: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def _player_matrix(
+    players: torch.Tensor, n_players: int, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A (K × N) averaging each player's rows, and the player sizes (K,)."""
     players = torch.as_tensor(players, dtype=torch.long)
     sizes = torch.bincount(players, minlength=n_players)
     if len(sizes) > n_players or (sizes == 0).any():
-        raise ValueError(f"players must cover 0..{n_players - 1} with at least one meta example each; sizes {sizes.tolist()}")
+        raise ValueError(
+            f"players must cover 0..{n_players - 1} with at least one meta example each; sizes {sizes.tolist()}"
+        )
     onehot = F.one_hot(players, n_players).T.to(dtype)
     return onehot / sizes.to(dtype)[:, None], sizes
 
 
-def _hyper_parts(params, model, X_batch, y_batch, X_meta, y_meta, players, n_players, lookahead_lr, *,
-                 generic=False, player_matrix=None):
+def _hyper_parts(
+    params,
+    model,
+    X_batch,
+    y_batch,
+    X_meta,
+    y_meta,
+    players,
+    n_players,
+    lookahead_lr,
+    *,
+    generic=False,
+    player_matrix=None,
+):
     """G (K × B), a function w -> ∇θ Σᵢ wᵢ ℓᵢ (a dict like ``params``), player losses L_k and sizes."""
     layers = None if generic else _linear_stack(model)
     A, sizes = player_matrix or _player_matrix(players, n_players, X_batch.dtype)
@@ -192,8 +235,12 @@ def _hyper_parts(params, model, X_batch, y_batch, X_meta, y_meta, players, n_pla
         # one forward and one backward for batch and meta rows together
         B = len(y_batch)
         both = _record(params, layers, torch.cat([X_batch, X_meta]), torch.cat([y_batch, y_meta]))
-        batch = _Activations(both.prefixes, [h[:B] for h in both.hs], [d[:B] for d in both.deltas], both.losses[:B])
-        meta = _Activations(both.prefixes, [h[B:] for h in both.hs], [d[B:] for d in both.deltas], both.losses[B:])
+        batch = _Activations(
+            both.prefixes, [h[:B] for h in both.hs], [d[:B] for d in both.deltas], both.losses[:B]
+        )
+        meta = _Activations(
+            both.prefixes, [h[B:] for h in both.hs], [d[B:] for d in both.deltas], both.losses[B:]
+        )
         meta_losses = meta.losses
         G = (-lookahead_lr) * (A @ _gram(params, meta, batch))
 
@@ -205,13 +252,22 @@ def _hyper_parts(params, model, X_batch, y_batch, X_meta, y_meta, players, n_pla
                 if f"{prefix}bias" in params:
                     out[f"{prefix}bias"] = wd.sum(0)
             return out
+
     return G, weighted_grad, A @ meta_losses, sizes
 
 
 def hypergradients(
-    params: Params, model: nn.Module, X_batch: torch.Tensor, y_batch: torch.Tensor,
-    X_meta: torch.Tensor, y_meta: torch.Tensor, players: torch.Tensor, n_players: int, lookahead_lr: float,
-    *, generic: bool = False,
+    params: Params,
+    model: nn.Module,
+    X_batch: torch.Tensor,
+    y_batch: torch.Tensor,
+    X_meta: torch.Tensor,
+    y_meta: torch.Tensor,
+    players: torch.Tensor,
+    n_players: int,
+    lookahead_lr: float,
+    *,
+    generic: bool = False,
 ) -> torch.Tensor:
     """G (K × B): g_k,i = ∂L_k(θ'(ε))/∂εᵢ at ε = 0 for the look-ahead θ'(ε) = θ − η ∇θ Σ εᵢ ℓᵢ.
 
@@ -221,15 +277,29 @@ def hypergradients(
     gradients; otherwise, or with ``generic=True``, from ``vmap(grad)`` per-example
     gradients of batch and meta set and one matrix product.
     """
-    return _hyper_parts(params, model, X_batch, y_batch, X_meta, y_meta, players, n_players, lookahead_lr,
-                        generic=generic)[0]
+    return _hyper_parts(
+        params,
+        model,
+        X_batch,
+        y_batch,
+        X_meta,
+        y_meta,
+        players,
+        n_players,
+        lookahead_lr,
+        generic=generic,
+    )[0]
 
 
 # --- directions, weights and one step -------------------------------------------------
 
 
-def objective_coefficients(objective: str, player_losses: torch.Tensor, player_sizes: torch.Tensor,
-                           player_groups: np.ndarray) -> torch.Tensor:
+def objective_coefficients(
+    objective: str,
+    player_losses: torch.Tensor,
+    player_sizes: torch.Tensor,
+    player_groups: np.ndarray,
+) -> torch.Tensor:
     """c with ∂F/∂ε = cᵀG for the one-stage objective F (``ltr``, ``forml`` or ``gdro``).
 
     L_g = Σ_{k in g} n_k L_k / n_g is the mean meta loss of group g. Ties go to the
@@ -240,7 +310,9 @@ def objective_coefficients(objective: str, player_losses: torch.Tensor, player_s
         return sizes / sizes.sum()
     groups = torch.as_tensor(player_groups)
     present = torch.unique(groups)
-    weights = torch.stack([(groups == g).to(sizes.dtype) * sizes / sizes[groups == g].sum() for g in present])
+    weights = torch.stack(
+        [(groups == g).to(sizes.dtype) * sizes / sizes[groups == g].sum() for g in present]
+    )
     group_losses = weights @ player_losses
     hi = int(torch.argmax(group_losses))
     if objective == "gdro":
@@ -271,9 +343,22 @@ class StepInfo:
 
 
 def nash_step(
-    params: Params, model: nn.Module, optimizer: torch.optim.Optimizer, X_batch: torch.Tensor, y_batch: torch.Tensor,
-    X_meta: torch.Tensor, y_meta: torch.Tensor, meta: MetaSet, *, objective: str, bargain: bool,
-    lookahead_lr: float, weight_norm: str = "l2", fallback: str = "ones", nbs_max_iter: int = 100, nbs_tol: float = 1e-8,
+    params: Params,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    X_batch: torch.Tensor,
+    y_batch: torch.Tensor,
+    X_meta: torch.Tensor,
+    y_meta: torch.Tensor,
+    meta: MetaSet,
+    *,
+    objective: str,
+    bargain: bool,
+    lookahead_lr: float,
+    weight_norm: str = "l2",
+    fallback: str = "ones",
+    nbs_max_iter: int = 100,
+    nbs_tol: float = 1e-8,
 ) -> StepInfo:
     """One reweighted optimiser step on the batch; returns what it did.
 
@@ -286,7 +371,15 @@ def nash_step(
     ``conflict_after``: the same for the direction used, on bargaining steps only.
     """
     G, weighted_grad, player_losses, sizes = _hyper_parts(
-        params, model, X_batch, y_batch, X_meta, y_meta, None, meta.n_players, lookahead_lr,
+        params,
+        model,
+        X_batch,
+        y_batch,
+        X_meta,
+        y_meta,
+        None,
+        meta.n_players,
+        lookahead_lr,
         player_matrix=meta.player_matrix(X_batch.dtype),
     )
     c = objective_coefficients(objective, player_losses, sizes, meta.player_groups)
@@ -307,4 +400,6 @@ def nash_step(
         for k, p in params.items():
             p.grad = grads[k].detach().reshape(p.shape).to(p.dtype)
         optimizer.step()
-    return StepInfo(bargain, conflict_before, conflict_after, converged, n_weighted, bool(n_weighted))
+    return StepInfo(
+        bargain, conflict_before, conflict_after, converged, n_weighted, bool(n_weighted)
+    )

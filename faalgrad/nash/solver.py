@@ -2,6 +2,7 @@
 
 See the Comparisons page of the book for its role in Nash-Meta-Learning.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,7 +13,9 @@ import torch
 __all__ = ["nbs_solve"]
 
 
-def nbs_solve(G: torch.Tensor, *, max_iter: int = 100, tol: float = 1e-8, ridge: float = 0.0) -> tuple[torch.Tensor, bool]:
+def nbs_solve(
+    G: torch.Tensor, *, max_iter: int = 100, tol: float = 1e-8, ridge: float = 0.0
+) -> tuple[torch.Tensor, bool]:
     """The Nash bargaining weights α > 0 with (G Gᵀ) α = 1/α, for the K × B matrix ``G``.
 
     Solved as the minimiser of the strictly convex, self-concordant function

@@ -4,6 +4,7 @@ Minibatch reweighting with bargaining in the first epochs (``nash_*``) or a one-
 objective throughout (``ltr``, ``forml``, ``gdro``); epoch selection on held-out
 validation rows. See the Comparisons page of the book.
 """
+
 from __future__ import annotations
 
 import math
@@ -80,8 +81,15 @@ def worst_group_auc(y: np.ndarray, scores: np.ndarray, a: np.ndarray) -> float:
 
 
 def train_nash(
-    method: str, X: np.ndarray, y: np.ndarray, a: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, a_val: np.ndarray,
-    config: NashConfig | None = None, seed: int = 0,
+    method: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    a: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    a_val: np.ndarray,
+    config: NashConfig | None = None,
+    seed: int = 0,
 ) -> NashResult:
     """Train the MLP with ``method`` (one of :data:`NASH_METHODS`) on (X, y), groups ``a``.
 
@@ -101,8 +109,10 @@ def train_nash(
     Xv, yv = as_tensor(X_val), as_tensor(y_val)
     yv_np, av_np = np.asarray(y_val).astype(int), np.asarray(a_val).astype(int)
     if not (len(X_t) == len(y_t) == len(np.asarray(a))) or not (len(Xv) == len(yv) == len(av_np)):
-        raise ValueError(f"lengths differ: X {len(X_t)}, y {len(y_t)}, a {len(np.asarray(a))}; "
-                         f"X_val {len(Xv)}, y_val {len(yv)}, a_val {len(av_np)}")
+        raise ValueError(
+            f"lengths differ: X {len(X_t)}, y {len(y_t)}, a {len(np.asarray(a))}; "
+            f"X_val {len(Xv)}, y_val {len(yv)}, a_val {len(av_np)}"
+        )
     if len(y_t) == 0:
         raise ValueError("the training split is empty")
     meta = meta_set(yv_np, av_np, config.meta_per_cell, seed)
@@ -111,12 +121,21 @@ def train_nash(
     held[meta.indices] = False
     if not held.any():
         held[:] = True
-    Xs, ys, ys_np, as_np = Xv[torch.from_numpy(held)], yv[torch.from_numpy(held)], yv_np[held], av_np[held]
+    Xs, ys, ys_np, as_np = (
+        Xv[torch.from_numpy(held)],
+        yv[torch.from_numpy(held)],
+        yv_np[held],
+        av_np[held],
+    )
     model = build_mlp(X_t.shape[1], config.mlp_config(), seed)
     params = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
-    optimizer = torch.optim.SGD(params.values(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    optimizer = torch.optim.SGD(
+        params.values(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
     history = NashHistory(method=method, bargain_epochs=config.bargain_epochs if two_stage else 0)
-    result = NashResult(model=model, params=snapshot(params), method=method, history=history, meta=meta)
+    result = NashResult(
+        model=model, params=snapshot(params), method=method, history=history, meta=meta
+    )
     batch_rng = np.random.default_rng(seed)
     n, B = len(y_t), config.batch_size
     best: tuple | None = None
@@ -127,9 +146,21 @@ def train_nash(
         for start in range(0, n, B):
             batch = torch.from_numpy(order[start : start + B])
             info = nash_step(
-                params, model, optimizer, X_t[batch], y_t[batch], X_meta, y_meta, meta,
-                objective=objective, bargain=bargain, lookahead_lr=config.eta, weight_norm=config.weight_norm,
-                fallback=config.nbs_fallback, nbs_max_iter=config.nbs_max_iter, nbs_tol=config.nbs_tol,
+                params,
+                model,
+                optimizer,
+                X_t[batch],
+                y_t[batch],
+                X_meta,
+                y_meta,
+                meta,
+                objective=objective,
+                bargain=bargain,
+                lookahead_lr=config.eta,
+                weight_norm=config.weight_norm,
+                fallback=config.nbs_fallback,
+                nbs_max_iter=config.nbs_max_iter,
+                nbs_tol=config.nbs_tol,
             )
             history.batch_epoch.append(epoch)
             history.steps.append(info)
@@ -140,7 +171,11 @@ def train_nash(
         history.val_loss.append(loss)
         history.val_worst_auc.append(worst)
         # larger is better; a NaN worst-group AUC ranks below any number, ties go to the lower loss
-        key = (-loss,) if config.selection == "val_loss" else (-math.inf if math.isnan(worst) else worst, -loss)
+        key = (
+            (-loss,)
+            if config.selection == "val_loss"
+            else (-math.inf if math.isnan(worst) else worst, -loss)
+        )
         if best is None or key > best:
             best = key
             result.params, result.best_epoch = snapshot(params), epoch
@@ -164,9 +199,18 @@ class _PlainSGD:
 
 
 def synthetic_two_group(
-    *, objectives: tuple[str, ...] = ("ltr", "forml", "gdro"), n_starts: int = 4, steps: int = 150,
-    bargain_steps: int = 50, lr: float = 0.1, n_train: tuple[int, int] = (360, 40), meta_per_group: int = 32,
-    angle: float = 100.0, sharpness: float = 3.0, weight_norm: str = "sum", seed: int = 0,
+    *,
+    objectives: tuple[str, ...] = ("ltr", "forml", "gdro"),
+    n_starts: int = 4,
+    steps: int = 150,
+    bargain_steps: int = 50,
+    lr: float = 0.1,
+    n_train: tuple[int, int] = (360, 40),
+    meta_per_group: int = 32,
+    angle: float = 100.0,
+    sharpness: float = 3.0,
+    weight_norm: str = "sum",
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Group-loss trajectories of one-stage versus two-stage reweighting on a 2-D toy.
 
@@ -196,13 +240,36 @@ def synthetic_two_group(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # ~4,000 tiny steps: thread hand-offs would dominate
     try:
-        return _synthetic(objectives, n_starts, steps, bargain_steps, lr, n_train, meta_per_group, angle, sharpness,
-                          weight_norm, seed)
+        return _synthetic(
+            objectives,
+            n_starts,
+            steps,
+            bargain_steps,
+            lr,
+            n_train,
+            meta_per_group,
+            angle,
+            sharpness,
+            weight_norm,
+            seed,
+        )
     finally:
         torch.set_num_threads(threads)
 
 
-def _synthetic(objectives, n_starts, steps, bargain_steps, lr, n_train, meta_per_group, angle, sharpness, weight_norm, seed):
+def _synthetic(
+    objectives,
+    n_starts,
+    steps,
+    bargain_steps,
+    lr,
+    n_train,
+    meta_per_group,
+    angle,
+    sharpness,
+    weight_norm,
+    seed,
+):
     rng = np.random.default_rng(seed)
     u = np.array([[1.0, 0.0], [math.cos(math.radians(angle)), math.sin(math.radians(angle))]])
 
@@ -215,7 +282,9 @@ def _synthetic(objectives, n_starts, steps, bargain_steps, lr, n_train, meta_per
     X_tr, y_tr = torch.cat([t[0] for t in train]), torch.cat([t[1] for t in train])
     metas = [draw(meta_per_group, g) for g in (0, 1)]
     X_meta, y_meta = torch.cat([m[0] for m in metas]), torch.cat([m[1] for m in metas])
-    meta = MetaSet(np.arange(2 * meta_per_group), np.repeat([0, 1], meta_per_group), ((0, -1), (1, -1)))
+    meta = MetaSet(
+        np.arange(2 * meta_per_group), np.repeat([0, 1], meta_per_group), ((0, -1), (1, -1))
+    )
     evals = [draw(2000, g) for g in (0, 1)]
     model = nn.Linear(2, 1, bias=False).double()
     angles = np.deg2rad(200 + 360 * np.arange(n_starts) / n_starts)
@@ -235,20 +304,46 @@ def _synthetic(objectives, n_starts, steps, bargain_steps, lr, n_train, meta_per
                 for step in range(steps + 1):
                     thetas.append(params["weight"].detach()[0].clone())
                     if step < steps:
-                        infos.append(nash_step(params, model, opt, X_tr, y_tr, X_meta, y_meta, meta, objective=objective,
-                                               bargain=two_stage and step < bargain_steps, lookahead_lr=1.0,
-                                               weight_norm=weight_norm))
+                        infos.append(
+                            nash_step(
+                                params,
+                                model,
+                                opt,
+                                X_tr,
+                                y_tr,
+                                X_meta,
+                                y_meta,
+                                meta,
+                                objective=objective,
+                                bargain=two_stage and step < bargain_steps,
+                                lookahead_lr=1.0,
+                                weight_norm=weight_norm,
+                            )
+                        )
                 theta = torch.stack(thetas)  # (steps + 1) x 2
                 z = torch.einsum("sd,gnd->sgn", theta, X_eval)
-                losses = F.binary_cross_entropy_with_logits(z, y_eval.expand_as(z), reduction="none").mean(-1)
+                losses = F.binary_cross_entropy_with_logits(
+                    z, y_eval.expand_as(z), reduction="none"
+                ).mean(-1)
                 for step in range(steps + 1):
-                    row = {"objective": objective, "method": "two_stage" if two_stage else "one_stage", "start": s,
-                           "step": step, "theta_0": float(theta[step, 0]), "theta_1": float(theta[step, 1]),
-                           "loss_g0": float(losses[step, 0]), "loss_g1": float(losses[step, 1])}
+                    row = {
+                        "objective": objective,
+                        "method": "two_stage" if two_stage else "one_stage",
+                        "start": s,
+                        "step": step,
+                        "theta_0": float(theta[step, 0]),
+                        "theta_1": float(theta[step, 1]),
+                        "loss_g0": float(losses[step, 0]),
+                        "loss_g1": float(losses[step, 1]),
+                    }
                     if step < steps:
                         info = infos[step]
-                        row.update(bargained=info.bargained, conflict_before=info.conflict_before,
-                                   conflict_after=info.conflict_after, nbs_converged=info.nbs_converged)
+                        row.update(
+                            bargained=info.bargained,
+                            conflict_before=info.conflict_before,
+                            conflict_after=info.conflict_after,
+                            nbs_converged=info.nbs_converged,
+                        )
                     rows.append(row)
     out = pd.DataFrame(rows)
     flags = ["bargained", "conflict_before", "conflict_after", "nbs_converged"]

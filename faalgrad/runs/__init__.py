@@ -4,14 +4,34 @@
 in parallel, ``grids`` builds the spec grids of the paper's tables, ``cache`` shares runs
 between the notebooks of one book build.
 """
+
 from faalgrad.runs.grid import check_n_jobs, run, run_grid
-from faalgrad.runs.grids import ablation_specs, comparison_specs, protected_input_specs, table1_specs
+from faalgrad.runs.grids import (
+    ablation_specs,
+    comparison_specs,
+    protected_input_specs,
+    table1_specs,
+)
 from faalgrad.runs.methods import FAMILIES, METHODS, Method, erm_model, fit, split_data
 from faalgrad.runs.spec import SETUPS, SPLIT_LABELS, RunSpec, check_seeds, setup_fields
 
 __all__ = [
-    "check_n_jobs", "run", "run_grid",
-    "ablation_specs", "comparison_specs", "protected_input_specs", "table1_specs",
-    "FAMILIES", "METHODS", "Method", "erm_model", "fit", "split_data",
-    "SETUPS", "SPLIT_LABELS", "RunSpec", "check_seeds", "setup_fields",
+    "check_n_jobs",
+    "run",
+    "run_grid",
+    "ablation_specs",
+    "comparison_specs",
+    "protected_input_specs",
+    "table1_specs",
+    "FAMILIES",
+    "METHODS",
+    "Method",
+    "erm_model",
+    "fit",
+    "split_data",
+    "SETUPS",
+    "SPLIT_LABELS",
+    "RunSpec",
+    "check_seeds",
+    "setup_fields",
 ]

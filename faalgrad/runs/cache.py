@@ -7,6 +7,7 @@ for a run of other code. Processes sharing the directory (``make test`` executes
 in two halves side by side) compute each entry once: the first takes the entry's lock,
 the others wait for it and read its result.
 """
+
 from __future__ import annotations
 
 import fcntl

@@ -4,6 +4,7 @@ Written only where ``FAALGRAD_DATA_DIR`` points (``make book`` sets it to ``book
 it publishes, ``make test`` to a scratch folder for nbval's re-execution), each file with the
 numerical kernels that computed it in ``kernels.json``: the results regression compares both.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -17,7 +18,14 @@ import pandas as pd
 from faalgrad.datasets import load_dataset
 from faalgrad.splits import code_split_indices, train_val_test_indices
 
-__all__ = ["DATA_ENV", "KERNELS_FILE", "export_rows", "export_splits", "kernel_config", "split_indices"]
+__all__ = [
+    "DATA_ENV",
+    "KERNELS_FILE",
+    "export_rows",
+    "export_splits",
+    "kernel_config",
+    "split_indices",
+]
 
 DATA_ENV = "FAALGRAD_DATA_DIR"
 KERNELS_FILE = "kernels.json"
@@ -36,9 +44,15 @@ def kernel_config() -> dict[str, str | int]:
     import threadpoolctl
     import torch
 
-    blas = [i for i in threadpoolctl.threadpool_info() if i.get("internal_api") == "openblas"] or [{}]
-    return {"torch_cpu": torch.backends.cpu.get_cpu_capability(), "openblas_core": blas[0].get("architecture", ""),
-            "blas_threads": blas[0].get("num_threads", 0), "mkl_cbwr": os.environ.get("MKL_CBWR", "")}
+    blas = [i for i in threadpoolctl.threadpool_info() if i.get("internal_api") == "openblas"] or [
+        {}
+    ]
+    return {
+        "torch_cpu": torch.backends.cpu.get_cpu_capability(),
+        "openblas_core": blas[0].get("architecture", ""),
+        "blas_threads": blas[0].get("num_threads", 0),
+        "mkl_cbwr": os.environ.get("MKL_CBWR", ""),
+    }
 
 
 def _write(frame: pd.DataFrame, name: str) -> Path | None:
@@ -52,7 +66,9 @@ def _write(frame: pd.DataFrame, name: str) -> Path | None:
     frame.to_csv(tmp, index=False, compression=compression)
     os.replace(tmp, path)
     kernels = path.with_name(KERNELS_FILE)
-    with open(kernels.with_name(KERNELS_FILE + ".lock"), "w") as lock:  # notebooks executed side by side
+    with open(
+        kernels.with_name(KERNELS_FILE + ".lock"), "w"
+    ) as lock:  # notebooks executed side by side
         fcntl.flock(lock, fcntl.LOCK_EX)
         recorded = json.loads(kernels.read_text()) if kernels.exists() else {}
         recorded[name] = kernel_config()
@@ -102,10 +118,17 @@ def split_indices(datasets: Iterable[str], seeds: int, *, procedure: str = "pape
     for dataset in datasets:
         ds = load_dataset(dataset)
         for seed in range(seeds):
-            parts = (train_val_test_indices(ds.y, ds.a, seed) if procedure == "paper"
-                     else code_split_indices(len(ds.y), seed))
+            parts = (
+                train_val_test_indices(ds.y, ds.a, seed)
+                if procedure == "paper"
+                else code_split_indices(len(ds.y), seed)
+            )
             for part, rows in zip(("train", "validation", "test"), parts):
-                frames.append(pd.DataFrame({"dataset": dataset, "seed": seed, "part": part, "row": sorted(rows)}))
+                frames.append(
+                    pd.DataFrame(
+                        {"dataset": dataset, "seed": seed, "part": part, "row": sorted(rows)}
+                    )
+                )
     return pd.concat(frames, ignore_index=True)
 
 

@@ -1,6 +1,7 @@
 """Run specs in, tidy rows out: :func:`run` (one spec) and :func:`run_grid` (many, with
 joblib on this machine or on a Dask cluster given its scheduler address).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -52,17 +53,27 @@ def run(spec: RunSpec) -> dict[str, Any]:
 def _run(spec: RunSpec) -> dict[str, Any]:
     with single_thread():
         model, facts = fit(spec)
-        data = split_data(spec.dataset, spec.seed, spec.include_protected, spec.split_procedure, spec.inputs)
+        data = split_data(
+            spec.dataset, spec.seed, spec.include_protected, spec.split_procedure, spec.inputs
+        )
         scores = model.predict_proba(data.X_test)
         val_scores = model.predict_proba(data.X_val)
     y_pred = baselines.predict_with_threshold(scores, data.a_test, facts["threshold"])
     val_pred = baselines.predict_with_threshold(val_scores, data.a_val, facts["threshold"])
-    if hasattr(model, "predict_labels"):  # randomised classifiers (fairlearn mitigators) draw their own labels
-        y_pred, val_pred = model.predict_labels(data.X_test, data.a_test), model.predict_labels(data.X_val, data.a_val)
+    if hasattr(
+        model, "predict_labels"
+    ):  # randomised classifiers (fairlearn mitigators) draw their own labels
+        y_pred, val_pred = (
+            model.predict_labels(data.X_test, data.a_test),
+            model.predict_labels(data.X_val, data.a_val),
+        )
     row = {k: v for k, v in asdict(spec).items() if k != "overrides"}
     row["overrides"] = ",".join(f"{k}={v}" for k, v in spec.overrides)
     row["label"] = spec.label
-    val = {f"val_{k}": v for k, v in evaluate(data.y_val, val_pred, data.a_val, y_score=val_scores).items()}
+    val = {
+        f"val_{k}": v
+        for k, v in evaluate(data.y_val, val_pred, data.a_val, y_score=val_scores).items()
+    }
     return {**row, **facts, **evaluate(data.y_test, y_pred, data.a_test, y_score=scores), **val}
 
 
@@ -90,13 +101,20 @@ def _executor(scheduler: str | None):
     try:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT)
     except OSError as error:
-        raise ValueError(f"scheduler={scheduler!r}: no Dask scheduler answers there ({error})") from None
+        raise ValueError(
+            f"scheduler={scheduler!r}: no Dask scheduler answers there ({error})"
+        ) from None
     with client, parallel_config(backend="dask"):
         yield
 
 
-def run_grid(specs: Iterable[RunSpec], *, n_jobs: int = 1, progress: bool = True,
-             scheduler: str | None = None) -> pd.DataFrame:
+def run_grid(
+    specs: Iterable[RunSpec],
+    *,
+    n_jobs: int = 1,
+    progress: bool = True,
+    scheduler: str | None = None,
+) -> pd.DataFrame:
     """Run every spec; one row each, in the order given.
 
     Parameters
@@ -128,8 +146,18 @@ def run_grid(specs: Iterable[RunSpec], *, n_jobs: int = 1, progress: bool = True
     groups: dict[tuple, list[int]] = {}
     for i, spec in enumerate(specs):
         shares_erm = METHODS[spec.method].needs_erm
-        key = (spec.dataset, spec.seed, spec.include_protected, spec.overrides, spec.split_procedure,
-               spec.inputs) if shares_erm else (i,)
+        key = (
+            (
+                spec.dataset,
+                spec.seed,
+                spec.include_protected,
+                spec.overrides,
+                spec.split_procedure,
+                spec.inputs,
+            )
+            if shares_erm
+            else (i,)
+        )
         groups.setdefault(key, []).append(i)
     order = sorted(groups, key=lambda key: -sum(_cost(specs[i]) for i in groups[key]))
     groups = {key: groups[key] for key in order}
@@ -137,7 +165,9 @@ def run_grid(specs: Iterable[RunSpec], *, n_jobs: int = 1, progress: bool = True
     results: list[list[dict]] = []
     with _executor(scheduler):
         bar = tqdm(total=len(specs), desc="runs", disable=not progress, leave=False)
-        for chunk_rows in Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_run_chunk)(c) for c in chunks):
+        for chunk_rows in Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_run_chunk)(c) for c in chunks
+        ):
             results.append(chunk_rows)
             bar.update(len(chunk_rows))
     bar.close()

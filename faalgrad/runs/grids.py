@@ -2,6 +2,7 @@
 swap ablations (Tables 2-4) and the Comparisons page. Grids built here are identical
 wherever they are used, so a book build's run cache computes each run once.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -15,23 +16,46 @@ from faalgrad.mitigators import MITIGATORS
 from faalgrad.nash import NASH_METHODS, nash_config
 from faalgrad.presets import check_dataset
 from faalgrad.runs.spec import RunSpec, check_seeds
-from faalgrad.splits import PAPER_RATIOS, format_ratio, parse_ratio, support_query, train_val_test_indices
+from faalgrad.splits import (
+    PAPER_RATIOS,
+    format_ratio,
+    parse_ratio,
+    support_query,
+    train_val_test_indices,
+)
 from faalgrad.validation import check_choice
 
-__all__ = ["INFEASIBLE_COLUMNS", "PROTECTED_INPUT_ROWS", "STUDIES", "TABLE1_ROWS", "ablation_specs",
-           "comparison_specs", "infeasibility", "nash_overrides", "protected_input_specs", "table1_specs"]
+__all__ = [
+    "INFEASIBLE_COLUMNS",
+    "PROTECTED_INPUT_ROWS",
+    "STUDIES",
+    "TABLE1_ROWS",
+    "ablation_specs",
+    "comparison_specs",
+    "infeasibility",
+    "nash_overrides",
+    "protected_input_specs",
+    "table1_specs",
+]
 
 #: Table 1's rows: (row name, method, inner steps or None).
 TABLE1_ROWS: tuple[tuple[str, str, int | None], ...] = (
-    ("baseline", "erm", None), ("mba_dp", "mba_dp", None), ("mba_eod", "mba_eod", None),
+    ("baseline", "erm", None),
+    ("mba_dp", "mba_dp", None),
+    ("mba_eod", "mba_eod", None),
     ("threshold", "threshold", None),
-    ("config1", "faalgrad", 1), ("config1", "faalgrad", 10),
-    ("config2", "faalgrad", 1), ("config2", "faalgrad", 10),
+    ("config1", "faalgrad", 1),
+    ("config1", "faalgrad", 10),
+    ("config2", "faalgrad", 1),
+    ("config2", "faalgrad", 10),
 )
 
 #: Table 1 rows re-run without the protected attribute among the inputs (I = 1 only).
 PROTECTED_INPUT_ROWS: tuple[tuple[str, str, int], ...] = (
-    ("baseline", "erm", 1), ("threshold", "threshold", 1), ("config1", "faalgrad", 1), ("config2", "faalgrad", 1),
+    ("baseline", "erm", 1),
+    ("threshold", "threshold", 1),
+    ("config1", "faalgrad", 1),
+    ("config2", "faalgrad", 1),
 )
 
 #: The ablations: X_s filled with protected (``ratio``) or unprotected (``swap``) samples.
@@ -39,8 +63,13 @@ STUDIES: tuple[str, ...] = ("ratio", "swap")
 INFEASIBLE_COLUMNS = ["dataset", "split", "inner_steps", "ratio", "xq_xs", "reason"]
 
 
-def table1_specs(datasets: Iterable[str] = DATASETS, seeds: int = 5, *, include_protected: bool = True,
-                 **overrides) -> list[RunSpec]:
+def table1_specs(
+    datasets: Iterable[str] = DATASETS,
+    seeds: int = 5,
+    *,
+    include_protected: bool = True,
+    **overrides,
+) -> list[RunSpec]:
     """Every run of Table 1: the :data:`TABLE1_ROWS` times ``seeds`` per dataset.
 
     Parameters
@@ -65,8 +94,17 @@ def table1_specs(datasets: Iterable[str] = DATASETS, seeds: int = 5, *, include_
         for seed in range(seeds):
             for row, method, inner in TABLE1_ROWS:
                 split = row if method == "faalgrad" else "config1"
-                specs.append(RunSpec(dataset, method, split=split, inner_steps=inner or 1, seed=seed,
-                                     include_protected=include_protected, overrides=overrides))
+                specs.append(
+                    RunSpec(
+                        dataset,
+                        method,
+                        split=split,
+                        inner_steps=inner or 1,
+                        seed=seed,
+                        include_protected=include_protected,
+                        overrides=overrides,
+                    )
+                )
     return specs
 
 
@@ -74,9 +112,17 @@ def protected_input_specs(datasets: Iterable[str], seeds: int) -> list[RunSpec]:
     """The :data:`PROTECTED_INPUT_ROWS` runs with the protected attribute excluded from the inputs."""
     check_seeds(seeds)
     return [
-        RunSpec(dataset, method, split=row if method == "faalgrad" else "config1", inner_steps=inner, seed=seed,
-                include_protected=False)
-        for dataset in datasets for seed in range(seeds) for row, method, inner in PROTECTED_INPUT_ROWS
+        RunSpec(
+            dataset,
+            method,
+            split=row if method == "faalgrad" else "config1",
+            inner_steps=inner,
+            seed=seed,
+            include_protected=False,
+        )
+        for dataset in datasets
+        for seed in range(seeds)
+        for row, method, inner in PROTECTED_INPUT_ROWS
     ]
 
 
@@ -98,8 +144,13 @@ def infeasibility(dataset: str, split: str, ratio: float | str, seed: int = 0) -
 
 
 def ablation_specs(
-    datasets: Iterable[str], seeds: int, ratios: Iterable[float | str] = PAPER_RATIOS,
-    inner_steps: Iterable[int] = (1, 10), *, split: str = "ratio", **overrides,
+    datasets: Iterable[str],
+    seeds: int,
+    ratios: Iterable[float | str] = PAPER_RATIOS,
+    inner_steps: Iterable[int] = (1, 10),
+    *,
+    split: str = "ratio",
+    **overrides,
 ) -> tuple[list[RunSpec], pd.DataFrame]:
     """Run specs of every feasible (dataset, I, ratio) cell, and the infeasible cells.
 
@@ -138,12 +189,24 @@ def ablation_specs(
                 if reason is not None:
                     infeasible.append((dataset, split, steps, share, format_ratio(share), reason))
                     continue
-                specs += [RunSpec(dataset, "faalgrad", split=split, ratio=share, inner_steps=steps, seed=seed,
-                                  overrides=overrides) for seed in range(seeds)]
+                specs += [
+                    RunSpec(
+                        dataset,
+                        "faalgrad",
+                        split=split,
+                        ratio=share,
+                        inner_steps=steps,
+                        seed=seed,
+                        overrides=overrides,
+                    )
+                    for seed in range(seeds)
+                ]
     return specs, pd.DataFrame(infeasible, columns=INFEASIBLE_COLUMNS)
 
 
-def nash_overrides(dataset: str, epochs: int | None = None, bargain_epochs: int | None = None) -> dict[str, int]:
+def nash_overrides(
+    dataset: str, epochs: int | None = None, bargain_epochs: int | None = None
+) -> dict[str, int]:
     """The Nash settings that differ from ``nash_config(dataset)`` (``None``: keep the default)."""
     base = nash_config(dataset)
     out = {}
@@ -156,7 +219,11 @@ def nash_overrides(dataset: str, epochs: int | None = None, bargain_epochs: int 
 
 
 def comparison_specs(
-    datasets: Iterable[str], seeds: int, *, nash_epochs: int | None = None, nash_bargain_epochs: int | None = None,
+    datasets: Iterable[str],
+    seeds: int,
+    *,
+    nash_epochs: int | None = None,
+    nash_bargain_epochs: int | None = None,
 ) -> list[RunSpec]:
     """Every run of the Comparisons page: baseline and FaAlGrad Config 1/2 (Table 1's specs),
     the feasible ratio-ablation settings (the ratio page's specs), the fairlearn mitigators

@@ -5,6 +5,7 @@ it starts from the baseline MLP of its seed, and its relative cost (for scheduli
 The CLI, the run labels and the comparison families all read :data:`METHODS`; adding a
 method is one entry here plus its fit function.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,7 +29,13 @@ __all__ = ["FAMILIES", "METHODS", "Method", "erm_model", "fit", "split_data"]
 Fit = Callable[["RunSpec", SplitData], tuple[Any, dict[str, Any]]]
 
 #: Families of methods, in display order.
-FAMILIES: tuple[str, ...] = ("FaAlGrad", "baseline", "fairlearn", "Nash-Meta-Learning", "one-stage meta-learning")
+FAMILIES: tuple[str, ...] = (
+    "FaAlGrad",
+    "baseline",
+    "fairlearn",
+    "Nash-Meta-Learning",
+    "one-stage meta-learning",
+)
 
 
 @dataclass(frozen=True)
@@ -63,18 +70,35 @@ class Method:
 
 
 @lru_cache(maxsize=64)
-def _split(dataset: str, seed: int, include_protected: bool, procedure: str = "paper",
-           inputs: str = "scaled") -> SplitData:
-    return split_dataset(load_dataset(dataset), seed, include_protected=include_protected, procedure=procedure,
-                         inputs=inputs)
+def _split(
+    dataset: str,
+    seed: int,
+    include_protected: bool,
+    procedure: str = "paper",
+    inputs: str = "scaled",
+) -> SplitData:
+    return split_dataset(
+        load_dataset(dataset),
+        seed,
+        include_protected=include_protected,
+        procedure=procedure,
+        inputs=inputs,
+    )
 
 
 def _data(spec: RunSpec) -> SplitData:
-    return _split(spec.dataset, spec.seed, spec.include_protected, spec.split_procedure, spec.inputs)
+    return _split(
+        spec.dataset, spec.seed, spec.include_protected, spec.split_procedure, spec.inputs
+    )
 
 
-def split_data(dataset: str, seed: int, include_protected: bool = True, procedure: str = "paper",
-               inputs: str = "scaled") -> SplitData:
+def split_data(
+    dataset: str,
+    seed: int,
+    include_protected: bool = True,
+    procedure: str = "paper",
+    inputs: str = "scaled",
+) -> SplitData:
     """The seed's preprocessed train/validation/test split (memoised; the one every run uses).
 
     Parameters
@@ -97,14 +121,22 @@ def split_data(dataset: str, seed: int, include_protected: bool = True, procedur
 
 
 @lru_cache(maxsize=64)
-def _erm(dataset: str, seed: int, include_protected: bool, overrides: tuple, procedure: str = "paper",
-         inputs: str = "scaled") -> TrainResult:
+def _erm(
+    dataset: str,
+    seed: int,
+    include_protected: bool,
+    overrides: tuple,
+    procedure: str = "paper",
+    inputs: str = "scaled",
+) -> TrainResult:
     def train() -> TrainResult:
         data = _split(dataset, seed, include_protected, procedure, inputs)
         config = erm_config(dataset, **dict(overrides))
         return train_erm(data.X_train, data.y_train, data.X_val, data.y_val, config, seed)
 
-    return cache.memoize(("erm", dataset, seed, include_protected, overrides, procedure, inputs), train)
+    return cache.memoize(
+        ("erm", dataset, seed, include_protected, overrides, procedure, inputs), train
+    )
 
 
 def erm_model(dataset: str, seed: int, include_protected: bool = True, **overrides) -> TrainResult:
@@ -128,13 +160,22 @@ def erm_model(dataset: str, seed: int, include_protected: bool = True, **overrid
     TrainResult
     """
     erm_config(check_dataset(dataset), **overrides)  # validates the overrides
-    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in overrides.items()))
+    frozen = tuple(
+        sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in overrides.items())
+    )
     with single_thread():
         return _erm(dataset, int(seed), bool(include_protected), frozen)
 
 
 def _erm_of(spec: RunSpec) -> TrainResult:
-    return _erm(spec.dataset, spec.seed, spec.include_protected, spec.overrides, spec.split_procedure, spec.inputs)
+    return _erm(
+        spec.dataset,
+        spec.seed,
+        spec.include_protected,
+        spec.overrides,
+        spec.split_procedure,
+        spec.inputs,
+    )
 
 
 # --- fit functions: (spec, data) -> (model, facts) ---------------------------------------------
@@ -152,27 +193,61 @@ def _fit_threshold(spec: RunSpec, data: SplitData):
 
 def _fit_mba_dp(spec: RunSpec, data: SplitData):
     rows = baselines.mba_dp_indices(data.a_train, spec.seed)
-    return train_erm(data.X_train[rows], data.y_train[rows], data.X_val, data.y_val, spec.config(), spec.seed), {}
+    return train_erm(
+        data.X_train[rows], data.y_train[rows], data.X_val, data.y_val, spec.config(), spec.seed
+    ), {}
 
 
 def _fit_mba_eod(spec: RunSpec, data: SplitData):
     y_pred = (_erm_of(spec).predict_proba(data.X_train) >= 0.5).astype(int)
     weights = baselines.mba_eod_weights(data.y_train, y_pred, data.a_train)
-    model = train_erm(data.X_train, data.y_train, data.X_val, data.y_val, spec.config(), spec.seed, sample_weight=weights)
+    model = train_erm(
+        data.X_train,
+        data.y_train,
+        data.X_val,
+        data.y_val,
+        spec.config(),
+        spec.seed,
+        sample_weight=weights,
+    )
     return model, {}
 
 
 def _fit_faalgrad(spec: RunSpec, data: SplitData):
-    support, query = support_query(data.y_train, data.a_train, spec.split, dataset=spec.dataset, ratio=spec.ratio,
-                                   seed=spec.seed, direction=spec.direction)
-    model = train_faalgrad(data.X_train[support], data.y_train[support], data.X_train[query], data.y_train[query],
-                           data.X_val, data.y_val, spec.config(), spec.seed)
+    support, query = support_query(
+        data.y_train,
+        data.a_train,
+        spec.split,
+        dataset=spec.dataset,
+        ratio=spec.ratio,
+        seed=spec.seed,
+        direction=spec.direction,
+    )
+    model = train_faalgrad(
+        data.X_train[support],
+        data.y_train[support],
+        data.X_train[query],
+        data.y_train[query],
+        data.X_val,
+        data.y_val,
+        spec.config(),
+        spec.seed,
+    )
     return model, {"n_support": len(support), "n_query": len(query)}
 
 
 def _fit_nash(spec: RunSpec, data: SplitData):
-    model = train_nash(spec.method, data.X_train, data.y_train, data.a_train, data.X_val, data.y_val, data.a_val,
-                       spec.config(), spec.seed)
+    model = train_nash(
+        spec.method,
+        data.X_train,
+        data.y_train,
+        data.a_train,
+        data.X_val,
+        data.y_val,
+        data.a_val,
+        spec.config(),
+        spec.seed,
+    )
     return model, {f"conflict_{k}": v for k, v in model.history.conflict_shares().items()}
 
 
@@ -208,8 +283,12 @@ def _erm_settings(dataset: str, **overrides):
 
 
 _NASH_LABELS = {"ltr": "LtR", "forml": "FORML", "gdro": "Meta-gDRO"}
-_MITIGATOR_LABELS = {"eg_dp": "ExponentiatedGradient (DP)", "eg_eo": "ExponentiatedGradient (EO)",
-                     "to_dp": "ThresholdOptimizer (DP)", "to_eo": "ThresholdOptimizer (EO)"}
+_MITIGATOR_LABELS = {
+    "eg_dp": "ExponentiatedGradient (DP)",
+    "eg_eo": "ExponentiatedGradient (EO)",
+    "to_dp": "ThresholdOptimizer (DP)",
+    "to_eo": "ThresholdOptimizer (EO)",
+}
 
 
 def _registry() -> dict[str, Method]:
@@ -217,18 +296,43 @@ def _registry() -> dict[str, Method]:
         Method("erm", "Baseline MLP", "baseline", _erm_settings, _fit_erm, needs_erm=True),
         Method("mba_dp", "MBA for DP", "baseline", _erm_settings, _fit_mba_dp),
         Method("mba_eod", "MBA for EOD", "baseline", _erm_settings, _fit_mba_eod, needs_erm=True),
-        Method("threshold", "Threshold adjustment", "baseline", _erm_settings, _fit_threshold, needs_erm=True),
+        Method(
+            "threshold",
+            "Threshold adjustment",
+            "baseline",
+            _erm_settings,
+            _fit_threshold,
+            needs_erm=True,
+        ),
         Method("faalgrad", "FaAlGrad", "FaAlGrad", faalgrad_config, _fit_faalgrad, cost=10.0),
     ]
-    for key in MITIGATORS:  # ExponentiatedGradient ~ 20 logistic-regression fits; post-processing ~ nothing
+    for key in (
+        MITIGATORS
+    ):  # ExponentiatedGradient ~ 20 logistic-regression fits; post-processing ~ nothing
         post = key.startswith("to_")
-        entries.append(Method(key, _MITIGATOR_LABELS[key], "fairlearn", _erm_settings, _fit_mitigator,
-                              needs_erm=post, cost=1.0 if post else 6.0))
+        entries.append(
+            Method(
+                key,
+                _MITIGATOR_LABELS[key],
+                "fairlearn",
+                _erm_settings,
+                _fit_mitigator,
+                needs_erm=post,
+                cost=1.0 if post else 6.0,
+            )
+        )
     for key in NASH_METHODS:
         objective = _NASH_LABELS[key.removeprefix("nash_")]
         two_stage = key.startswith("nash_")
-        entries.append(Method(key, f"Nash-Meta-Learning ({objective})" if two_stage else objective,
-                              "Nash-Meta-Learning" if two_stage else "one-stage meta-learning", nash_config, _fit_nash))
+        entries.append(
+            Method(
+                key,
+                f"Nash-Meta-Learning ({objective})" if two_stage else objective,
+                "Nash-Meta-Learning" if two_stage else "one-stage meta-learning",
+                nash_config,
+                _fit_nash,
+            )
+        )
     return {m.key: m for m in entries}
 
 

@@ -1,4 +1,5 @@
 """``RunSpec``: one run (dataset, method, support/query split, seed, overrides), validated early."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,7 +9,14 @@ from faalgrad.datasets import load_dataset
 from faalgrad.presets import CODE_SETTINGS, check_dataset
 from faalgrad.runs.methods import METHODS
 from faalgrad.splits import (
-    DIRECTIONS, INPUTS, SPLIT_PROCEDURES, SPLITS, code_split_indices, format_ratio, parse_ratio, support_query,
+    DIRECTIONS,
+    INPUTS,
+    SPLIT_PROCEDURES,
+    SPLITS,
+    code_split_indices,
+    format_ratio,
+    parse_ratio,
+    support_query,
     train_val_test_indices,
 )
 from faalgrad.validation import check_choice, check_int
@@ -45,9 +53,15 @@ def setup_fields(setup: str, dataset: str, method: str) -> dict[str, Any]:
     if setup == "paper":
         return {}
     if dataset not in CODE_SETTINGS or method != "faalgrad":
-        raise ValueError(f"setup 'code' replays the authors' script, which runs FaAlGrad on COMPAS only; got "
-                         f"dataset {dataset!r}, method {method!r} (valid choices: {', '.join(CODE_SETTINGS)}, faalgrad)")
-    return {"split_procedure": "code", "inputs": "integer", "overrides": dict(CODE_SETTINGS[dataset])}
+        raise ValueError(
+            f"setup 'code' replays the authors' script, which runs FaAlGrad on COMPAS only; got "
+            f"dataset {dataset!r}, method {method!r} (valid choices: {', '.join(CODE_SETTINGS)}, faalgrad)"
+        )
+    return {
+        "split_procedure": "code",
+        "inputs": "integer",
+        "overrides": dict(CODE_SETTINGS[dataset]),
+    }
 
 
 @dataclass(frozen=True)
@@ -84,15 +98,21 @@ class RunSpec:
         frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in items))
         object.__setattr__(self, "overrides", frozen)
         if self.method != "faalgrad" and self.ratio is not None:
-            raise ValueError(f"ratio={self.ratio!r} applies only to method 'faalgrad', not {self.method!r}")
+            raise ValueError(
+                f"ratio={self.ratio!r} applies only to method 'faalgrad', not {self.method!r}"
+            )
         if self.method == "faalgrad":
             if self.split in ("ratio", "swap"):
                 if self.ratio is None:
-                    raise ValueError(f"split {self.split!r} needs a ratio (X_s share, e.g. 0.2 or '80:20')")
+                    raise ValueError(
+                        f"split {self.split!r} needs a ratio (X_s share, e.g. 0.2 or '80:20')"
+                    )
                 object.__setattr__(self, "ratio", parse_ratio(self.ratio))
                 self._check_feasible()
             elif self.ratio is not None:
-                raise ValueError(f"ratio={self.ratio!r} applies only to the 'ratio' and 'swap' splits, not {self.split!r}")
+                raise ValueError(
+                    f"ratio={self.ratio!r} applies only to the 'ratio' and 'swap' splits, not {self.split!r}"
+                )
         self.config()  # validates inner_steps and overrides early
 
     def _check_feasible(self) -> None:
@@ -102,7 +122,14 @@ class RunSpec:
             train, _, _ = train_val_test_indices(ds.y, ds.a, self.seed)
         else:
             train, _, _ = code_split_indices(len(ds.y), self.seed)
-        support_query(ds.y[train], ds.a[train], self.split, dataset=self.dataset, ratio=self.ratio, seed=self.seed)
+        support_query(
+            ds.y[train],
+            ds.a[train],
+            self.split,
+            dataset=self.dataset,
+            ratio=self.ratio,
+            seed=self.seed,
+        )
 
     def config(self):
         """The settings object this run trains with (its method's ``config`` with the overrides)."""

@@ -5,6 +5,7 @@ Every page module offers ``Params`` (validated on construction), ``specs(params)
 ``tables(rows, params)``, ``glue_values(tables)`` and ``verdicts(tables)``; every page shows
 its tables through :func:`styled`.
 """
+
 from faalgrad.studies import claims as _claims
 from faalgrad.studies._common import glue_all, styled
 

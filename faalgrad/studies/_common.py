@@ -3,6 +3,7 @@ table styler (:func:`styled`) with its paper-band marks (:func:`paper_band`), gl
 
 Number-to-text formatting lives here, so that notebooks only glue finished strings.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,16 +18,33 @@ from pandas.io.formats.style import Styler
 from faalgrad.datasets import DATASETS
 from faalgrad.metrics import mean_std
 
-__all__ = ["BAND_MARKS", "DATASET_LABELS", "PAPER_METRICS", "glue_all", "in_dataset_order", "k_of_n", "number",
-           "paper_band", "paper_vs_ours", "styled"]
+__all__ = [
+    "BAND_MARKS",
+    "DATASET_LABELS",
+    "PAPER_METRICS",
+    "glue_all",
+    "in_dataset_order",
+    "k_of_n",
+    "number",
+    "paper_band",
+    "paper_vs_ours",
+    "styled",
+]
 
 #: Display names of the datasets.
-DATASET_LABELS = {"compas": "COMPAS", "adult": "Adult", "communities": "Communities & Crime", "german": "German Credit"}
+DATASET_LABELS = {
+    "compas": "COMPAS",
+    "adult": "Adult",
+    "communities": "Communities & Crime",
+    "german": "German Credit",
+}
 #: The paper's table metrics: (column prefix, display scale, display name), for :func:`paper_vs_ours`.
 PAPER_METRICS = (("accuracy", 100, "acc"), ("dp_diff", 1, "DP"), ("eod_diff", 1, "EOD"))
 #: Per band value (True: within the paper's ± spread): symbol, tooltip, background colour.
-BAND_MARKS = {True: ("✓", "within the paper's ± spread", "#d5efd5"),
-              False: ("✗", "outside the paper's ± spread", "#fddcbf")}
+BAND_MARKS = {
+    True: ("✓", "within the paper's ± spread", "#d5efd5"),
+    False: ("✗", "outside the paper's ± spread", "#fddcbf"),
+}
 
 
 def number(value, digits: int, scale: float = 1.0, sign: bool = False) -> str:
@@ -36,9 +54,13 @@ def number(value, digits: int, scale: float = 1.0, sign: bool = False) -> str:
     return f"{scale * value:+.{digits}f}" if sign else f"{scale * value:.{digits}f}"
 
 
-def paper_vs_ours(table: pd.DataFrame, metrics: Sequence[tuple[str, float, str]], digits: int = 2,
-                  feasible: pd.Series | None = None) -> pd.DataFrame:
-    """"<name> paper", "<name> ours" (mean ± std) and "<name> diff" (ours − paper) columns.
+def paper_vs_ours(
+    table: pd.DataFrame,
+    metrics: Sequence[tuple[str, float, str]],
+    digits: int = 2,
+    feasible: pd.Series | None = None,
+) -> pd.DataFrame:
+    """ "<name> paper", "<name> ours" (mean ± std) and "<name> diff" (ours − paper) columns.
 
     Parameters
     ----------
@@ -60,8 +82,10 @@ def paper_vs_ours(table: pd.DataFrame, metrics: Sequence[tuple[str, float, str]]
     out = pd.DataFrame(index=table.index)
     for m, scale, name in metrics:
         out[f"{name} paper"] = [number(v, digits, scale) for v in table[f"{m}_paper"]]
-        out[f"{name} ours"] = [mean_std(a, b, digits, scale) if good else "infeasible"
-                               for a, b, good in zip(table[f"{m}_mean"], table[f"{m}_std"], ok)]
+        out[f"{name} ours"] = [
+            mean_std(a, b, digits, scale) if good else "infeasible"
+            for a, b, good in zip(table[f"{m}_mean"], table[f"{m}_std"], ok)
+        ]
         out[f"{name} diff"] = [number(v, digits, scale, sign=True) for v in table[f"{m}_diff"]]
     return out
 
@@ -82,11 +106,19 @@ def k_of_n(holds) -> str:
 def in_dataset_order(frame: pd.DataFrame, then: Sequence[str] = ()) -> pd.DataFrame:
     """``frame`` sorted by dataset (the order of :data:`~faalgrad.datasets.DATASETS`), then ``then`` (stable)."""
     frame = frame.assign(_order=frame["dataset"].map({d: i for i, d in enumerate(DATASETS)}))
-    return frame.sort_values(["_order", *then], kind="stable").drop(columns="_order").reset_index(drop=True)
+    return (
+        frame.sort_values(["_order", *then], kind="stable")
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
 
 
-def paper_band(table: pd.DataFrame, spreads: pd.DataFrame | None, on: Sequence[str] | Mapping[str, str],
-               metrics: Sequence[tuple[str, float, str]] = PAPER_METRICS) -> pd.DataFrame:
+def paper_band(
+    table: pd.DataFrame,
+    spreads: pd.DataFrame | None,
+    on: Sequence[str] | Mapping[str, str],
+    metrics: Sequence[tuple[str, float, str]] = PAPER_METRICS,
+) -> pd.DataFrame:
     """Whether our mean lies within the paper's reported ± spread, per "<name> ours" cell.
 
     Parameters
@@ -115,17 +147,25 @@ def paper_band(table: pd.DataFrame, spreads: pd.DataFrame | None, on: Sequence[s
     if spreads is not None:
         spreads = spreads.rename(columns={v: k for k, v in keys.items()})
         wanted = [f"{m}_spread" for m, _, _ in metrics if f"{m}_spread" in spreads]
-        merged = table[list(keys)].merge(spreads[[*keys, *wanted]], on=list(keys), how="left", validate="many_to_one")
+        merged = table[list(keys)].merge(
+            spreads[[*keys, *wanted]], on=list(keys), how="left", validate="many_to_one"
+        )
         merged.index = table.index
     for m, _, name in metrics:
-        spread = merged[f"{m}_spread"].astype(float) if f"{m}_spread" in merged else pd.Series(np.nan, index=table.index)
+        spread = (
+            merged[f"{m}_spread"].astype(float)
+            if f"{m}_spread" in merged
+            else pd.Series(np.nan, index=table.index)
+        )
         gap = (table[f"{m}_mean"].astype(float) - table[f"{m}_paper"].astype(float)).abs()
         known = gap.notna() & spread.notna()
         out[f"{name} ours"] = pd.Series(gap <= spread + 1e-9, dtype="boolean").where(known, pd.NA)
     return out
 
 
-_NUMERIC = re.compile(r"^[<>≤≥~]?\s*[+\-−]?\.?\d")  # "0.12 ± 0.03", "+1.20", "< 1e-6", "80:20, I = 1"
+_NUMERIC = re.compile(
+    r"^[<>≤≥~]?\s*[+\-−]?\.?\d"
+)  # "0.12 ± 0.03", "+1.20", "< 1e-6", "80:20, I = 1"
 _PLACEHOLDERS = {"", "–", "-", "nan", "NaN", "<NA>", "None", "NaT", "infeasible"}
 
 
@@ -136,7 +176,9 @@ def _flat(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         names = [n if n is not None else f"level_{i}" for i, n in enumerate(index.names)]
         keys = index.to_frame(index=False, name=names)
         if isinstance(frame.columns, pd.MultiIndex):
-            keys.columns = pd.MultiIndex.from_tuples([("",) * (frame.columns.nlevels - 1) + (n,) for n in names])
+            keys.columns = pd.MultiIndex.from_tuples(
+                [("",) * (frame.columns.nlevels - 1) + (n,) for n in names]
+            )
         return pd.concat([keys, frame.reset_index(drop=True)], axis=1), len(names)
     return frame.reset_index(drop=True), 0
 
@@ -158,7 +200,7 @@ def _headers(names: Sequence) -> list[tuple[str, str]]:
                 break
             prefix, j = common, j + 1
         if j - i >= 2:
-            out += [(" ".join(prefix), " ".join(w[len(prefix):])) for w in words[i:j]]
+            out += [(" ".join(prefix), " ".join(w[len(prefix) :])) for w in words[i:j]]
         else:
             out.append(("", str(names[i])))
             j = i + 1
@@ -171,7 +213,11 @@ def _cell_text(column: pd.Series) -> list[str]:
     if column.empty:
         return []
     lines = column.to_frame().to_string(index=False, header=False).split("\n")
-    return [line.strip() for line in lines] if len(lines) == len(column) else ["" if v is None else str(v) for v in column]
+    return (
+        [line.strip() for line in lines]
+        if len(lines) == len(column)
+        else ["" if v is None else str(v) for v in column]
+    )
 
 
 def _is_numeric(texts: Sequence[str], column: pd.Series) -> bool:
@@ -183,7 +229,9 @@ def _is_numeric(texts: Sequence[str], column: pd.Series) -> bool:
     return bool(values) and all(_NUMERIC.match(t) for t in values)
 
 
-def styled(frame: pd.DataFrame, *, band: pd.DataFrame | None = None, caption: str | None = None) -> Styler:
+def styled(
+    frame: pd.DataFrame, *, band: pd.DataFrame | None = None, caption: str | None = None
+) -> Styler:
     """The book's one table format: ``frame`` as a pandas Styler for the page.
 
     No index column (a named or multi-level index becomes leading columns, repeated values shown
@@ -219,16 +267,21 @@ def styled(frame: pd.DataFrame, *, band: pd.DataFrame | None = None, caption: st
     keys = list(range(n_keys)) or ([0] if labels and str(labels[0]) == "dataset" else [])
     n, width = len(flat), len(labels)
     cells = [[html.escape(texts[j][r]) for j in range(width)] for r in range(n)]
-    kind = ["num" if numeric[j] else "txt short" if max(map(len, texts[j]), default=0) <= 40 else "txt" for j in range(width)]
+    kind = [
+        "num" if numeric[j] else "txt short" if max(map(len, texts[j]), default=0) <= 40 else "txt"
+        for j in range(width)
+    ]
     sep = [j > 0 and headers[j][:-1] != headers[j - 1][:-1] for j in range(width)]
     classes = [[kind[j] + (" sep" if sep[j] else "") for j in range(width)] for _ in range(n)]
     runs = keys and any(texts[keys[0]][r] == texts[keys[0]][r - 1] for r in range(1, n))
     for r in range(1, n):  # a line where the first key changes, if it repeats at all
         if runs and texts[keys[0]][r] != texts[keys[0]][r - 1]:
             classes[r] = [c + " newgroup" for c in classes[r]]
-    for i, k in enumerate(keys):  # a key repeated from the row above (parent keys too) is shown once
+    for i, k in enumerate(
+        keys
+    ):  # a key repeated from the row above (parent keys too) is shown once
         for r in range(1, n):
-            if all(texts[q][r] == texts[q][r - 1] for q in keys[:i + 1]):
+            if all(texts[q][r] == texts[q][r - 1] for q in keys[: i + 1]):
                 cells[r][k] = ""
     if band is not None:
         band = band.reindex(frame.index)
@@ -249,9 +302,12 @@ def styled(frame: pd.DataFrame, *, band: pd.DataFrame | None = None, caption: st
     styler = Styler(cells, uuid=digest, cell_ids=False, caption=caption).hide(axis="index")
     styler = styler.format_index(escape="html", axis=1).set_td_classes(classes)
     rules = [
-        ("", "display: block; overflow-x: auto; max-width: 100%; width: max-content; table-layout: auto; "
-             "border-collapse: collapse; border: none; font-size: 0.85em; line-height: 1.35; margin: 0 0 1em 0; "
-             "font-variant-numeric: tabular-nums"),
+        (
+            "",
+            "display: block; overflow-x: auto; max-width: 100%; width: max-content; table-layout: auto; "
+            "border-collapse: collapse; border: none; font-size: 0.85em; line-height: 1.35; margin: 0 0 1em 0; "
+            "font-variant-numeric: tabular-nums",
+        ),
         ("caption", "caption-side: top; text-align: left; font-size: 1em; padding: 0 0 0.4em 0"),
         ("th, td", "padding: 0.2em 0.55em; border: none; vertical-align: top"),
         ("thead th", "text-align: right; vertical-align: bottom; font-weight: 600"),
@@ -261,13 +317,19 @@ def styled(frame: pd.DataFrame, *, band: pd.DataFrame | None = None, caption: st
         ("td.short", "white-space: nowrap; min-width: 0"),
         (".sep", "border-left: 1px solid #999"),
         ("td.newgroup", "border-top: 1px solid #bbb"),
-        (".band-mark", "display: inline-block; width: 1.1em; margin-left: 0.25em; text-align: center"),
+        (
+            ".band-mark",
+            "display: inline-block; width: 1.1em; margin-left: 0.25em; text-align: center",
+        ),
         ("td.in-band", f"background-color: {BAND_MARKS[True][2]}; color: #111"),
         ("td.off-band", f"background-color: {BAND_MARKS[False][2]}; color: #111"),
     ]
     rules += [(f"thead th.col{j}", "text-align: left") for j in range(width) if not numeric[j]]
     rules += [(f"thead th.col{j}", "border-left: 1px solid #999") for j in range(width) if sep[j]]
     if grouped:
-        rules += [(f"thead th.level0.col{j}", "text-align: center; border-bottom: 1px solid #999")
-                  for j in range(width) if any(headers[j][:-1]) and (j == 0 or sep[j])]
+        rules += [
+            (f"thead th.level0.col{j}", "text-align: center; border-bottom: 1px solid #999")
+            for j in range(width)
+            if any(headers[j][:-1]) and (j == 0 or sep[j])
+        ]
     return styler.set_table_styles([{"selector": s, "props": p} for s, p in rules])

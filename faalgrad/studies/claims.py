@@ -4,6 +4,7 @@ Every claim is listed in :data:`CLAIMS` with the page whose results decide it; t
 study module computes a :class:`Verdict` and the notebook glues it with
 :func:`glue_verdict` for the Claims scorecard page.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,8 +12,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["CLAIMS", "NOT_REPRODUCED", "PARTLY", "REPRODUCED", "VERDICTS", "Verdict", "glue_verdict",
-           "verdict_from_counts"]
+__all__ = [
+    "CLAIMS",
+    "NOT_REPRODUCED",
+    "PARTLY",
+    "REPRODUCED",
+    "VERDICTS",
+    "Verdict",
+    "glue_verdict",
+    "verdict_from_counts",
+]
 
 REPRODUCED, PARTLY, NOT_REPRODUCED = "reproduced", "partly reproduced", "not reproduced"
 VERDICTS: tuple[str, ...] = (REPRODUCED, PARTLY, NOT_REPRODUCED)
@@ -21,25 +30,50 @@ SUMMARY_LENGTH = 170
 
 #: key -> (page that decides it, the claim as the paper makes it).
 CLAIMS: dict[str, tuple[str, str]] = {
-    "derivation": ("method_check", "To first order in the inner learning rate η, the one-step meta-gradient equals "
-                   "the query gradient minus η times the gradient of the support·query gradient inner product "
-                   "(section 4.1)."),
-    "alignment": ("method_check", "Training with FaAlGrad aligns the support and query gradients more than "
-                  "ordinary training does (the mechanism of section 4.1)."),
-    "alignment_mechanism": ("mechanism", "The fairness gain comes from gradient alignment (the inner step on X_s), "
-                            "not from training on X_q alone or from stopping early (the mechanism of section 4.1)."),
-    "fairer_than_baseline": ("table1", "FaAlGrad lowers the DP and EOD differences with respect to the baseline "
-                             "MLP on all four datasets (Table 1)."),
+    "derivation": (
+        "method_check",
+        "To first order in the inner learning rate η, the one-step meta-gradient equals "
+        "the query gradient minus η times the gradient of the support·query gradient inner product "
+        "(section 4.1).",
+    ),
+    "alignment": (
+        "method_check",
+        "Training with FaAlGrad aligns the support and query gradients more than "
+        "ordinary training does (the mechanism of section 4.1).",
+    ),
+    "alignment_mechanism": (
+        "mechanism",
+        "The fairness gain comes from gradient alignment (the inner step on X_s), "
+        "not from training on X_q alone or from stopping early (the mechanism of section 4.1).",
+    ),
+    "fairer_than_baseline": (
+        "table1",
+        "FaAlGrad lowers the DP and EOD differences with respect to the baseline "
+        "MLP on all four datasets (Table 1).",
+    ),
     "ratio": ("ratio", "Moving more protected samples into X_s makes the model fairer (Table 2)."),
-    "inner_steps": ("ratio", "More inner iterations (I = 10 against I = 1) make the model fairer "
-                    "(Tables 1 and 2)."),
-    "swap": ("swap", "Swapping the subpopulations (unprotected samples in X_s) gives the same trend (Table 4)."),
-    "beats_meta": ("comparisons", "FaAlGrad beats Fair-MAML, m-FTML and FFML on the DP and EOD ratios "
-                   "(Table 5)."),
-    "nash_conflict": ("comparisons", "Nash-Meta-Learning paper: one-stage fairness objectives often produce "
-                      "conflicting hypergradients, and bargaining resolves the conflicts."),
-    "shap": ("shap", "SHAP shows that FaAlGrad lowers the influence of the sensitive feature on the prediction "
-             "(section 5.8, Figures 3 and 4)."),
+    "inner_steps": (
+        "ratio",
+        "More inner iterations (I = 10 against I = 1) make the model fairer (Tables 1 and 2).",
+    ),
+    "swap": (
+        "swap",
+        "Swapping the subpopulations (unprotected samples in X_s) gives the same trend (Table 4).",
+    ),
+    "beats_meta": (
+        "comparisons",
+        "FaAlGrad beats Fair-MAML, m-FTML and FFML on the DP and EOD ratios (Table 5).",
+    ),
+    "nash_conflict": (
+        "comparisons",
+        "Nash-Meta-Learning paper: one-stage fairness objectives often produce "
+        "conflicting hypergradients, and bargaining resolves the conflicts.",
+    ),
+    "shap": (
+        "shap",
+        "SHAP shows that FaAlGrad lowers the influence of the sensitive feature on the prediction "
+        "(section 5.8, Figures 3 and 4).",
+    ),
 }
 
 
@@ -55,7 +89,9 @@ class Verdict:
         if self.key not in CLAIMS:
             raise ValueError(f"unknown claim {self.key!r}; valid choices: {', '.join(CLAIMS)}")
         if self.verdict not in VERDICTS:
-            raise ValueError(f"unknown verdict {self.verdict!r}; valid choices: {', '.join(VERDICTS)}")
+            raise ValueError(
+                f"unknown verdict {self.verdict!r}; valid choices: {', '.join(VERDICTS)}"
+            )
 
     @property
     def claim(self) -> str:
@@ -66,12 +102,14 @@ class Verdict:
         """The scorecard's one line: the evidence's first sentence without its parentheses; a
         long one is cut before its first list (": " or "; "), keeping a closing "k of n" count."""
         head, sep, _ = self.evidence.partition(". ")
-        text = re.sub(r"\s*\([^()]*\)", "", re.sub(r"\s*\([^()]*\)", "", head + "." if sep else self.evidence))
+        text = re.sub(
+            r"\s*\([^()]*\)", "", re.sub(r"\s*\([^()]*\)", "", head + "." if sep else self.evidence)
+        )
         cuts = [m.start() for m in re.finditer(r"[:;] ", text) if m.start() > 40]
         if len(text) <= SUMMARY_LENGTH or not cuts:
             return text
         tail = text.rsplit("; ", 1)[-1] if "; " in text else ""
-        short = text[:cuts[0]].rstrip(",")
+        short = text[: cuts[0]].rstrip(",")
         if re.search(r"\d+ of \d+", tail) and len(tail) < 80 and tail not in short:
             return f"{short}: {tail.rstrip('.')}."
         return short + " …"
@@ -84,7 +122,9 @@ class Verdict:
 
     def frame(self) -> pd.DataFrame:
         """One-row table: claim, verdict, evidence."""
-        return pd.DataFrame({"claim": [self.claim], "verdict": [self.verdict], "evidence": [self.evidence]})
+        return pd.DataFrame(
+            {"claim": [self.claim], "verdict": [self.verdict], "evidence": [self.evidence]}
+        )
 
 
 def verdict_from_counts(n_hold: int, n_total: int) -> str:

@@ -5,6 +5,7 @@ baselines), with the Nash paper's hypergradient-conflict claim.
 Page: ``book/comparisons.ipynb`` ("Comparisons: Table 5, fairlearn mitigators and
 Nash-Meta-Learning"); the page explains the best-ratio rule and the Nash schedule.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,23 +23,53 @@ from faalgrad.studies import claims, paper
 from faalgrad.studies._common import DATASET_LABELS, number
 from faalgrad.studies._params import check_dataset_list, check_int, check_n_jobs, check_number
 
-__all__ = ["AUTHORS_NASH", "COMPARISON_METRICS", "Params", "ROW_LABELS", "beats_meta_verdict", "best_ratio",
-           "comparison_table", "conflict_table", "format_comparison", "format_conflicts", "format_table5",
-           "glue_values", "majority_rate", "nash_conflict_verdict", "nash_gains", "specs", "synthetic_frame",
-           "synthetic_summary", "table5", "tables", "tradeoff_frame", "verdicts"]
+__all__ = [
+    "AUTHORS_NASH",
+    "COMPARISON_METRICS",
+    "Params",
+    "ROW_LABELS",
+    "beats_meta_verdict",
+    "best_ratio",
+    "comparison_table",
+    "conflict_table",
+    "format_comparison",
+    "format_conflicts",
+    "format_table5",
+    "glue_values",
+    "majority_rate",
+    "nash_conflict_verdict",
+    "nash_gains",
+    "specs",
+    "synthetic_frame",
+    "synthetic_summary",
+    "table5",
+    "tables",
+    "tradeoff_frame",
+    "verdicts",
+]
 
 #: The authors' Nash-Meta-Learning schedule: (epochs, bargaining epochs).
 AUTHORS_NASH: tuple[int, int] = (50, 15)
 #: Metrics of the comparison table, with their column names.
 COMPARISON_METRICS: dict[str, str] = {
-    "accuracy": "accuracy (%)", "dp_diff": "DP diff", "eod_diff": "EOD diff", "dp_ratio": "DPR", "eod_ratio": "EODR",
-    "auc": "AUC", "auc_gap": "max group AUC gap", "auc_worst": "worst group AUC",
+    "accuracy": "accuracy (%)",
+    "dp_diff": "DP diff",
+    "eod_diff": "EOD diff",
+    "dp_ratio": "DPR",
+    "eod_ratio": "EODR",
+    "auc": "AUC",
+    "auc_gap": "max group AUC gap",
+    "auc_worst": "worst group AUC",
 }
 _FA = METHODS["faalgrad"].label
 #: Row key -> label of the comparison's rows, in display order: the registry's, FaAlGrad in three settings.
-ROW_LABELS: dict[str, str] = {"erm": f"{METHODS['erm'].label} (ERM)", "config1": f"{_FA} {SPLIT_LABELS['config1']}",
-                              "config2": f"{_FA} {SPLIT_LABELS['config2']}", "best_ratio": f"{_FA} best ratio",
-                              **{k: m.label for k, m in METHODS.items() if m.family not in ("baseline", "FaAlGrad")}}
+ROW_LABELS: dict[str, str] = {
+    "erm": f"{METHODS['erm'].label} (ERM)",
+    "config1": f"{_FA} {SPLIT_LABELS['config1']}",
+    "config2": f"{_FA} {SPLIT_LABELS['config2']}",
+    "best_ratio": f"{_FA} best ratio",
+    **{k: m.label for k, m in METHODS.items() if m.family not in ("baseline", "FaAlGrad")},
+}
 _T5 = {"accuracy": "acc", "dp_ratio": "DPR", "eod_ratio": "EODR"}
 _QUOTED, _PRINTED, _MEASURED = "quoted from the paper", "as printed in the paper", "measured here"
 _NO_T5 = "none of this run's datasets is among Table 5's (COMPAS, Adult, Communities)"
@@ -58,26 +89,46 @@ class Params:
     min_val_accuracy: float | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "datasets", check_dataset_list("datasets", self.datasets, distinct=True))
+        object.__setattr__(
+            self, "datasets", check_dataset_list("datasets", self.datasets, distinct=True)
+        )
         check_seeds(self.seeds)
         check_n_jobs(self.n_jobs)
         epochs = check_int("nash_epochs", self.nash_epochs, note=f"the authors': {AUTHORS_NASH[0]}")
-        check_int("nash_bargain_epochs", self.nash_bargain_epochs, minimum=0, maximum=epochs,
-                          note=f"0 to nash_epochs={epochs}; the authors': {AUTHORS_NASH[1]} of {AUTHORS_NASH[0]}")
+        check_int(
+            "nash_bargain_epochs",
+            self.nash_bargain_epochs,
+            minimum=0,
+            maximum=epochs,
+            note=f"0 to nash_epochs={epochs}; the authors': {AUTHORS_NASH[1]} of {AUTHORS_NASH[0]}",
+        )
         if self.min_val_accuracy is not None:
-            check_number("min_val_accuracy", self.min_val_accuracy, 0, 1,
-                                 note="or None: the validation majority-class rate")
+            check_number(
+                "min_val_accuracy",
+                self.min_val_accuracy,
+                0,
+                1,
+                note="or None: the validation majority-class rate",
+            )
 
 
 def specs(params: Params) -> list[RunSpec]:
     """Every run of the page: :func:`~faalgrad.runs.comparison_specs` with the page's Nash schedule."""
-    return comparison_specs(params.datasets, params.seeds, nash_epochs=params.nash_epochs,
-                            nash_bargain_epochs=params.nash_bargain_epochs)
+    return comparison_specs(
+        params.datasets,
+        params.seeds,
+        nash_epochs=params.nash_epochs,
+        nash_bargain_epochs=params.nash_bargain_epochs,
+    )
 
 
 def majority_rate(dataset: str, seeds: int) -> float:
     """Mean over the seeds of the validation split's majority-class rate (a constant predictor's accuracy)."""
-    return float(np.mean([max(np.mean(y := split_data(dataset, s).y_val), 1 - np.mean(y)) for s in range(seeds)]))
+    return float(
+        np.mean(
+            [max(np.mean(y := split_data(dataset, s).y_val), 1 - np.mean(y)) for s in range(seeds)]
+        )
+    )
 
 
 def best_ratio(rows: pd.DataFrame, *, min_val_accuracy: float | None = None) -> pd.DataFrame:
@@ -99,18 +150,55 @@ def best_ratio(rows: pd.DataFrame, *, min_val_accuracy: float | None = None) -> 
     out = []
     candidates_of = rows[(rows["method"] == "faalgrad") & (rows["split"] == "ratio")]
     for dataset, runs in candidates_of.groupby("dataset", sort=False):
-        means = runs.groupby(["ratio", "inner_steps"])[["val_dp_ratio", "val_accuracy"]].mean().reset_index()
-        floor = majority_rate(dataset, runs["seed"].nunique()) if min_val_accuracy is None else float(min_val_accuracy)
+        means = (
+            runs.groupby(["ratio", "inner_steps"])[["val_dp_ratio", "val_accuracy"]]
+            .mean()
+            .reset_index()
+        )
+        floor = (
+            majority_rate(dataset, runs["seed"].nunique())
+            if min_val_accuracy is None
+            else float(min_val_accuracy)
+        )
         passing = means[means["val_accuracy"] >= floor - 1e-12]
         candidates = passing if len(passing) else means
-        pick = candidates.assign(_dpr=candidates["val_dp_ratio"].fillna(-math.inf)).sort_values(
-            ["_dpr", "val_accuracy", "ratio", "inner_steps"], ascending=[False, False, True, True]).iloc[0]
-        out.append({"dataset": dataset, "ratio": float(pick["ratio"]), "xq_xs": format_ratio(pick["ratio"]),
-                    "inner_steps": int(pick["inner_steps"]), "val_dp_ratio": float(pick["val_dp_ratio"]),
-                    "val_accuracy": float(pick["val_accuracy"]), "floor": floor, "floor_met": len(passing) > 0,
-                    "n_settings": len(means), "n_candidates": len(passing)})
-    return pd.DataFrame(out, columns=["dataset", "ratio", "xq_xs", "inner_steps", "val_dp_ratio", "val_accuracy",
-                                      "floor", "floor_met", "n_settings", "n_candidates"])
+        pick = (
+            candidates.assign(_dpr=candidates["val_dp_ratio"].fillna(-math.inf))
+            .sort_values(
+                ["_dpr", "val_accuracy", "ratio", "inner_steps"],
+                ascending=[False, False, True, True],
+            )
+            .iloc[0]
+        )
+        out.append(
+            {
+                "dataset": dataset,
+                "ratio": float(pick["ratio"]),
+                "xq_xs": format_ratio(pick["ratio"]),
+                "inner_steps": int(pick["inner_steps"]),
+                "val_dp_ratio": float(pick["val_dp_ratio"]),
+                "val_accuracy": float(pick["val_accuracy"]),
+                "floor": floor,
+                "floor_met": len(passing) > 0,
+                "n_settings": len(means),
+                "n_candidates": len(passing),
+            }
+        )
+    return pd.DataFrame(
+        out,
+        columns=[
+            "dataset",
+            "ratio",
+            "xq_xs",
+            "inner_steps",
+            "val_dp_ratio",
+            "val_accuracy",
+            "floor",
+            "floor_met",
+            "n_settings",
+            "n_candidates",
+        ],
+    )
 
 
 def _labelled(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
@@ -119,24 +207,50 @@ def _labelled(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
     fa = rows["method"] == "faalgrad"
     keep = ~(fa & (rows["split"] == "ratio"))
     for r in best.itertuples():
-        keep |= fa & (rows["dataset"] == r.dataset) & (rows["split"] == "ratio") & np.isclose(
-            rows["ratio"].astype(float), r.ratio) & (rows["inner_steps"] == r.inner_steps)
-    rows = rows[keep & rows["method"].isin([*ROW_LABELS, "faalgrad"])].rename(columns={"method": "method_key"})
+        keep |= (
+            fa
+            & (rows["dataset"] == r.dataset)
+            & (rows["split"] == "ratio")
+            & np.isclose(rows["ratio"].astype(float), r.ratio)
+            & (rows["inner_steps"] == r.inner_steps)
+        )
+    rows = rows[keep & rows["method"].isin([*ROW_LABELS, "faalgrad"])].rename(
+        columns={"method": "method_key"}
+    )
     fa, nash = rows["method_key"] == "faalgrad", rows["method_key"].isin(NASH_METHODS)
     row = rows["method_key"].where(~fa, rows["split"].replace({"ratio": "best_ratio"}))
     ratio = rows["ratio"].map(lambda r: format_ratio(r) + ", " if pd.notna(r) else "")
-    schedule = pd.Series([_nash_setting(*r) if n else "" for r, n in
-                          zip(rows[["dataset", "method_key", "overrides"]].itertuples(False), nash)], index=rows.index)
-    setting = np.select([fa, nash], [ratio + "I = " + rows["inner_steps"].astype(str), schedule], "")
-    return rows.assign(row=row, method=row.map(ROW_LABELS), setting=setting,
-                       family=rows["method_key"].map(lambda k: METHODS[k].family))
+    schedule = pd.Series(
+        [
+            _nash_setting(*r) if n else ""
+            for r, n in zip(rows[["dataset", "method_key", "overrides"]].itertuples(False), nash)
+        ],
+        index=rows.index,
+    )
+    setting = np.select(
+        [fa, nash], [ratio + "I = " + rows["inner_steps"].astype(str), schedule], ""
+    )
+    return rows.assign(
+        row=row,
+        method=row.map(ROW_LABELS),
+        setting=setting,
+        family=rows["method_key"].map(lambda k: METHODS[k].family),
+    )
 
 
 def _nash_setting(dataset: str, method: str, overrides: str) -> str:
-    """"20 epochs, 6 bargaining" from a Nash run row's ``overrides`` text ("bargain_epochs=6,epochs=20")."""
-    pairs = dict(item.split("=", 1) for item in overrides.split(",") if item) if isinstance(overrides, str) else {}
-    config = nash_config(dataset, **{k: int(v) for k, v in pairs.items() if k in ("epochs", "bargain_epochs")})
-    return f"{config.epochs} epochs" + (f", {config.bargain_epochs} bargaining" if method.startswith("nash_") else "")
+    """ "20 epochs, 6 bargaining" from a Nash run row's ``overrides`` text ("bargain_epochs=6,epochs=20")."""
+    pairs = (
+        dict(item.split("=", 1) for item in overrides.split(",") if item)
+        if isinstance(overrides, str)
+        else {}
+    )
+    config = nash_config(
+        dataset, **{k: int(v) for k, v in pairs.items() if k in ("epochs", "bargain_epochs")}
+    )
+    return f"{config.epochs} epochs" + (
+        f", {config.bargain_epochs} bargaining" if method.startswith("nash_") else ""
+    )
 
 
 def _in_order(frame: pd.DataFrame, datasets, *keys: str) -> pd.DataFrame:
@@ -155,19 +269,29 @@ def comparison_table(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
         Per (dataset, ``family``, ``row`` key, ``method`` label, ``setting``), in the rows' dataset order
         and :data:`ROW_LABELS` order: ``<metric>_mean``, ``_std`` of :data:`COMPARISON_METRICS`, ``n_seeds``.
     """
-    table = aggregate(_labelled(rows, best), ["dataset", "family", "row", "method", "setting"],
-                      tuple(COMPARISON_METRICS))
+    table = aggregate(
+        _labelled(rows, best),
+        ["dataset", "family", "row", "method", "setting"],
+        tuple(COMPARISON_METRICS),
+    )
     table["_m"] = table["row"].map({k: i for i, k in enumerate(ROW_LABELS)})
     return _in_order(table, rows["dataset"], "_m", "setting").drop(columns="_m")
 
 
 def format_comparison(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     """Printable :func:`comparison_table`: accuracy in percent, "mean ± std", indexed by (dataset, method, setting)."""
-    out = pd.DataFrame({"dataset": table["dataset"].map(DATASET_LABELS), "method": table["method"],
-                        "setting": table["setting"]})
+    out = pd.DataFrame(
+        {
+            "dataset": table["dataset"].map(DATASET_LABELS),
+            "method": table["method"],
+            "setting": table["setting"],
+        }
+    )
     for m, name in COMPARISON_METRICS.items():
-        out[name] = [mean_std(a, b, digits, 100 if m == "accuracy" else 1)
-                     for a, b in zip(table[f"{m}_mean"], table[f"{m}_std"])]
+        out[name] = [
+            mean_std(a, b, digits, 100 if m == "accuracy" else 1)
+            for a, b in zip(table[f"{m}_mean"], table[f"{m}_std"])
+        ]
     return out.set_index(["dataset", "method", "setting"])
 
 
@@ -176,12 +300,27 @@ def tradeoff_frame(table: pd.DataFrame) -> pd.DataFrame:
     ``family``, mean ``accuracy`` (percent) and mean ``fairness``. Config 1 / 2 labels carry their
     inner steps ("FaAlGrad Config 1 (I = 10)"); the best-ratio row keeps one label on every
     dataset, so that a plot's colours match across facets."""
-    method = np.where(table["row"].isin(["config1", "config2"]), table["method"] + " (" + table["setting"] + ")",
-                      table["method"])
-    return pd.concat([pd.DataFrame({
-        "dataset": table["dataset"].map(DATASET_LABELS), "family": table["family"], "method": method, "metric": name,
-        "accuracy": 100 * table["accuracy_mean"], "fairness": table[f"{metric}_mean"],
-    }) for metric, name in (("dp_diff", "DP difference"), ("eod_diff", "EOD difference"))], ignore_index=True)
+    method = np.where(
+        table["row"].isin(["config1", "config2"]),
+        table["method"] + " (" + table["setting"] + ")",
+        table["method"],
+    )
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "dataset": table["dataset"].map(DATASET_LABELS),
+                    "family": table["family"],
+                    "method": method,
+                    "metric": name,
+                    "accuracy": 100 * table["accuracy_mean"],
+                    "fairness": table[f"{metric}_mean"],
+                }
+            )
+            for metric, name in (("dp_diff", "DP difference"), ("eod_diff", "EOD difference"))
+        ],
+        ignore_index=True,
+    )
 
 
 def table5(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
@@ -197,16 +336,36 @@ def table5(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
     """
     quoted, ours = paper.table5(), _labelled(rows, best)
     ours = ours[ours["row"] == "best_ratio"]
-    datasets = [d for d in dict.fromkeys(rows["dataset"]) if d in set(quoted["dataset"]) & set(ours["dataset"])]
+    datasets = [
+        d
+        for d in dict.fromkeys(rows["dataset"])
+        if d in set(quoted["dataset"]) & set(ours["dataset"])
+    ]
     quoted = quoted[quoted["dataset"].isin(datasets)]
     own = quoted["method"].str.startswith(_FA)
-    q = pd.DataFrame({"method": quoted["method"].where(own, quoted["method"] + " (" + quoted["citation"] + ")"),
-                      "source": np.where(own, _PRINTED, _QUOTED), "setting": "", "dataset": quoted["dataset"],
-                      **{m: quoted[m].astype(float) for m in _T5}})
+    q = pd.DataFrame(
+        {
+            "method": quoted["method"].where(
+                own, quoted["method"] + " (" + quoted["citation"] + ")"
+            ),
+            "source": np.where(own, _PRINTED, _QUOTED),
+            "setting": "",
+            "dataset": quoted["dataset"],
+            **{m: quoted[m].astype(float) for m in _T5},
+        }
+    )
     agg = aggregate(ours[ours["dataset"].isin(datasets)], ["dataset", "setting"], tuple(_T5))
     o = agg.rename(columns={f"{m}_mean": m for m in _T5}).assign(
-        method=f"{_FA} (ours, best ratio on validation)", source=_MEASURED)
-    columns = ["method", "source", "setting", "dataset", *(c for m in _T5 for c in (m, f"{m}_std")), "n_seeds"]
+        method=f"{_FA} (ours, best ratio on validation)", source=_MEASURED
+    )
+    columns = [
+        "method",
+        "source",
+        "setting",
+        "dataset",
+        *(c for m in _T5 for c in (m, f"{m}_std")),
+        "n_seeds",
+    ]
     return _in_order(pd.concat([q, o], ignore_index=True), datasets).reindex(columns=columns)
 
 
@@ -220,16 +379,27 @@ def format_table5(t5: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
         for m, name in _T5.items():
             value, std = getattr(r, m), getattr(r, f"{m}_std")
             scale = 100 if m == "accuracy" else 1
-            record[(r.dataset, name)] = mean_std(value, std, digits, scale) if pd.notna(value) else "–"
+            record[(r.dataset, name)] = (
+                mean_std(value, std, digits, scale) if pd.notna(value) else "–"
+            )
         if r.setting:
             record[(r.dataset, "X_q:X_s, I")] = r.setting
     out = pd.DataFrame.from_dict(records, orient="index")
     datasets = dict.fromkeys(t5["dataset"].map(DATASET_LABELS))
-    columns = [(d, c) for d in datasets for c in ("acc", "DPR", "EODR", "X_q:X_s, I") if (d, c) in out.columns]
+    columns = [
+        (d, c)
+        for d in datasets
+        for c in ("acc", "DPR", "EODR", "X_q:X_s, I")
+        if (d, c) in out.columns
+    ]
     out = out.reindex(columns=pd.MultiIndex.from_tuples(columns)).fillna("–")
     sources = {_QUOTED: 0, _PRINTED: 1, _MEASURED: 2}
     methods = {m: i for i, m in enumerate(dict.fromkeys(paper.table5()["method"]))}
-    out = out.loc[sorted(out.index, key=lambda k: (sources[k[1]], methods.get(k[0].split(" (")[0], len(methods))))]
+    out = out.loc[
+        sorted(
+            out.index, key=lambda k: (sources[k[1]], methods.get(k[0].split(" (")[0], len(methods)))
+        )
+    ]
     out.index = pd.MultiIndex.from_tuples(out.index, names=["method", "source"])
     return out
 
@@ -238,20 +408,37 @@ def beats_meta_verdict(t5: pd.DataFrame) -> claims.Verdict:
     """Claim ``beats_meta``: in every (quoted method, dataset, ratio metric) cell the paper reports
     for Fair-MAML, m-FTML and FFML, our measured FaAlGrad (best ratio) has the higher DPR / EODR."""
     ours = t5[t5["source"] == _MEASURED].set_index("dataset")
-    cells = pd.DataFrame([
-        {"method": r.method.split(" (")[0], "dataset": r.dataset, "metric": _T5[m], "quoted": getattr(r, m),
-         "ours": ours.loc[r.dataset, m]} for r in t5[t5["source"] == _QUOTED].itertuples()
-        for m in ("dp_ratio", "eod_ratio") if r.dataset in ours.index and pd.notna(getattr(r, m))
-    ], columns=["method", "dataset", "metric", "quoted", "ours"])
+    cells = pd.DataFrame(
+        [
+            {
+                "method": r.method.split(" (")[0],
+                "dataset": r.dataset,
+                "metric": _T5[m],
+                "quoted": getattr(r, m),
+                "ours": ours.loc[r.dataset, m],
+            }
+            for r in t5[t5["source"] == _QUOTED].itertuples()
+            for m in ("dp_ratio", "eod_ratio")
+            if r.dataset in ours.index and pd.notna(getattr(r, m))
+        ],
+        columns=["method", "dataset", "metric", "quoted", "ours"],
+    )
     cells["holds"] = cells["ours"] > cells["quoted"]
     if cells.empty:
         return claims.Verdict("beats_meta", claims.NOT_REPRODUCED, f"not checked: {_NO_T5}")
     n_hold = int(cells["holds"].sum())
-    lost = "; ".join(f"{r.method} {DATASET_LABELS[r.dataset]} {r.metric} {number(r.quoted, 2)} vs ours "
-                     f"{number(r.ours, 2)}" for r in cells[~cells["holds"]].itertuples())
-    evidence = (f"our measured FaAlGrad (best ratio chosen on validation) has the higher ratio in {n_hold} of "
-                f"{len(cells)} quoted cells" + (f"; lower in: {lost}" if lost else "") + " (the quoted numbers "
-                "come from the other methods' own papers, with other splits, preprocessing and models)")
+    lost = "; ".join(
+        f"{r.method} {DATASET_LABELS[r.dataset]} {r.metric} {number(r.quoted, 2)} vs ours "
+        f"{number(r.ours, 2)}"
+        for r in cells[~cells["holds"]].itertuples()
+    )
+    evidence = (
+        f"our measured FaAlGrad (best ratio chosen on validation) has the higher ratio in {n_hold} of "
+        f"{len(cells)} quoted cells"
+        + (f"; lower in: {lost}" if lost else "")
+        + " (the quoted numbers "
+        "come from the other methods' own papers, with other splits, preprocessing and models)"
+    )
     return claims.Verdict("beats_meta", claims.verdict_from_counts(n_hold, len(cells)), evidence)
 
 
@@ -263,24 +450,41 @@ def conflict_table(rows: pd.DataFrame) -> pd.DataFrame:
     one = rows[rows["method"].isin(OBJECTIVES)]
     two = rows[rows["method"].isin([f"nash_{o}" for o in OBJECTIVES])]
     one = one.assign(objective=one["method"], one_stage=one["conflict_one_stage"])
-    two = two.assign(objective=two["method"].str.removeprefix("nash_"),
-                     bargain_before=two["conflict_one_stage_bargain_batches"],
-                     bargain_after=two["conflict_after_bargaining"])
-    out = aggregate(one, ["dataset", "objective"], ("one_stage",)).drop(columns="n_seeds").merge(
-        aggregate(two, ["dataset", "objective"], ("bargain_before", "bargain_after")),
-        on=["dataset", "objective"], how="outer")
+    two = two.assign(
+        objective=two["method"].str.removeprefix("nash_"),
+        bargain_before=two["conflict_one_stage_bargain_batches"],
+        bargain_after=two["conflict_after_bargaining"],
+    )
+    out = (
+        aggregate(one, ["dataset", "objective"], ("one_stage",))
+        .drop(columns="n_seeds")
+        .merge(
+            aggregate(two, ["dataset", "objective"], ("bargain_before", "bargain_after")),
+            on=["dataset", "objective"],
+            how="outer",
+        )
+    )
     out["_o"] = out["objective"].map({o: i for i, o in enumerate(OBJECTIVES)})
     return _in_order(out, rows["dataset"], "_o").drop(columns="_o")
 
 
 def format_conflicts(table: pd.DataFrame) -> pd.DataFrame:
     """Printable :func:`conflict_table`, shares in percent."""
-    out = pd.DataFrame({"dataset": table["dataset"].map(DATASET_LABELS),
-                        "stage-2 objective": table["objective"].map(lambda o: METHODS[o].label)})
-    names = {"one_stage": "one-stage: all batches (%)", "bargain_before": "two-stage, bargaining batches: "
-             "one-stage direction (%)", "bargain_after": "two-stage, bargaining batches: after bargaining (%)"}
+    out = pd.DataFrame(
+        {
+            "dataset": table["dataset"].map(DATASET_LABELS),
+            "stage-2 objective": table["objective"].map(lambda o: METHODS[o].label),
+        }
+    )
+    names = {
+        "one_stage": "one-stage: all batches (%)",
+        "bargain_before": "two-stage, bargaining batches: one-stage direction (%)",
+        "bargain_after": "two-stage, bargaining batches: after bargaining (%)",
+    }
     for key, name in names.items():
-        out[name] = [mean_std(a, b, 1, 100) for a, b in zip(table[f"{key}_mean"], table[f"{key}_std"])]
+        out[name] = [
+            mean_std(a, b, 1, 100) for a, b in zip(table[f"{key}_mean"], table[f"{key}_std"])
+        ]
     return out.set_index(["dataset", "stage-2 objective"])
 
 
@@ -290,7 +494,9 @@ def nash_conflict_verdict(table: pd.DataFrame, *, common: float = 0.5) -> claims
     one-stage direction on the same bargaining batches. claims.Verdict from the count of cells where both hold."""
     t = table.dropna(subset=["one_stage_mean", "bargain_before_mean", "bargain_after_mean"])
     if t.empty:
-        return claims.Verdict("nash_conflict", claims.NOT_REPRODUCED, "not checked: no bargaining batches were run")
+        return claims.Verdict(
+            "nash_conflict", claims.NOT_REPRODUCED, "not checked: no bargaining batches were run"
+        )
     is_common = t["one_stage_mean"] >= common
     reduced = t["bargain_after_mean"] < t["bargain_before_mean"]
     n_hold, n = int((is_common & reduced).sum()), len(t)
@@ -316,13 +522,33 @@ def nash_gains(table: pd.DataFrame) -> pd.DataFrame:
     for dataset, t in table.groupby("dataset", sort=False):
         by = t.set_index("row")
         for o in (o for o in OBJECTIVES if {o, f"nash_{o}"} <= set(by.index)):
-            change = {m: by.loc[f"nash_{o}", f"{m}_mean"] - by.loc[o, f"{m}_mean"]
-                      for m in ("auc", "auc_gap", "auc_worst")}
-            out.append({"dataset": dataset, "objective": o, **{f"{m}_change": v for m, v in change.items()},
-                        "better_auc": change["auc"] > 0, "better_auc_gap": change["auc_gap"] < 0,
-                        "better_auc_worst": change["auc_worst"] > 0})
-    return pd.DataFrame(out, columns=["dataset", "objective", "auc_change", "auc_gap_change", "auc_worst_change",
-                                      "better_auc", "better_auc_gap", "better_auc_worst"])
+            change = {
+                m: by.loc[f"nash_{o}", f"{m}_mean"] - by.loc[o, f"{m}_mean"]
+                for m in ("auc", "auc_gap", "auc_worst")
+            }
+            out.append(
+                {
+                    "dataset": dataset,
+                    "objective": o,
+                    **{f"{m}_change": v for m, v in change.items()},
+                    "better_auc": change["auc"] > 0,
+                    "better_auc_gap": change["auc_gap"] < 0,
+                    "better_auc_worst": change["auc_worst"] > 0,
+                }
+            )
+    return pd.DataFrame(
+        out,
+        columns=[
+            "dataset",
+            "objective",
+            "auc_change",
+            "auc_gap_change",
+            "auc_worst_change",
+            "better_auc",
+            "better_auc_gap",
+            "better_auc_worst",
+        ],
+    )
 
 
 def synthetic_frame(traj: pd.DataFrame) -> pd.DataFrame:
@@ -331,7 +557,9 @@ def synthetic_frame(traj: pd.DataFrame) -> pd.DataFrame:
     group losses, with the first and last step of each trajectory marked in ``point``."""
     out = traj[["objective", "method", "start", "step", "loss_g0", "loss_g1"]].copy()
     out["objective"] = out["objective"].map(lambda o: METHODS[o].label)
-    out["method"] = out["method"].map({"one_stage": "one-stage", "two_stage": "two-stage (bargaining first)"})
+    out["method"] = out["method"].map(
+        {"one_stage": "one-stage", "two_stage": "two-stage (bargaining first)"}
+    )
     last = out.groupby(["objective", "method", "start"])["step"].transform("max")
     out["point"] = np.select([out["step"] == 0, out["step"] == last], ["start", "end"], "")
     return out
@@ -343,15 +571,28 @@ def synthetic_summary(traj: pd.DataFrame) -> pd.DataFrame:
     group losses fall; and the mean final group losses."""
     t = traj.sort_values(["objective", "method", "start", "step"])
     g = t.groupby(["objective", "method", "start"])
-    t = t.assign(both_fall=(g["loss_g0"].shift(-1) < t["loss_g0"]) & (g["loss_g1"].shift(-1) < t["loss_g1"]))
+    t = t.assign(
+        both_fall=(g["loss_g0"].shift(-1) < t["loss_g0"]) & (g["loss_g1"].shift(-1) < t["loss_g1"])
+    )
     bargained = t["bargained"].fillna(False).astype(bool)
     bargain_steps = int(t.loc[bargained, "step"].max()) + 1 if bargained.any() else 0
     early = t[t["step"] < bargain_steps]
-    used = early["conflict_after"].astype("boolean").fillna(early["conflict_before"].astype("boolean"))
-    early = early.assign(conflict_used=used.astype(float), conflict_before=early["conflict_before"].astype(float),
-                         both_fall=early["both_fall"].astype(float))
-    out = early.groupby(["objective", "method"])[["conflict_before", "conflict_used", "both_fall"]].mean()
-    final = t[t["step"] == t["step"].max()].groupby(["objective", "method"])[["loss_g0", "loss_g1"]].mean()
+    used = (
+        early["conflict_after"].astype("boolean").fillna(early["conflict_before"].astype("boolean"))
+    )
+    early = early.assign(
+        conflict_used=used.astype(float),
+        conflict_before=early["conflict_before"].astype(float),
+        both_fall=early["both_fall"].astype(float),
+    )
+    out = early.groupby(["objective", "method"])[
+        ["conflict_before", "conflict_used", "both_fall"]
+    ].mean()
+    final = (
+        t[t["step"] == t["step"].max()]
+        .groupby(["objective", "method"])[["loss_g0", "loss_g1"]]
+        .mean()
+    )
     out = out.join(final).reset_index().assign(bargain_steps=bargain_steps)
     out["_o"] = out["objective"].map({o: i for i, o in enumerate(OBJECTIVES)})
     return out.sort_values(["_o", "method"]).drop(columns="_o").reset_index(drop=True)
@@ -363,79 +604,147 @@ def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
     last epoch), ``best``, ``table5``, ``comparison``, ``tradeoff``, ``gains``, ``conflicts`` (and
     ``<name>_printed``), ``synthetic`` (the plot frame) and ``synthetic_summary``."""
     best = best_ratio(rows, min_val_accuracy=params.min_val_accuracy)
-    comparison, t5, conflicts = comparison_table(rows, best), table5(rows, best), conflict_table(rows)
+    comparison, t5, conflicts = (
+        comparison_table(rows, best),
+        table5(rows, best),
+        conflict_table(rows),
+    )
     nash, traj = rows[rows["method"].isin(NASH_METHODS)], synthetic_two_group()
     last = int((nash["best_epoch"] == nash["epochs"] - 1).sum())
-    run = pd.DataFrame([{**{k: v for k, v in vars(params).items() if k != "datasets"}, "n_runs": len(rows),
-                         "nash_runs": len(nash), "nash_last_epoch_runs": last}])
-    return {"run": run, "best": best, "table5": t5, "table5_printed": format_table5(t5),
-            "comparison": comparison, "comparison_printed": format_comparison(comparison),
-            "tradeoff": tradeoff_frame(comparison), "gains": nash_gains(comparison), "conflicts": conflicts,
-            "conflicts_printed": format_conflicts(conflicts), "synthetic": synthetic_frame(traj),
-            "synthetic_summary": synthetic_summary(traj)}
+    run = pd.DataFrame(
+        [
+            {
+                **{k: v for k, v in vars(params).items() if k != "datasets"},
+                "n_runs": len(rows),
+                "nash_runs": len(nash),
+                "nash_last_epoch_runs": last,
+            }
+        ]
+    )
+    return {
+        "run": run,
+        "best": best,
+        "table5": t5,
+        "table5_printed": format_table5(t5),
+        "comparison": comparison,
+        "comparison_printed": format_comparison(comparison),
+        "tradeoff": tradeoff_frame(comparison),
+        "gains": nash_gains(comparison),
+        "conflicts": conflicts,
+        "conflicts_printed": format_conflicts(conflicts),
+        "synthetic": synthetic_frame(traj),
+        "synthetic_summary": synthetic_summary(traj),
+    }
 
 
 def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
     """The numbers the page's prose quotes, as text: how the page was run and the Nash schedule (``n_*``,
     ``nash_*``), the best ratio settings (``best_*``), Table 5 (``t5_*``), the comparison's leaders (``lead_*``),
     bargaining's AUC gains (``gain_*``), the synthetic experiment (``synth_*``) and the verdicts."""
-    run, best, t5, table = tables["run"].to_dict("records")[0], tables["best"], tables["table5"], tables["comparison"]
-    epochs, bargain, (a_epochs, a_bargain) = run["nash_epochs"], run["nash_bargain_epochs"], AUTHORS_NASH
-    out = {"n_seeds": str(run["seeds"]), "n_runs": str(run["n_runs"]), "nash_epochs": str(epochs),
-           "nash_bargain_epochs": str(bargain), "nash_authors_epochs": str(a_epochs),
-           "nash_authors_bargain_epochs": str(a_bargain),
-           "nash_bargain_share": f"{number(100 * bargain / epochs, 0)} %",
-           "nash_authors_bargain_share": f"{number(100 * a_bargain / a_epochs, 0)} %",
-           "nash_cost_share": f"{number(100 * epochs / a_epochs, 0)} %",
-           "nash_last_epoch_runs": f"{run['nash_last_epoch_runs']} of {run['nash_runs']}",
-           "best_floor": "the validation majority-class rate" if pd.isna(run["min_val_accuracy"])
-           else f"{number(run['min_val_accuracy'], 1, 100)} %"}
+    run, best, t5, table = (
+        tables["run"].to_dict("records")[0],
+        tables["best"],
+        tables["table5"],
+        tables["comparison"],
+    )
+    epochs, bargain, (a_epochs, a_bargain) = (
+        run["nash_epochs"],
+        run["nash_bargain_epochs"],
+        AUTHORS_NASH,
+    )
+    out = {
+        "n_seeds": str(run["seeds"]),
+        "n_runs": str(run["n_runs"]),
+        "nash_epochs": str(epochs),
+        "nash_bargain_epochs": str(bargain),
+        "nash_authors_epochs": str(a_epochs),
+        "nash_authors_bargain_epochs": str(a_bargain),
+        "nash_bargain_share": f"{number(100 * bargain / epochs, 0)} %",
+        "nash_authors_bargain_share": f"{number(100 * a_bargain / a_epochs, 0)} %",
+        "nash_cost_share": f"{number(100 * epochs / a_epochs, 0)} %",
+        "nash_last_epoch_runs": f"{run['nash_last_epoch_runs']} of {run['nash_runs']}",
+        "best_floor": "the validation majority-class rate"
+        if pd.isna(run["min_val_accuracy"])
+        else f"{number(run['min_val_accuracy'], 1, 100)} %",
+    }
     # FaAlGrad's best ratio settings
     missed = ", ".join(DATASET_LABELS[r.dataset] for r in best.itertuples() if not r.floor_met)
-    out["best_chosen"] = "; ".join(
-        f"{DATASET_LABELS[r.dataset]} {r.xq_xs} with I = {r.inner_steps} (validation DPR {number(r.val_dp_ratio, 2)}, "
-        f"accuracy {number(r.val_accuracy, 1, 100)} %)" for r in best.itertuples()) or "none (no ratio setting was run)"
-    out["best_floor_missed"] = (f"on {missed} no setting reached the floor, so all settings were compared" if missed
-                                else "every dataset had at least one setting at or above the floor")
+    out["best_chosen"] = (
+        "; ".join(
+            f"{DATASET_LABELS[r.dataset]} {r.xq_xs} with I = {r.inner_steps} (validation DPR {number(r.val_dp_ratio, 2)}, "
+            f"accuracy {number(r.val_accuracy, 1, 100)} %)"
+            for r in best.itertuples()
+        )
+        or "none (no ratio setting was run)"
+    )
+    out["best_floor_missed"] = (
+        f"on {missed} no setting reached the floor, so all settings were compared"
+        if missed
+        else "every dataset had at least one setting at or above the floor"
+    )
     # our Table 5 row beside the paper's FaAlGrad row
-    ours, printed = (t5[t5["source"] == source].set_index("dataset") for source in (_MEASURED, _PRINTED))
+    ours, printed = (
+        t5[t5["source"] == source].set_index("dataset") for source in (_MEASURED, _PRINTED)
+    )
     ratios, acc, lower, cells = [], [], 0, 0
     for dataset in ours.index.intersection(printed.index, sort=False):
         name, o, p = DATASET_LABELS[dataset], ours.loc[dataset], printed.loc[dataset]
-        ratios.append(f"{name}: DPR {number(o['dp_ratio'], 2)} (paper {number(p['dp_ratio'], 2)}), "
-                      f"EODR {number(o['eod_ratio'], 2)} (paper {number(p['eod_ratio'], 2)})")
-        acc.append(f"{name} {number(o['accuracy'], 1, 100)} % (paper {number(p['accuracy'], 1, 100)} %)")
+        ratios.append(
+            f"{name}: DPR {number(o['dp_ratio'], 2)} (paper {number(p['dp_ratio'], 2)}), "
+            f"EODR {number(o['eod_ratio'], 2)} (paper {number(p['eod_ratio'], 2)})"
+        )
+        acc.append(
+            f"{name} {number(o['accuracy'], 1, 100)} % (paper {number(p['accuracy'], 1, 100)} %)"
+        )
         both = [m for m in ("dp_ratio", "eod_ratio") if pd.notna(p[m]) and pd.notna(o[m])]
         cells, lower = cells + len(both), lower + sum(int(o[m] < p[m]) for m in both)
-    out.update(t5_ratios_vs_paper="; ".join(ratios) or "no Table 5 dataset in this run",
-               t5_accuracy_vs_paper="; ".join(acc) or "no Table 5 dataset in this run",
-               t5_lower_than_paper=f"{lower} of {cells}")
+    out.update(
+        t5_ratios_vs_paper="; ".join(ratios) or "no Table 5 dataset in this run",
+        t5_accuracy_vs_paper="; ".join(acc) or "no Table 5 dataset in this run",
+        t5_lower_than_paper=f"{lower} of {cells}",
+    )
     # per dataset: the lowest DP difference, the highest accuracy, FaAlGrad's rank by DP difference
     lowest, accurate, ranks = [], [], []
     fa = table["family"] == "FaAlGrad"
-    table = table.assign(name=table["method"].where(~fa, table["method"] + " (" + table["setting"] + ")"))
+    table = table.assign(
+        name=table["method"].where(~fa, table["method"] + " (" + table["setting"] + ")")
+    )
     for dataset, t in table.groupby("dataset", sort=False):
         label = DATASET_LABELS[dataset]
         dp = t.sort_values(["dp_diff_mean", "accuracy_mean"], ascending=[True, False])
         top = t.sort_values("accuracy_mean", ascending=False).iloc[0]
         lowest.append(f"{label}: {dp.iloc[0]['name']} ({number(dp.iloc[0]['dp_diff_mean'], 2)})")
         accurate.append(f"{label}: {top['name']} ({number(top['accuracy_mean'], 1, 100)} %)")
-        ranks.append(f"{label} {int((dp['family'] == 'FaAlGrad').to_numpy().argmax()) + 1} of {len(dp)}")
-    out.update(lead_lowest_dp="; ".join(lowest), lead_most_accurate="; ".join(accurate),
-               lead_faalgrad_dp_rank="; ".join(ranks))
+        ranks.append(
+            f"{label} {int((dp['family'] == 'FaAlGrad').to_numpy().argmax()) + 1} of {len(dp)}"
+        )
+    out.update(
+        lead_lowest_dp="; ".join(lowest),
+        lead_most_accurate="; ".join(accurate),
+        lead_faalgrad_dp_rank="; ".join(ranks),
+    )
     gains = tables["gains"]
-    out.update({f"gain_{m}_better": f"{int(gains[f'better_{m}'].sum())} of {len(gains)}"
-                for m in ("auc", "auc_gap", "auc_worst")})
+    out.update(
+        {
+            f"gain_{m}_better": f"{int(gains[f'better_{m}'].sum())} of {len(gains)}"
+            for m in ("auc", "auc_gap", "auc_worst")
+        }
+    )
     # the synthetic experiment, over the bargaining steps: one-stage against two-stage
     synth = tables["synthetic_summary"]
     by, losses = synth.set_index(["objective", "method"]), synth[["loss_g0", "loss_g1"]]
     for col in ("both_fall", "conflict_used"):
         out[f"synth_{col}"] = "; ".join(
             f"{METHODS[o].label} {number(by.loc[(o, 'one_stage'), col], 0, 100)} % one-stage, "
-            f"{number(by.loc[(o, 'two_stage'), col], 0, 100)} % two-stage" for o in OBJECTIVES if o in by.index)
-    out.update(synth_bargain_steps=str(int(synth["bargain_steps"].iloc[0])),
-               synth_final_spread=f"{number(losses.min().min(), 2)}-{number(losses.max().max(), 2)}",
-               synth_max_final_gap=number((synth["loss_g0"] - synth["loss_g1"]).abs().max(), 2))
+            f"{number(by.loc[(o, 'two_stage'), col], 0, 100)} % two-stage"
+            for o in OBJECTIVES
+            if o in by.index
+        )
+    out.update(
+        synth_bargain_steps=str(int(synth["bargain_steps"].iloc[0])),
+        synth_final_spread=f"{number(losses.min().min(), 2)}-{number(losses.max().max(), 2)}",
+        synth_max_final_gap=number((synth["loss_g0"] - synth["loss_g1"]).abs().max(), 2),
+    )
     for prefix, v in zip(("beats", "conflict"), verdicts(tables)):
         out.update({f"{prefix}_verdict": v.verdict, f"{prefix}_evidence": v.evidence})
     return out

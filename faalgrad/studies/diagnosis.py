@@ -2,6 +2,7 @@
 book's, then toward the paper's text, one factor at a time, with paired confidence
 intervals for every step. Page: ``book/diagnosis.ipynb`` ("Why the numbers differ").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,12 +17,28 @@ from faalgrad.studies import claims, paper, stats
 from faalgrad.studies._common import DATASET_LABELS, number
 from faalgrad.studies._params import check_dataset_list, check_int, check_n_jobs
 
-__all__ = ["CONFIGS", "METRICS", "Params", "STEPS", "glue_values", "path", "specs", "step_table", "state_table",
-           "tables", "verdicts", "waterfall_frame"]
+__all__ = [
+    "CONFIGS",
+    "METRICS",
+    "Params",
+    "STEPS",
+    "glue_values",
+    "path",
+    "specs",
+    "step_table",
+    "state_table",
+    "tables",
+    "verdicts",
+    "waterfall_frame",
+]
 
 CONFIGS: tuple[str, ...] = ("config1", "config2")
 #: The compared metrics, with their display names.
-METRICS: dict[str, str] = {"accuracy": "accuracy", "dp_diff": "DP difference", "eod_diff": "EOD difference"}
+METRICS: dict[str, str] = {
+    "accuracy": "accuracy",
+    "dp_diff": "DP difference",
+    "eod_diff": "EOD difference",
+}
 #: Longer training for the last step: (epoch cap, patience).
 LONGER = (300, 30)
 
@@ -50,9 +67,16 @@ class Params:
     n_jobs: int = 2
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "datasets", check_dataset_list("datasets", self.datasets, distinct=True))
+        object.__setattr__(
+            self, "datasets", check_dataset_list("datasets", self.datasets, distinct=True)
+        )
         check_seeds(self.seeds)
-        check_int("seeds", self.seeds, minimum=2, note="paired intervals need at least 2 seeds; the page uses 10")
+        check_int(
+            "seeds",
+            self.seeds,
+            minimum=2,
+            note="paired intervals need at least 2 seeds; the page uses 10",
+        )
         check_n_jobs(self.n_jobs)
 
 
@@ -64,8 +88,11 @@ def path(dataset: str, split: str) -> list[tuple[str, dict]]:
     so the ``rates`` step is left out). The ``direction`` step applies to Config 2 only.
     """
     code = dataset in CODE_SETTINGS
-    state: dict = ({**setup_fields("code", dataset, "faalgrad")} if code
-                   else {"split_procedure": "code", "inputs": "raw", "overrides": {}})
+    state: dict = (
+        {**setup_fields("code", dataset, "faalgrad")}
+        if code
+        else {"split_procedure": "code", "inputs": "raw", "overrides": {}}
+    )
     state = {"split": split, "include_protected": True, "direction": "counter", **state}
     out = [("code", dict(state))]
     changes = {
@@ -86,9 +113,13 @@ def path(dataset: str, split: str) -> list[tuple[str, dict]]:
 
 def specs(params: Params) -> list[RunSpec]:
     """Every state of every path, on seeds 0..seeds-1 (the same seeds, paired across states)."""
-    return [RunSpec(dataset, "faalgrad", seed=seed, **kwargs)
-            for dataset in params.datasets for split in CONFIGS for _, kwargs in path(dataset, split)
-            for seed in range(params.seeds)]
+    return [
+        RunSpec(dataset, "faalgrad", seed=seed, **kwargs)
+        for dataset in params.datasets
+        for split in CONFIGS
+        for _, kwargs in path(dataset, split)
+        for seed in range(params.seeds)
+    ]
 
 
 def _signature(split_procedure, inputs, include_protected, direction, overrides) -> tuple:
@@ -101,11 +132,35 @@ def _state_keys(rows: pd.DataFrame) -> pd.Series:
     for dataset, split in rows[["dataset", "split"]].drop_duplicates().itertuples(index=False):
         for key, kw in path(dataset, split):
             text = ",".join(f"{k}={v}" for k, v in sorted(kw["overrides"].items()))
-            lookup[(dataset, split, _signature(kw["split_procedure"], kw["inputs"], kw["include_protected"],
-                                               kw["direction"], text))] = key
-    keys = [lookup.get((r.dataset, r.split, _signature(r.split_procedure, r.inputs, r.include_protected, r.direction,
-                                                       r.overrides if isinstance(r.overrides, str) else "")))
-            for r in rows.itertuples()]
+            lookup[
+                (
+                    dataset,
+                    split,
+                    _signature(
+                        kw["split_procedure"],
+                        kw["inputs"],
+                        kw["include_protected"],
+                        kw["direction"],
+                        text,
+                    ),
+                )
+            ] = key
+    keys = [
+        lookup.get(
+            (
+                r.dataset,
+                r.split,
+                _signature(
+                    r.split_procedure,
+                    r.inputs,
+                    r.include_protected,
+                    r.direction,
+                    r.overrides if isinstance(r.overrides, str) else "",
+                ),
+            )
+        )
+        for r in rows.itertuples()
+    ]
     if any(k is None for k in keys):
         raise ValueError("some run rows are on no path of this page")
     return pd.Series(keys, index=rows.index)
@@ -132,35 +187,60 @@ def step_table(rows: pd.DataFrame) -> pd.DataFrame:
         keys = [k for k, _ in path(dataset, split)]
         for metric in METRICS:
             wide = group.pivot(index="seed", columns="step", values=metric)
-            part = [{"dataset": dataset, "split": split, "step": after, "metric": metric,
-                     **stats.paired_difference(wide[after], wide[before])}
-                    for before, after in zip(keys[:-1], keys[1:])]
+            part = [
+                {
+                    "dataset": dataset,
+                    "split": split,
+                    "step": after,
+                    "metric": metric,
+                    **stats.paired_difference(wide[after], wide[before]),
+                }
+                for before, after in zip(keys[:-1], keys[1:])
+            ]
             adjusted = stats.holm([r["p"] for r in part])
             out += [{**r, "p_holm": p} for r, p in zip(part, adjusted)]
     return pd.DataFrame(out)
 
 
-def waterfall_frame(states: pd.DataFrame, steps: pd.DataFrame, metric: str = "dp_diff") -> pd.DataFrame:
+def waterfall_frame(
+    states: pd.DataFrame, steps: pd.DataFrame, metric: str = "dp_diff"
+) -> pd.DataFrame:
     """Bars of a waterfall per (dataset, split): start = the previous state's mean, end = this state's."""
     frames = []
     for (dataset, split), group in states.groupby(["dataset", "split"], sort=False):
         means = group.set_index("step")[f"{metric}_mean"]
         keys = [k for k, _ in path(dataset, split)]
-        change = steps[(steps["dataset"] == dataset) & (steps["split"] == split) & (steps["metric"] == metric)]
+        change = steps[
+            (steps["dataset"] == dataset) & (steps["split"] == split) & (steps["metric"] == metric)
+        ]
         change = change.set_index("step")
-        frames.append(pd.DataFrame({
-            "dataset": dataset, "split": split, "step": keys, "label": [_LABELS[k] for k in keys],
-            "start": [np.nan] + [means[k] for k in keys[:-1]], "end": [means[k] for k in keys],
-            "low": [np.nan] + [means[b] + change.loc[k, "low"] for b, k in zip(keys[:-1], keys[1:])],
-            "high": [np.nan] + [means[b] + change.loc[k, "high"] for b, k in zip(keys[:-1], keys[1:])],
-            "paper": _paper_value(dataset, split, metric),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "dataset": dataset,
+                    "split": split,
+                    "step": keys,
+                    "label": [_LABELS[k] for k in keys],
+                    "start": [np.nan] + [means[k] for k in keys[:-1]],
+                    "end": [means[k] for k in keys],
+                    "low": [np.nan]
+                    + [means[b] + change.loc[k, "low"] for b, k in zip(keys[:-1], keys[1:])],
+                    "high": [np.nan]
+                    + [means[b] + change.loc[k, "high"] for b, k in zip(keys[:-1], keys[1:])],
+                    "paper": _paper_value(dataset, split, metric),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
 def _paper_value(dataset: str, split: str, metric: str) -> float:
     reported = paper.table1()
-    cell = reported[(reported["dataset"] == dataset) & (reported["row"] == split) & (reported["inner_steps"] == 1)]
+    cell = reported[
+        (reported["dataset"] == dataset)
+        & (reported["row"] == split)
+        & (reported["inner_steps"] == 1)
+    ]
     return float(cell[metric].iloc[0]) if len(cell) else np.nan
 
 
@@ -168,35 +248,61 @@ def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
     """``states`` (mean per state), ``steps`` (paired step effects), ``waterfall`` (DP, for the
     figure) and ``printed`` (the step table as text, one row per step, for the page)."""
     states, steps = state_table(rows), step_table(rows)
-    printed = steps.set_index(["dataset", "split", "step", "metric"])[["mean", "low", "high", "p_holm"]].unstack("metric")
+    printed = steps.set_index(["dataset", "split", "step", "metric"])[
+        ["mean", "low", "high", "p_holm"]
+    ].unstack("metric")
     out = []
     order = [(d, c, k) for d in params.datasets for c in CONFIGS for k, _ in path(d, c)[1:]]
     for dataset, split, step in order:
         if (dataset, split, step) not in printed.index:
             continue
         row = printed.loc[(dataset, split, step)]
-        entry = {"dataset": DATASET_LABELS[dataset], "split": split.replace("config", "Config "),
-                 "step": _LABELS[step]}
+        entry = {
+            "dataset": DATASET_LABELS[dataset],
+            "split": split.replace("config", "Config "),
+            "step": _LABELS[step],
+        }
         for metric, name in (("accuracy", "accuracy"), ("dp_diff", "DP"), ("eod_diff", "EOD")):
             scale, digits = (100, 1) if metric == "accuracy" else (1, 3)
-            entry[f"{name} Δ"] = (number(row[("mean", metric)], digits, scale, sign=True)
-                                  + (" *" if row[("p_holm", metric)] < stats.ALPHA else ""))
-            entry[f"{name} 95 % CI"] = (f"[{number(row[('low', metric)], digits, scale, sign=True)}, "
-                                        f"{number(row[('high', metric)], digits, scale, sign=True)}]")
+            entry[f"{name} Δ"] = number(row[("mean", metric)], digits, scale, sign=True) + (
+                " *" if row[("p_holm", metric)] < stats.ALPHA else ""
+            )
+            entry[f"{name} 95 % CI"] = (
+                f"[{number(row[('low', metric)], digits, scale, sign=True)}, "
+                f"{number(row[('high', metric)], digits, scale, sign=True)}]"
+            )
         out.append(entry)
     start = states[states["step"] == "code"]
-    starts = pd.DataFrame({"dataset": start["dataset"].map(DATASET_LABELS),
-                           "split": start["split"].str.replace("config", "Config "),
-                           "accuracy": [mean_std(m, s, 1, 100) for m, s in zip(start["accuracy_mean"], start["accuracy_std"])],
-                           "DP difference": [mean_std(m, s, 3) for m, s in zip(start["dp_diff_mean"], start["dp_diff_std"])],
-                           "EOD difference": [mean_std(m, s, 3) for m, s in zip(start["eod_diff_mean"], start["eod_diff_std"])]})
-    return {"states": states, "steps": steps, "waterfall": waterfall_frame(states, steps), "printed": pd.DataFrame(out),
-            "starts": starts.reset_index(drop=True),
-            "setting": pd.DataFrame({"seeds": [params.seeds]})}
+    starts = pd.DataFrame(
+        {
+            "dataset": start["dataset"].map(DATASET_LABELS),
+            "split": start["split"].str.replace("config", "Config "),
+            "accuracy": [
+                mean_std(m, s, 1, 100)
+                for m, s in zip(start["accuracy_mean"], start["accuracy_std"])
+            ],
+            "DP difference": [
+                mean_std(m, s, 3) for m, s in zip(start["dp_diff_mean"], start["dp_diff_std"])
+            ],
+            "EOD difference": [
+                mean_std(m, s, 3) for m, s in zip(start["eod_diff_mean"], start["eod_diff_std"])
+            ],
+        }
+    )
+    return {
+        "states": states,
+        "steps": steps,
+        "waterfall": waterfall_frame(states, steps),
+        "printed": pd.DataFrame(out),
+        "starts": starts.reset_index(drop=True),
+        "setting": pd.DataFrame({"seeds": [params.seeds]}),
+    }
 
 
 def _largest(steps: pd.DataFrame, dataset: str, split: str, metric: str = "dp_diff") -> pd.Series:
-    part = steps[(steps["dataset"] == dataset) & (steps["split"] == split) & (steps["metric"] == metric)]
+    part = steps[
+        (steps["dataset"] == dataset) & (steps["split"] == split) & (steps["metric"] == metric)
+    ]
     return part.loc[part["mean"].abs().idxmax()]
 
 
@@ -209,14 +315,18 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
         means = group.set_index("step")
         tag = f"{dataset}_{split}"
         big = _largest(steps, dataset, split)
-        values.update({
-            f"{tag}_dp_start": number(means.loc["code", "dp_diff_mean"], 3),
-            f"{tag}_dp_ours": number(means.loc[OURS if OURS in means.index else "inputs", "dp_diff_mean"], 3),
-            f"{tag}_dp_paper": number(_paper_value(dataset, split, "dp_diff"), 2),
-            f"{tag}_big_step": _LABELS[big["step"]],
-            f"{tag}_big_dp": f"{number(big['mean'], 3, sign=True)} [{number(big['low'], 3, sign=True)}, "
-                             f"{number(big['high'], 3, sign=True)}]",
-        })
+        values.update(
+            {
+                f"{tag}_dp_start": number(means.loc["code", "dp_diff_mean"], 3),
+                f"{tag}_dp_ours": number(
+                    means.loc[OURS if OURS in means.index else "inputs", "dp_diff_mean"], 3
+                ),
+                f"{tag}_dp_paper": number(_paper_value(dataset, split, "dp_diff"), 2),
+                f"{tag}_big_step": _LABELS[big["step"]],
+                f"{tag}_big_dp": f"{number(big['mean'], 3, sign=True)} [{number(big['low'], 3, sign=True)}, "
+                f"{number(big['high'], 3, sign=True)}]",
+            }
+        )
     return values
 
 

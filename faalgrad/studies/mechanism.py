@@ -2,6 +2,7 @@
 stopping early? Arms on the same splits and seeds, per-epoch trajectories and DP at equal validation accuracy.
 Page: ``book/mechanism.ipynb`` ("Where the fairness comes from").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,23 +15,66 @@ from joblib import Parallel, delayed
 from faalgrad.baselines import predict_with_threshold
 from faalgrad.metrics import aggregate, evaluate, mean_std
 from faalgrad.presets import erm_config, faalgrad_config
-from faalgrad.runs import METHODS, SPLIT_LABELS, RunSpec, check_seeds, erm_model, run_grid, split_data
+from faalgrad.runs import (
+    METHODS,
+    SPLIT_LABELS,
+    RunSpec,
+    check_seeds,
+    erm_model,
+    run_grid,
+    split_data,
+)
 from faalgrad.splits import support_query
 from faalgrad.studies import claims, stats
 from faalgrad.studies._common import DATASET_LABELS, number
 from faalgrad.studies._params import check_dataset_list, check_int, check_n_jobs
-from faalgrad.train import as_tensor, build_mlp, gradient_cosine, logits, single_thread, train_erm, train_faalgrad
+from faalgrad.train import (
+    as_tensor,
+    build_mlp,
+    gradient_cosine,
+    logits,
+    single_thread,
+    train_erm,
+    train_faalgrad,
+)
 
-__all__ = ["ARMS", "ARM_OVERRIDES", "CONTROLS", "MECHANISM_SPLITS", "Params", "REFERENCES", "THRESHOLD_GRID",
-           "VERDICT_CONTROLS", "arm_specs", "closest_index", "compute", "equal_accuracy", "glue_values",
-           "mechanism_verdict", "paired_table", "specs", "stopped_specs", "tables", "verdicts"]
+__all__ = [
+    "ARMS",
+    "ARM_OVERRIDES",
+    "CONTROLS",
+    "MECHANISM_SPLITS",
+    "Params",
+    "REFERENCES",
+    "THRESHOLD_GRID",
+    "VERDICT_CONTROLS",
+    "arm_specs",
+    "closest_index",
+    "compute",
+    "equal_accuracy",
+    "glue_values",
+    "mechanism_verdict",
+    "paired_table",
+    "specs",
+    "stopped_specs",
+    "tables",
+    "verdicts",
+]
 
 _FA = METHODS["faalgrad"].label
 #: Display label of each arm key, (a) to (e).
-ARMS = {"faalgrad": f"(a) {_FA}", "no_alignment": "(b) inner lr 0", "first_order": "(c) first order",
-        "stopped_erm": "(d) ERM stopped early", "erm": f"(e) {METHODS['erm'].label}"}
+ARMS = {
+    "faalgrad": f"(a) {_FA}",
+    "no_alignment": "(b) inner lr 0",
+    "first_order": "(c) first order",
+    "stopped_erm": "(d) ERM stopped early",
+    "erm": f"(e) {METHODS['erm'].label}",
+}
 #: The settings each FaAlGrad arm changes in the dataset's FaAlGrad preset.
-ARM_OVERRIDES = {"faalgrad": {}, "no_alignment": {"inner_lr": 0.0}, "first_order": {"first_order": True}}
+ARM_OVERRIDES = {
+    "faalgrad": {},
+    "no_alignment": {"inner_lr": 0.0},
+    "first_order": {"first_order": True},
+}
 #: The arms FaAlGrad is compared with, and the two the verdict needs it to beat.
 CONTROLS: tuple[str, ...] = ("no_alignment", "first_order", "stopped_erm", "erm")
 VERDICT_CONTROLS: tuple[str, ...] = ("no_alignment", "stopped_erm")
@@ -38,9 +82,21 @@ MECHANISM_SPLITS: tuple[str, ...] = ("config1", "config2")
 #: Protected-group thresholds of the baseline MLP's sweep (the unprotected group keeps 0.5).
 THRESHOLD_GRID: tuple[float, ...] = tuple(round(0.01 * k, 2) for k in range(101))
 #: The references of the equal-accuracy comparison and their display labels.
-REFERENCES = {"erm_trajectory": "ERM trajectory (same seed)", "threshold_sweep": f"{METHODS['erm'].label} threshold sweep"}
-_LABELS = {"arm": ARMS, "metric": {"dp_diff": "DP difference", "accuracy": "accuracy (points)"}, "reference": REFERENCES}
-_METRICS = (("accuracy", 100, "acc"), ("dp_diff", 1, "DP"), ("eod_diff", 1, "EOD"), ("epoch", 1, "selected epoch"))
+REFERENCES = {
+    "erm_trajectory": "ERM trajectory (same seed)",
+    "threshold_sweep": f"{METHODS['erm'].label} threshold sweep",
+}
+_LABELS = {
+    "arm": ARMS,
+    "metric": {"dp_diff": "DP difference", "accuracy": "accuracy (points)"},
+    "reference": REFERENCES,
+}
+_METRICS = (
+    ("accuracy", 100, "acc"),
+    ("dp_diff", 1, "DP"),
+    ("eod_diff", 1, "EOD"),
+    ("epoch", 1, "selected epoch"),
+)
 
 
 @dataclass(frozen=True)
@@ -56,9 +112,16 @@ class Params:
     max_epochs: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "datasets", check_dataset_list("datasets", self.datasets, distinct=True))
+        object.__setattr__(
+            self, "datasets", check_dataset_list("datasets", self.datasets, distinct=True)
+        )
         check_seeds(self.seeds)
-        check_int("trajectory_seeds", self.trajectory_seeds, maximum=self.seeds, note=f"at most seeds={self.seeds}")
+        check_int(
+            "trajectory_seeds",
+            self.trajectory_seeds,
+            maximum=self.seeds,
+            note=f"at most seeds={self.seeds}",
+        )
         check_int("trajectory_epochs", self.trajectory_epochs)
         check_n_jobs(self.n_jobs)
         if self.max_epochs is not None:
@@ -81,10 +144,20 @@ def arm_specs(params: Params) -> dict[str, list[RunSpec]]:
     dict of str to list of RunSpec
         FaAlGrad arms: one run per (dataset, split, seed); the baseline MLP: one per (dataset, seed).
     """
-    out = {arm: [RunSpec(d, "faalgrad", split=split, seed=s, overrides={**extra, **params.cap()})
-                 for d in params.datasets for split in MECHANISM_SPLITS for s in range(params.seeds)]
-           for arm, extra in ARM_OVERRIDES.items()}
-    out["erm"] = [RunSpec(d, "erm", seed=s, overrides=params.cap()) for d in params.datasets for s in range(params.seeds)]
+    out = {
+        arm: [
+            RunSpec(d, "faalgrad", split=split, seed=s, overrides={**extra, **params.cap()})
+            for d in params.datasets
+            for split in MECHANISM_SPLITS
+            for s in range(params.seeds)
+        ]
+        for arm, extra in ARM_OVERRIDES.items()
+    }
+    out["erm"] = [
+        RunSpec(d, "erm", seed=s, overrides=params.cap())
+        for d in params.datasets
+        for s in range(params.seeds)
+    ]
     return out
 
 
@@ -116,9 +189,19 @@ def stopped_specs(rows: pd.DataFrame) -> list[RunSpec]:
     list of RunSpec
         One per row, in the rows' order.
     """
-    return [RunSpec(r.dataset, "erm", seed=int(r.seed), overrides={
-        "outer_lr": faalgrad_config(r.dataset).outer_lr, "max_epochs": int(r.best_epoch) + 1,
-        "patience": int(r.best_epoch) + 1}) for r in rows.itertuples()]
+    return [
+        RunSpec(
+            r.dataset,
+            "erm",
+            seed=int(r.seed),
+            overrides={
+                "outer_lr": faalgrad_config(r.dataset).outer_lr,
+                "max_epochs": int(r.best_epoch) + 1,
+                "patience": int(r.best_epoch) + 1,
+            },
+        )
+        for r in rows.itertuples()
+    ]
 
 
 def closest_index(values, target: float, prefer=None) -> int:
@@ -139,14 +222,27 @@ def closest_index(values, target: float, prefer=None) -> int:
     """
     gap = np.abs(np.asarray(values, dtype=float) - target)
     tied = np.flatnonzero(gap <= gap.min() + 1e-12)
-    return int(tied[np.argmin(np.asarray(prefer, dtype=float)[tied])]) if prefer is not None else int(tied[0])
+    return (
+        int(tied[np.argmin(np.asarray(prefer, dtype=float)[tied])])
+        if prefer is not None
+        else int(tied[0])
+    )
 
 
 def _point(data, scores_val, scores_test, threshold: float = 0.5) -> dict:
     """Validation and test metrics of one scored model: ``val_accuracy``, ``val_dp_diff``, ``accuracy``, ``dp_diff``."""
-    val, test = (evaluate(y, predict_with_threshold(p, a, threshold), a)
-                 for p, y, a in ((scores_val, data.y_val, data.a_val), (scores_test, data.y_test, data.a_test)))
-    return {"val_accuracy": val["accuracy"], "val_dp_diff": val["dp_diff"], **{k: test[k] for k in ("accuracy", "dp_diff")}}
+    val, test = (
+        evaluate(y, predict_with_threshold(p, a, threshold), a)
+        for p, y, a in (
+            (scores_val, data.y_val, data.a_val),
+            (scores_test, data.y_test, data.a_test),
+        )
+    )
+    return {
+        "val_accuracy": val["accuracy"],
+        "val_dp_diff": val["dp_diff"],
+        **{k: test[k] for k in ("accuracy", "dp_diff")},
+    }
 
 
 def _probe(dataset: str, seed: int, targets: dict[str, float], params: Params, trace: bool):
@@ -155,11 +251,21 @@ def _probe(dataset: str, seed: int, targets: dict[str, float], params: Params, t
     data, epochs = split_data(dataset, seed), params.trajectory_epochs
     fa_cfg = faalgrad_config(dataset, max_epochs=epochs, patience=epochs)
     erm_cfg = erm_config(dataset, max_epochs=epochs, patience=epochs, outer_lr=fa_cfg.outer_lr)
-    sets = {s: support_query(data.y_train, data.a_train, s, dataset=dataset, seed=seed) for s in MECHANISM_SPLITS}
-    tensors = {s: [as_tensor(a[idx]) for idx in sq for a in (data.X_train, data.y_train)] for s, sq in sets.items()}
+    sets = {
+        s: support_query(data.y_train, data.a_train, s, dataset=dataset, seed=seed)
+        for s in MECHANISM_SPLITS
+    }
+    tensors = {
+        s: [as_tensor(a[idx]) for idx in sq for a in (data.X_train, data.y_train)]
+        for s, sq in sets.items()
+    }
     model = build_mlp(data.X_train.shape[1], fa_cfg, seed)
     X_val, X_test = as_tensor(data.X_val), as_tensor(data.X_test)
-    curves, scores, seen = [], [], {}  # rows; (val, test) scores per ERM epoch; metrics per prediction vector
+    curves, scores, seen = (
+        [],
+        [],
+        {},
+    )  # rows; (val, test) scores per ERM epoch; metrics per prediction vector
 
     def record(method: str, splits: tuple[str, ...], keep: bool):
         def callback(epoch: int, theta) -> None:
@@ -169,35 +275,83 @@ def _probe(dataset: str, seed: int, targets: dict[str, float], params: Params, t
                     scores.append((val, torch.sigmoid(logits(theta, model, X_test)).numpy()))
             if trace:  # evaluated once per distinct prediction vector (plateaus repeat them)
                 pred = predict_with_threshold(val, data.a_val, 0.5)
-                m = seen.get(pred.tobytes()) or seen.setdefault(pred.tobytes(), evaluate(data.y_val, pred, data.a_val))
+                m = seen.get(pred.tobytes()) or seen.setdefault(
+                    pred.tobytes(), evaluate(data.y_val, pred, data.a_val)
+                )
                 for s in splits:
-                    curves.append({"dataset": dataset, "split": s, "seed": seed, "method": method, "epoch": epoch + 1,
-                                   "val_accuracy": m["accuracy"], "val_dp_diff": m["dp_diff"],
-                                   "cosine": gradient_cosine(theta, model, *tensors[s])})
+                    curves.append(
+                        {
+                            "dataset": dataset,
+                            "split": s,
+                            "seed": seed,
+                            "method": method,
+                            "epoch": epoch + 1,
+                            "val_accuracy": m["accuracy"],
+                            "val_dp_diff": m["dp_diff"],
+                            "cosine": gradient_cosine(theta, model, *tensors[s]),
+                        }
+                    )
+
         return callback
 
     with single_thread():
         init = {k: v.detach() for k, v in model.named_parameters()}
         record("erm", MECHANISM_SPLITS, False)(-1, init)
-        train_erm(data.X_train, data.y_train, data.X_val, data.y_val, erm_cfg, seed,
-                  callback=record("erm", MECHANISM_SPLITS, True))
+        train_erm(
+            data.X_train,
+            data.y_train,
+            data.X_val,
+            data.y_val,
+            erm_cfg,
+            seed,
+            callback=record("erm", MECHANISM_SPLITS, True),
+        )
         for s in MECHANISM_SPLITS if trace else ():
             record("faalgrad", (s,), False)(-1, init)
             (support, query), X, y = sets[s], data.X_train, data.y_train
-            train_faalgrad(X[support], y[support], X[query], y[query], data.X_val, data.y_val, fa_cfg, seed,
-                           callback=record("faalgrad", (s,), False))
+            train_faalgrad(
+                X[support],
+                y[support],
+                X[query],
+                y[query],
+                data.X_val,
+                data.y_val,
+                fa_cfg,
+                seed,
+                callback=record("faalgrad", (s,), False),
+            )
         baseline = erm_model(dataset, seed, **params.cap())
-        base_val, base_test = baseline.predict_proba(data.X_val), baseline.predict_proba(data.X_test)
-    epoch_acc = [np.mean(predict_with_threshold(v, data.a_val, 0.5) == data.y_val) for v, _ in scores]
-    sweep_acc = [np.mean(predict_with_threshold(base_val, data.a_val, t) == data.y_val) for t in THRESHOLD_GRID]
+        base_val, base_test = (
+            baseline.predict_proba(data.X_val),
+            baseline.predict_proba(data.X_test),
+        )
+    epoch_acc = [
+        np.mean(predict_with_threshold(v, data.a_val, 0.5) == data.y_val) for v, _ in scores
+    ]
+    sweep_acc = [
+        np.mean(predict_with_threshold(base_val, data.a_val, t) == data.y_val)
+        for t in THRESHOLD_GRID
+    ]
     matches = []
     for s, target in targets.items():
         e = closest_index(epoch_acc, target)
-        t = THRESHOLD_GRID[closest_index(sweep_acc, target, prefer=[abs(t - 0.5) for t in THRESHOLD_GRID])]
-        for reference, matched, point in (("erm_trajectory", e + 1, _point(data, *scores[e])),
-                                          ("threshold_sweep", t, _point(data, base_val, base_test, t))):
-            matches.append({"dataset": dataset, "split": s, "seed": seed, "reference": reference, "matched": matched,
-                            **point})
+        t = THRESHOLD_GRID[
+            closest_index(sweep_acc, target, prefer=[abs(t - 0.5) for t in THRESHOLD_GRID])
+        ]
+        for reference, matched, point in (
+            ("erm_trajectory", e + 1, _point(data, *scores[e])),
+            ("threshold_sweep", t, _point(data, base_val, base_test, t)),
+        ):
+            matches.append(
+                {
+                    "dataset": dataset,
+                    "split": s,
+                    "seed": seed,
+                    "reference": reference,
+                    "matched": matched,
+                    **point,
+                }
+            )
     return pd.DataFrame(curves), pd.DataFrame(matches)
 
 
@@ -226,10 +380,21 @@ def compute(params: Params, *, progress: bool = False) -> dict[str, pd.DataFrame
     stopped["split"], stopped["arm"] = fa["split"].to_numpy(), "stopped_erm"
     rows = pd.concat([rows, stopped], ignore_index=True)
     rows["split"] = rows["split"].where(rows["arm"] != "erm", None)
-    jobs = [(d, s, fa[(fa["dataset"] == d) & (fa["seed"] == s)].set_index("split")["val_accuracy"].to_dict())
-            for d in params.datasets for s in range(params.seeds)]  # the traced seeds (first) run first
-    out = Parallel(n_jobs=params.n_jobs)(delayed(_probe)(d, s, t, params, s < params.trajectory_seeds)
-                                         for d, s, t in sorted(jobs, key=lambda job: job[1] >= params.trajectory_seeds))
+    jobs = [
+        (
+            d,
+            s,
+            fa[(fa["dataset"] == d) & (fa["seed"] == s)]
+            .set_index("split")["val_accuracy"]
+            .to_dict(),
+        )
+        for d in params.datasets
+        for s in range(params.seeds)
+    ]  # the traced seeds (first) run first
+    out = Parallel(n_jobs=params.n_jobs)(
+        delayed(_probe)(d, s, t, params, s < params.trajectory_seeds)
+        for d, s, t in sorted(jobs, key=lambda job: job[1] >= params.trajectory_seeds)
+    )
     curves, matches = (pd.concat([part[i] for part in out], ignore_index=True) for i in (0, 1))
     return {"rows": rows, "curves": curves, "matches": matches}
 
@@ -245,7 +410,9 @@ def _ci(row, digits: int = 3, scale: float = 1.0) -> str:
     return f"{_signed(row['mean'], digits, scale)} [{low}, {high}]"
 
 
-def paired_table(rows: pd.DataFrame, metrics: tuple[str, ...] = ("dp_diff", "accuracy")) -> pd.DataFrame:
+def paired_table(
+    rows: pd.DataFrame, metrics: tuple[str, ...] = ("dp_diff", "accuracy")
+) -> pd.DataFrame:
     """Paired differences FaAlGrad − arm per cell (dataset × config), by seed, Holm-corrected over the cells.
 
     Parameters
@@ -264,11 +431,25 @@ def paired_table(rows: pd.DataFrame, metrics: tuple[str, ...] = ("dp_diff", "acc
         ``lower`` (``p_holm`` < α and the interval entirely below 0).
     """
     shared = rows["split"].isna()  # an arm serving both configs is the control of each
-    rows = pd.concat([rows[~shared], *(rows[shared].assign(split=s) for s in MECHANISM_SPLITS)], ignore_index=True)
-    out = pd.concat([stats.paired_cells(rows, ["dataset", "split"], m, rows["arm"] == "faalgrad", rows["arm"] == arm).assign(
-        arm=arm, metric=m) for arm in CONTROLS if (rows["arm"] == arm).any() for m in metrics], ignore_index=True)
+    rows = pd.concat(
+        [rows[~shared], *(rows[shared].assign(split=s) for s in MECHANISM_SPLITS)],
+        ignore_index=True,
+    )
+    out = pd.concat(
+        [
+            stats.paired_cells(
+                rows, ["dataset", "split"], m, rows["arm"] == "faalgrad", rows["arm"] == arm
+            ).assign(arm=arm, metric=m)
+            for arm in CONTROLS
+            if (rows["arm"] == arm).any()
+            for m in metrics
+        ],
+        ignore_index=True,
+    )
     out["lower"] = (out["p_holm"] < stats.ALPHA) & (out["high"] < 0)
-    return out[["arm", "metric", "dataset", "split", "n", "mean", "low", "high", "p", "p_holm", "lower"]]
+    return out[
+        ["arm", "metric", "dataset", "split", "n", "mean", "low", "high", "p", "p_holm", "lower"]
+    ]
 
 
 def equal_accuracy(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
@@ -291,14 +472,44 @@ def equal_accuracy(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
     fa, parts = rows[rows["arm"] == "faalgrad"].assign(role="faalgrad"), []
     for reference, ref in matches.groupby("reference", sort=False):
         both = pd.concat([fa, ref.assign(role="reference")], ignore_index=True)
-        gap = both.pivot_table(index=["dataset", "split", "seed"], columns="role", values="val_accuracy").dropna()
-        gap = (gap["faalgrad"] - gap["reference"]).groupby(level=["dataset", "split"]).mean().rename("acc_gap")
+        gap = both.pivot_table(
+            index=["dataset", "split", "seed"], columns="role", values="val_accuracy"
+        ).dropna()
+        gap = (
+            (gap["faalgrad"] - gap["reference"])
+            .groupby(level=["dataset", "split"])
+            .mean()
+            .rename("acc_gap")
+        )
         for evaluated, col in (("validation", "val_dp_diff"), ("test", "dp_diff")):
-            table = stats.paired_cells(both, ["dataset", "split"], col, both["role"] == "faalgrad", both["role"] == "reference")
-            parts.append(table.merge(gap.reset_index(), on=["dataset", "split"]).assign(reference=reference,
-                                                                                          evaluated=evaluated))
+            table = stats.paired_cells(
+                both,
+                ["dataset", "split"],
+                col,
+                both["role"] == "faalgrad",
+                both["role"] == "reference",
+            )
+            parts.append(
+                table.merge(gap.reset_index(), on=["dataset", "split"]).assign(
+                    reference=reference, evaluated=evaluated
+                )
+            )
     out = pd.concat(parts, ignore_index=True)
-    return out[["reference", "evaluated", "dataset", "split", "n", "mean", "low", "high", "p", "p_holm", "acc_gap"]]
+    return out[
+        [
+            "reference",
+            "evaluated",
+            "dataset",
+            "split",
+            "n",
+            "mean",
+            "low",
+            "high",
+            "p",
+            "p_holm",
+            "acc_gap",
+        ]
+    ]
 
 
 def mechanism_verdict(paired: pd.DataFrame) -> claims.Verdict:
@@ -320,28 +531,52 @@ def mechanism_verdict(paired: pd.DataFrame) -> claims.Verdict:
     if wide.empty or any(arm not in wide for arm in VERDICT_CONTROLS):
         raise ValueError(f"paired table needs dp_diff rows for arms {', '.join(VERDICT_CONTROLS)}")
     holds = wide[list(VERDICT_CONTROLS)].fillna(False).astype(bool).all(axis=1)
-    text = {arm: "; ".join(f"{DATASET_LABELS[r['dataset']]} {SPLIT_LABELS[r['split']]} {_ci(r)}"
-                           for r in dp[dp["arm"] == arm].to_dict("records")) for arm in VERDICT_CONTROLS}
+    text = {
+        arm: "; ".join(
+            f"{DATASET_LABELS[r['dataset']]} {SPLIT_LABELS[r['split']]} {_ci(r)}"
+            for r in dp[dp["arm"] == arm].to_dict("records")
+        )
+        for arm in VERDICT_CONTROLS
+    }
     counts = {arm: int(wide[arm].fillna(False).astype(bool).sum()) for arm in VERDICT_CONTROLS}
-    evidence = (f"FaAlGrad's test DP difference is significantly below both the no-alignment arm (inner lr 0) and ERM "
-                f"stopped at its selected epoch in {int(holds.sum())} of {len(holds)} cells (dataset × config; below "
-                f"no alignment in {counts['no_alignment']}, below stopped ERM in {counts['stopped_erm']}; paired by seed, "
-                f"Holm-adjusted p < {stats.ALPHA:g}). Mean DP difference FaAlGrad − no alignment [95 % CI]: "
-                f"{text['no_alignment']}. FaAlGrad − stopped ERM: {text['stopped_erm']}.")
-    return claims.Verdict("alignment_mechanism", claims.verdict_from_counts(int(holds.sum()), len(holds)), evidence)
+    evidence = (
+        f"FaAlGrad's test DP difference is significantly below both the no-alignment arm (inner lr 0) and ERM "
+        f"stopped at its selected epoch in {int(holds.sum())} of {len(holds)} cells (dataset × config; below "
+        f"no alignment in {counts['no_alignment']}, below stopped ERM in {counts['stopped_erm']}; paired by seed, "
+        f"Holm-adjusted p < {stats.ALPHA:g}). Mean DP difference FaAlGrad − no alignment [95 % CI]: "
+        f"{text['no_alignment']}. FaAlGrad − stopped ERM: {text['stopped_erm']}."
+    )
+    return claims.Verdict(
+        "alignment_mechanism", claims.verdict_from_counts(int(holds.sum()), len(holds)), evidence
+    )
 
 
 def _arm_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean ± std per (dataset, config, arm) of test accuracy (%), DP and EOD difference and the selected epoch."""
-    agg = aggregate(rows.assign(epoch=rows["best_epoch"] + 1, split=rows["split"].fillna("both")),
-                    ["dataset", "split", "arm"], ("accuracy", "dp_diff", "eod_diff", "epoch"))
-    rank = {**{d: i for i, d in enumerate(dict.fromkeys(rows["dataset"]))}, **{a: i for i, a in enumerate(ARMS)}}
-    agg = agg.sort_values(["dataset", "split", "arm"], key=lambda c: c if c.name == "split" else c.map(rank))
-    out = pd.DataFrame({"dataset": agg["dataset"].map(DATASET_LABELS),
-                        "config": agg["split"].map({**SPLIT_LABELS, "both": "both"}), "arm": agg["arm"].map(ARMS)})
+    agg = aggregate(
+        rows.assign(epoch=rows["best_epoch"] + 1, split=rows["split"].fillna("both")),
+        ["dataset", "split", "arm"],
+        ("accuracy", "dp_diff", "eod_diff", "epoch"),
+    )
+    rank = {
+        **{d: i for i, d in enumerate(dict.fromkeys(rows["dataset"]))},
+        **{a: i for i, a in enumerate(ARMS)},
+    }
+    agg = agg.sort_values(
+        ["dataset", "split", "arm"], key=lambda c: c if c.name == "split" else c.map(rank)
+    )
+    out = pd.DataFrame(
+        {
+            "dataset": agg["dataset"].map(DATASET_LABELS),
+            "config": agg["split"].map({**SPLIT_LABELS, "both": "both"}),
+            "arm": agg["arm"].map(ARMS),
+        }
+    )
     for m, scale, name in _METRICS:
-        out[name] = [mean_std(a, b, 0 if m == "epoch" else (1 if scale == 100 else 3), scale)
-                     for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])]
+        out[name] = [
+            mean_std(a, b, 0 if m == "epoch" else (1 if scale == 100 else 3), scale)
+            for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])
+        ]
     out["seeds"] = agg["n_seeds"].to_numpy()
     return out.reset_index(drop=True)
 
@@ -349,10 +584,14 @@ def _arm_table(rows: pd.DataFrame) -> pd.DataFrame:
 def _display(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """A paired-difference table for display: the ``keys`` labelled, "mean [low, high]", Holm-adjusted p."""
     out = pd.DataFrame({k: table[k].replace(_LABELS.get(k, {})) for k in keys})
-    out["dataset"], out["config"] = table["dataset"].map(DATASET_LABELS), table["split"].map(SPLIT_LABELS)
+    out["dataset"], out["config"] = (
+        table["dataset"].map(DATASET_LABELS),
+        table["split"].map(SPLIT_LABELS),
+    )
     percent = table["metric"] == "accuracy" if "metric" in table else [False] * len(table)
-    out["FaAlGrad − reference [95 % CI]"] = [_ci(r, 1, 100) if pc else _ci(r)
-                                            for r, pc in zip(table.to_dict("records"), percent)]
+    out["FaAlGrad − reference [95 % CI]"] = [
+        _ci(r, 1, 100) if pc else _ci(r) for r, pc in zip(table.to_dict("records"), percent)
+    ]
     out["Holm p"] = ["< 0.001" if p < 0.001 else number(p, 3) for p in table["p_holm"]]
     out["seeds"] = table["n"].to_numpy()
     return out
@@ -378,20 +617,46 @@ def tables(results: dict[str, pd.DataFrame], params: Params) -> dict[str, pd.Dat
     rows, curves = results["rows"], results["curves"]
     paired, equal = paired_table(rows), equal_accuracy(rows, results["matches"])
     picked = rows[rows["arm"].isin(["faalgrad", "no_alignment", "erm"])]
-    epochs = pd.DataFrame({"dataset": picked["dataset"].map(DATASET_LABELS), "arm": picked["arm"].map(ARMS),
-                           "config": picked["split"].map(SPLIT_LABELS).fillna("both"),
-                           "selected epoch": picked["best_epoch"] + 1})
-    quantities = {"val_accuracy": "val. accuracy", "val_dp_diff": "val. DP difference", "cosine": "cos(∇L_s, ∇L_q)"}
-    long = curves.melt(id_vars=["dataset", "split", "seed", "method", "epoch"], value_vars=list(quantities),
-                       var_name="quantity")
-    long = long.assign(dataset=long["dataset"].map(DATASET_LABELS), config=long["split"].map(SPLIT_LABELS),
-                       method=long["method"].map({"erm": f"ERM ({_FA}'s lr)", "faalgrad": _FA}),
-                       quantity=long["quantity"].map(quantities))
-    setting = pd.DataFrame([{k: getattr(params, k) for k in ("seeds", "trajectory_seeds", "trajectory_epochs")}])
+    epochs = pd.DataFrame(
+        {
+            "dataset": picked["dataset"].map(DATASET_LABELS),
+            "arm": picked["arm"].map(ARMS),
+            "config": picked["split"].map(SPLIT_LABELS).fillna("both"),
+            "selected epoch": picked["best_epoch"] + 1,
+        }
+    )
+    quantities = {
+        "val_accuracy": "val. accuracy",
+        "val_dp_diff": "val. DP difference",
+        "cosine": "cos(∇L_s, ∇L_q)",
+    }
+    long = curves.melt(
+        id_vars=["dataset", "split", "seed", "method", "epoch"],
+        value_vars=list(quantities),
+        var_name="quantity",
+    )
+    long = long.assign(
+        dataset=long["dataset"].map(DATASET_LABELS),
+        config=long["split"].map(SPLIT_LABELS),
+        method=long["method"].map({"erm": f"ERM ({_FA}'s lr)", "faalgrad": _FA}),
+        quantity=long["quantity"].map(quantities),
+    )
+    setting = pd.DataFrame(
+        [{k: getattr(params, k) for k in ("seeds", "trajectory_seeds", "trajectory_epochs")}]
+    )
     equal_table = _display(equal, ["reference", "evaluated"])
     equal_table["accuracy gap (points)"] = [_signed(g, 1, 100) for g in equal["acc_gap"]]
-    return {"rows": rows, "arms": _arm_table(rows), "paired": paired, "paired_table": _display(paired, ["arm", "metric"]),
-            "epochs": epochs, "curves": long, "equal": equal, "equal_table": equal_table, "setting": setting}
+    return {
+        "rows": rows,
+        "arms": _arm_table(rows),
+        "paired": paired,
+        "paired_table": _display(paired, ["arm", "metric"]),
+        "epochs": epochs,
+        "curves": long,
+        "equal": equal,
+        "equal_table": equal_table,
+        "setting": setting,
+    }
 
 
 def _range(values: pd.Series, digits: int = 3) -> str:
@@ -416,7 +681,12 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
     -------
     dict of str to str
     """
-    paired, equal, setting, rows = tables["paired"], tables["equal"], tables["setting"].iloc[0], tables["rows"]
+    paired, equal, setting, rows = (
+        tables["paired"],
+        tables["equal"],
+        tables["setting"].iloc[0],
+        tables["rows"],
+    )
     dp, acc = (paired[paired["metric"] == m].set_index("arm") for m in ("dp_diff", "accuracy"))
     epoch = rows.groupby("arm")["best_epoch"].median() + 1
     out = {k: str(int(setting[k])) for k in ("seeds", "trajectory_seeds", "trajectory_epochs")}
@@ -424,9 +694,19 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
     for arm in CONTROLS:
         d = dp.loc[[arm]]
         out[f"dp_{arm}_lower"], out[f"dp_{arm}_higher"] = _significant(d)
-        out.update({f"dp_{arm}_range": _range(d["mean"]), f"dp_{arm}_median_abs": number(d["mean"].abs().median(), 3),
-                    f"acc_{arm}_range": _range(acc.loc[[arm], "mean"] * 100, 1)})
-    out.update({f"epoch_{arm}_median": number(epoch[arm], 0) for arm in ("faalgrad", "no_alignment", "erm")})
+        out.update(
+            {
+                f"dp_{arm}_range": _range(d["mean"]),
+                f"dp_{arm}_median_abs": number(d["mean"].abs().median(), 3),
+                f"acc_{arm}_range": _range(acc.loc[[arm], "mean"] * 100, 1),
+            }
+        )
+    out.update(
+        {
+            f"epoch_{arm}_median": number(epoch[arm], 0)
+            for arm in ("faalgrad", "no_alignment", "erm")
+        }
+    )
     for (reference, evaluated), group in equal.groupby(["reference", "evaluated"]):
         name = f"eq_{reference}_{'val' if evaluated == 'validation' else 'test'}"
         out[f"{name}_lower"], out[f"{name}_higher"] = _significant(group)

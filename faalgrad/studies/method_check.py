@@ -1,6 +1,7 @@
 """The gradient-alignment derivation of paper 4.1: the approximation's error against the exact meta-gradient as
 η shrinks (I = 1 and I > 1), and the support/query gradient cosine over ERM and FaAlGrad training.
 Page: ``book/method_check.ipynb`` ("The gradient-alignment derivation (paper 4.1)"), which writes the derivation out."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,17 +19,62 @@ from faalgrad.runs import METHODS, split_data
 from faalgrad.splits import support_query
 from faalgrad.studies import claims
 from faalgrad.studies._common import number
-from faalgrad.studies._params import (check_choice, check_dataset_list, check_dataset_name, check_int, check_int_list,
-                                      check_number, check_number_list)
-from faalgrad.train import (Params as Theta, adapt, as_tensor, bce, build_mlp, gradient_cosine, meta_gradient,
-                            single_thread, train_erm, train_faalgrad)
+from faalgrad.studies._params import (
+    check_choice,
+    check_dataset_list,
+    check_dataset_name,
+    check_int,
+    check_int_list,
+    check_number,
+    check_number_list,
+)
+from faalgrad.train import (
+    Params as Theta,
+    adapt,
+    as_tensor,
+    bce,
+    build_mlp,
+    gradient_cosine,
+    meta_gradient,
+    single_thread,
+    train_erm,
+    train_faalgrad,
+)
 
-__all__ = ["AlignmentProblem", "CHECK_SPLITS", "DEFAULT_ETAS", "ERM_LRS", "ERM_LR_LABELS", "METHOD_LABELS", "Params",
-           "QUANTITY_LABELS", "RESOLUTION", "ROUNDOFF_ETA", "SLOPES", "activation_flips", "alignment_curves",
-           "alignment_gradient", "alignment_summary", "alignment_verdict", "dataset_problem", "derivation_verdict",
-           "describe_flips", "error_sweep", "eta_grid", "exact_gradient", "first_flip_eta", "fit_rows",
-           "fitted_slope", "glue_values", "inner_steps_sweep", "long_form", "make_problem",
-           "slope_table", "tables", "verdicts"]
+__all__ = [
+    "AlignmentProblem",
+    "CHECK_SPLITS",
+    "DEFAULT_ETAS",
+    "ERM_LRS",
+    "ERM_LR_LABELS",
+    "METHOD_LABELS",
+    "Params",
+    "QUANTITY_LABELS",
+    "RESOLUTION",
+    "ROUNDOFF_ETA",
+    "SLOPES",
+    "activation_flips",
+    "alignment_curves",
+    "alignment_gradient",
+    "alignment_summary",
+    "alignment_verdict",
+    "dataset_problem",
+    "derivation_verdict",
+    "describe_flips",
+    "error_sweep",
+    "eta_grid",
+    "exact_gradient",
+    "first_flip_eta",
+    "fit_rows",
+    "fitted_slope",
+    "glue_values",
+    "inner_steps_sweep",
+    "long_form",
+    "make_problem",
+    "slope_table",
+    "tables",
+    "verdicts",
+]
 
 #: A fixed η grid, 1e-5 ... 1e-1, two points per decade (``etas="auto"`` adapts to the data instead).
 DEFAULT_ETAS: tuple[float, ...] = tuple(float(e) for e in np.logspace(-5, -1, 9))
@@ -39,17 +85,25 @@ RESOLUTION = 100.0
 #: The splits the method check supports (X_s and X_q partition the training split).
 CHECK_SPLITS: tuple[str, ...] = ("config1", "config2")
 #: ERM learning-rate choices of the alignment comparison (FaAlGrad's outer_lr, or the baseline preset's) and their text.
-ERM_LR_LABELS = {"faalgrad": "the same optimiser and learning rate as FaAlGrad's outer step",
-                 "baseline": "the baseline preset's learning rate (Adam at 0.001)"}
+ERM_LR_LABELS = {
+    "faalgrad": "the same optimiser and learning rate as FaAlGrad's outer step",
+    "baseline": "the baseline preset's learning rate (Adam at 0.001)",
+}
 ERM_LRS: tuple[str, ...] = tuple(ERM_LR_LABELS)
 #: Display label of each method key of :func:`alignment_curves` (ERM here is not the baseline preset).
 METHOD_LABELS = {"erm": "ERM", "faalgrad": METHODS["faalgrad"].label}
 #: The column of :func:`slope_table` fitting each error column of :func:`error_sweep`.
-SLOPES = {"slope": "error", "slope_one_step_formula": "one_step_formula_error",
-          "slope_first_order": "first_order_error"}
+SLOPES = {
+    "slope": "error",
+    "slope_one_step_formula": "one_step_formula_error",
+    "slope_first_order": "first_order_error",
+}
 #: Plot label of each error column of :func:`error_sweep`.
-QUANTITY_LABELS = {"error": "‖exact − (∇L_q − Iη∇(∇L_q·∇L_s))‖", "first_order_error": "‖exact − ∇L_q‖",
-                   "one_step_formula_error": "‖exact − (∇L_q − η∇(∇L_q·∇L_s))‖"}
+QUANTITY_LABELS = {
+    "error": "‖exact − (∇L_q − Iη∇(∇L_q·∇L_s))‖",
+    "first_order_error": "‖exact − ∇L_q‖",
+    "one_step_formula_error": "‖exact − (∇L_q − η∇(∇L_q·∇L_s))‖",
+}
 
 
 def _check_problem(dataset, seed, split) -> None:
@@ -83,12 +137,28 @@ class Params:
         _check_problem(self.dataset, self.seed, self.split)
         if not (isinstance(self.etas, str) and self.etas == "auto"):
             object.__setattr__(self, "etas", _check_etas(self.etas))
-        object.__setattr__(self, "inner_steps", check_int_list(
-            "inner_steps", self.inner_steps, minimum=2, maximum=100, note="the I > 1 check; I = 1 is the first part"))
+        object.__setattr__(
+            self,
+            "inner_steps",
+            check_int_list(
+                "inner_steps",
+                self.inner_steps,
+                minimum=2,
+                maximum=100,
+                note="the I > 1 check; I = 1 is the first part",
+            ),
+        )
         check_number("slope_tolerance", self.slope_tolerance, 0, 1, closed=False)
-        object.__setattr__(self, "datasets", check_dataset_list("datasets", self.datasets, distinct=True))
+        object.__setattr__(
+            self, "datasets", check_dataset_list("datasets", self.datasets, distinct=True)
+        )
         check_int("epochs", self.epochs)
-        check_int("last_epochs", self.last_epochs, maximum=self.epochs, note=f"at most epochs={self.epochs}")
+        check_int(
+            "last_epochs",
+            self.last_epochs,
+            maximum=self.epochs,
+            note=f"at most epochs={self.epochs}",
+        )
         check_choice("erm_lr", self.erm_lr, ERM_LRS)
 
 
@@ -110,15 +180,18 @@ class AlignmentProblem:
         return sum(p.numel() for p in self.params.values())
 
 
-def make_problem(model: nn.Module, X_s, y_s, X_q, y_q, *, inner_lr: float = 0.01,
-                 dataset: str = "synthetic") -> AlignmentProblem:
+def make_problem(
+    model: nn.Module, X_s, y_s, X_q, y_q, *, inner_lr: float = 0.01, dataset: str = "synthetic"
+) -> AlignmentProblem:
     """An :class:`AlignmentProblem` from a module (its current parameters are θ0) and data."""
     params = {k: v.detach().to(torch.float64).clone() for k, v in model.named_parameters()}
     data = (torch.as_tensor(np.asarray(a), dtype=torch.float64) for a in (X_s, y_s, X_q, y_q))
     return AlignmentProblem(model, params, *data, float(inner_lr), dataset)
 
 
-def dataset_problem(dataset: str = "compas", seed: int = 0, split: str = "config1") -> AlignmentProblem:
+def dataset_problem(
+    dataset: str = "compas", seed: int = 0, split: str = "config1"
+) -> AlignmentProblem:
     """The preset MLP of ``dataset`` at its seeded initialisation, on the seed's training split (support and
     query sets of :func:`faalgrad.splits.support_query`; ``inner_lr`` is the preset's, a marker only)."""
     _check_problem(dataset, seed, split)
@@ -126,8 +199,15 @@ def dataset_problem(dataset: str = "compas", seed: int = 0, split: str = "config
     support, query = support_query(data.y_train, data.a_train, split, dataset=dataset, seed=seed)
     config = faalgrad_config(dataset)
     model = build_mlp(data.X_train.shape[1], config, seed)
-    return make_problem(model, data.X_train[support], data.y_train[support], data.X_train[query], data.y_train[query],
-                        inner_lr=config.inner_lr, dataset=dataset)
+    return make_problem(
+        model,
+        data.X_train[support],
+        data.y_train[support],
+        data.X_train[query],
+        data.y_train[query],
+        inner_lr=config.inner_lr,
+        dataset=dataset,
+    )
 
 
 def _flat(g: Theta) -> torch.Tensor:
@@ -142,20 +222,27 @@ def _loss_grads_dot(params: Theta, model: nn.Module, X_s, y_s, X_q, y_q) -> torc
 
 def _alignment_term(problem: AlignmentProblem) -> Theta:
     """∇_θ0 (∇L(θ0, X_q) · ∇L(θ0, X_s))."""
-    return grad(_loss_grads_dot)(problem.params, problem.model, problem.X_s, problem.y_s, problem.X_q, problem.y_q)
+    return grad(_loss_grads_dot)(
+        problem.params, problem.model, problem.X_s, problem.y_s, problem.X_q, problem.y_q
+    )
 
 
 def alignment_gradient(problem: AlignmentProblem, eta: float, inner_steps: int = 1) -> Theta:
     """The first-order approximation ∇L(θ0, X_q) - Iη ∇(∇L(θ0, X_q) · ∇L(θ0, X_s)), I = ``inner_steps``
     (with ``inner_steps=1`` the paper's formula, section 4.1)."""
-    g_q, g_dot = grad(bce)(problem.params, problem.model, problem.X_q, problem.y_q), _alignment_term(problem)
+    g_q, g_dot = (
+        grad(bce)(problem.params, problem.model, problem.X_q, problem.y_q),
+        _alignment_term(problem),
+    )
     return {k: g_q[k] - inner_steps * eta * g_dot[k] for k in problem.params}
 
 
 def exact_gradient(problem: AlignmentProblem, eta: float, inner_steps: int = 1) -> Theta:
     """The exact meta-gradient through ``inner_steps`` inner steps, :func:`faalgrad.train.meta_gradient`."""
     p = problem
-    return meta_gradient(p.params, p.model, p.X_s, p.y_s, p.X_q, p.y_q, inner_lr=eta, inner_steps=inner_steps)
+    return meta_gradient(
+        p.params, p.model, p.X_s, p.y_s, p.X_q, p.y_q, inner_lr=eta, inner_steps=inner_steps
+    )
 
 
 def _relu_preactivations(model: nn.Module, params: Theta, X: torch.Tensor) -> list[torch.Tensor]:
@@ -188,7 +275,9 @@ def activation_flips(problem: AlignmentProblem, eta: float, inner_steps: int = 1
     return int(sum(int(f.sum()) for f in flipped))
 
 
-def first_flip_eta(problem: AlignmentProblem, inner_steps: int = 1, *, upper: float = 1.0, rel_tol: float = 0.1) -> float:
+def first_flip_eta(
+    problem: AlignmentProblem, inner_steps: int = 1, *, upper: float = 1.0, rel_tol: float = 0.1
+) -> float:
     """The smallest η (within a factor ``1 + rel_tol``) whose inner steps flip a ReLU, or ``inf`` if none
     flips up to ``upper``: steps down a decade at a time to the first η without flips (at most to 1e-12),
     then bisects on a log scale, assuming that a flip, once present, stays for larger η."""
@@ -208,8 +297,15 @@ def first_flip_eta(problem: AlignmentProblem, inner_steps: int = 1, *, upper: fl
 
 
 def eta_grid(
-    problem: AlignmentProblem, inner_steps: int = 1, *, n_flip_free: int = 6, decades: float = 1.5,
-    max_step: float = 0.01, upper: float = 0.1, per_decade: int = 2, flip_free_only: bool = False,
+    problem: AlignmentProblem,
+    inner_steps: int = 1,
+    *,
+    n_flip_free: int = 6,
+    decades: float = 1.5,
+    max_step: float = 0.01,
+    upper: float = 0.1,
+    per_decade: int = 2,
+    flip_free_only: bool = False,
 ) -> list[float]:
     """An η grid adapted to the problem: ``n_flip_free`` points over ``decades`` decades, ending a quarter
     decade below :func:`first_flip_eta`, or where the total inner step Iη reaches ``max_step`` if that
@@ -225,7 +321,9 @@ def eta_grid(
     return sorted({float(f"{v:.3g}") for v in grid})
 
 
-def error_sweep(problem: AlignmentProblem, etas: Iterable[float] | str = "auto", inner_steps: int = 1) -> pd.DataFrame:
+def error_sweep(
+    problem: AlignmentProblem, etas: Iterable[float] | str = "auto", inner_steps: int = 1
+) -> pd.DataFrame:
     """One row per η (``etas="auto"``: :func:`eta_grid`), for ``inner_steps`` = I inner steps.
 
     Columns: ``inner_steps``; ``eta``; ``error`` = ‖exact - (∇L_q - Iη∇(∇L_q·∇L_s))‖₂; ``relative_error`` (divided
@@ -234,30 +332,54 @@ def error_sweep(problem: AlignmentProblem, etas: Iterable[float] | str = "auto",
     ``smooth`` (no flips); ``resolved`` (``error`` above :data:`RESOLUTION` times the error at :data:`ROUNDOFF_ETA`).
     """
     check_int("inner_steps", inner_steps)
-    etas = eta_grid(problem, inner_steps) if isinstance(etas, str) and etas == "auto" else _check_etas(etas)
+    etas = (
+        eta_grid(problem, inner_steps)
+        if isinstance(etas, str) and etas == "auto"
+        else _check_etas(etas)
+    )
     p, norm = problem, torch.linalg.vector_norm
     with single_thread():
+
         def errors(eta: float) -> tuple[torch.Tensor, float, float, float]:
             """exact, and its distance to the I-step formula, the one-step formula and ∇L_q (I = 0)."""
             exact = _flat(exact_gradient(p, eta, inner_steps))
-            return exact, *(float(norm(exact - _flat(alignment_gradient(p, eta, i)))) for i in (inner_steps, 1, 0))
+            return exact, *(
+                float(norm(exact - _flat(alignment_gradient(p, eta, i))))
+                for i in (inner_steps, 1, 0)
+            )
 
         floor, rows = errors(ROUNDOFF_ETA)[1], []
         for eta in etas:
             exact, err, one_step, first = errors(eta)
             flips = activation_flips(p, eta, inner_steps)
-            rows.append({"inner_steps": int(inner_steps), "eta": eta, "error": err,
-                         "relative_error": err / float(norm(exact)), "one_step_formula_error": one_step,
-                         "first_order_error": first, "activation_flips": flips, "smooth": flips == 0,
-                         "resolved": err > RESOLUTION * floor})
+            rows.append(
+                {
+                    "inner_steps": int(inner_steps),
+                    "eta": eta,
+                    "error": err,
+                    "relative_error": err / float(norm(exact)),
+                    "one_step_formula_error": one_step,
+                    "first_order_error": first,
+                    "activation_flips": flips,
+                    "smooth": flips == 0,
+                    "resolved": err > RESOLUTION * floor,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def inner_steps_sweep(problem: AlignmentProblem, inner_steps: Iterable[int] = (2, 5, 10), **grid) -> pd.DataFrame:
+def inner_steps_sweep(
+    problem: AlignmentProblem, inner_steps: Iterable[int] = (2, 5, 10), **grid
+) -> pd.DataFrame:
     """:func:`error_sweep` for each I in ``inner_steps``, each on its own flip-free
     :func:`eta_grid` (``grid`` passes its options), stacked."""
-    return pd.concat([error_sweep(problem, eta_grid(problem, int(i), flip_free_only=True, **grid), int(i))
-                      for i in inner_steps], ignore_index=True)
+    return pd.concat(
+        [
+            error_sweep(problem, eta_grid(problem, int(i), flip_free_only=True, **grid), int(i))
+            for i in inner_steps
+        ],
+        ignore_index=True,
+    )
 
 
 def fit_rows(sweep: pd.DataFrame) -> pd.Series:
@@ -272,8 +394,10 @@ def fitted_slope(sweep: pd.DataFrame, column: str = "error", *, smooth_only: boo
     if smooth_only:
         sweep = sweep[fit_rows(sweep)]
         if len(sweep) < 2:
-            raise ValueError("fewer than 2 flip-free η values above round-off; use etas='auto' "
-                             "or extend etas towards smaller values")
+            raise ValueError(
+                "fewer than 2 flip-free η values above round-off; use etas='auto' "
+                "or extend etas towards smaller values"
+            )
     slope, _ = np.polyfit(np.log(sweep["eta"].to_numpy()), np.log(sweep[column].to_numpy()), 1)
     return float(slope)
 
@@ -285,12 +409,21 @@ def slope_table(sweep: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for steps, group in sweep.groupby("inner_steps", sort=True):
         fit = group[fit_rows(group)]
-        rows.append({"inner_steps": int(steps), "eta_min": fit["eta"].min(), "eta_max": fit["eta"].max(),
-                     "n_fit": len(fit), **{k: fitted_slope(group, c, smooth_only=True) for k, c in SLOPES.items()}})
+        rows.append(
+            {
+                "inner_steps": int(steps),
+                "eta_min": fit["eta"].min(),
+                "eta_max": fit["eta"].max(),
+                "n_fit": len(fit),
+                **{k: fitted_slope(group, c, smooth_only=True) for k, c in SLOPES.items()},
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def long_form(sweep: pd.DataFrame, columns: Sequence[str] = ("error", "first_order_error")) -> pd.DataFrame:
+def long_form(
+    sweep: pd.DataFrame, columns: Sequence[str] = ("error", "first_order_error")
+) -> pd.DataFrame:
     """The sweep in long form for plotting: ``eta``, ``quantity`` (a label of :data:`QUANTITY_LABELS`), ``norm``,
     and when the sweep has them ``inner_steps``, ``I`` ("I = 2") and ``regime`` ("flip-free", "ReLU flips")."""
     ids = [c for c in ("eta", "inner_steps", "smooth") if c in sweep]
@@ -308,12 +441,19 @@ def describe_flips(sweep: pd.DataFrame, eta_flip: float) -> str:
     n_flip = int((~sweep["smooth"]).sum())
     if not np.isfinite(eta_flip) and n_flip == 0:
         return "no hidden unit changes sign anywhere on the grid (this network has no ReLU kink in reach)"
-    where = (f"the first sign change comes at η ≈ {eta_flip:.2g}" if np.isfinite(eta_flip)
-             else "no sign change was found up to η = 1")
-    return f"{where}, and {n_flip} of the {len(sweep)} grid values of η flip at least one hidden unit"
+    where = (
+        f"the first sign change comes at η ≈ {eta_flip:.2g}"
+        if np.isfinite(eta_flip)
+        else "no sign change was found up to η = 1"
+    )
+    return (
+        f"{where}, and {n_flip} of the {len(sweep)} grid values of η flip at least one hidden unit"
+    )
 
 
-def derivation_verdict(slopes: pd.DataFrame, *, tolerance: float = 0.1, dataset: str = "") -> claims.Verdict:
+def derivation_verdict(
+    slopes: pd.DataFrame, *, tolerance: float = 0.1, dataset: str = ""
+) -> claims.Verdict:
     """The "derivation" claim from a :func:`slope_table` (I = 1 and I > 1 rows): one check per row, the
     I-step formula's error has slope 2 ± ``tolerance``, and one more per I > 1 row, the one-step formula's
     error has slope 1 ± ``tolerance``. All hold: reproduced; some: partly; none: not reproduced."""
@@ -322,18 +462,32 @@ def derivation_verdict(slopes: pd.DataFrame, *, tolerance: float = 0.1, dataset:
     multi = slopes["inner_steps"] > 1
     ok_one = (slopes.loc[multi, "slope_one_step_formula"] - 1).abs() <= tolerance
     n_hold, n_total = int(ok_two.sum() + ok_one.sum()), len(slopes) + int(multi.sum())
-    parts = [f"I = {int(r.inner_steps)}: slope {r.slope:.3f}" + (
-        f" with the Iη term, {r.slope_one_step_formula:.3f} with the one-step formula" if r.inner_steps > 1 else "")
-        for r in slopes.itertuples()]
+    parts = [
+        f"I = {int(r.inner_steps)}: slope {r.slope:.3f}"
+        + (
+            f" with the Iη term, {r.slope_one_step_formula:.3f} with the one-step formula"
+            if r.inner_steps > 1
+            else ""
+        )
+        for r in slopes.itertuples()
+    ]
     where = f" on {dataset}" if dataset else ""
-    evidence = (f"Flip-free log-log slopes of the approximation error{where} (expected 2, and 1 for the "
-                f"one-step formula when I > 1, tolerance ±{tolerance:g}): " + "; ".join(parts)
-                + f"; {n_hold} of {n_total} checks hold.")
+    evidence = (
+        f"Flip-free log-log slopes of the approximation error{where} (expected 2, and 1 for the "
+        f"one-step formula when I > 1, tolerance ±{tolerance:g}): "
+        + "; ".join(parts)
+        + f"; {n_hold} of {n_total} checks hold."
+    )
     return claims.Verdict("derivation", claims.verdict_from_counts(n_hold, n_total), evidence)
 
 
 def alignment_curves(
-    dataset: str, *, seed: int = 0, split: str = "config1", epochs: int = 100, erm_lr: str = "faalgrad",
+    dataset: str,
+    *,
+    seed: int = 0,
+    split: str = "config1",
+    epochs: int = 100,
+    erm_lr: str = "faalgrad",
 ) -> pd.DataFrame:
     """cos(∇L(θ, X_s), ∇L(θ, X_q)) on the training X_s and X_q over training, for ERM and FaAlGrad: one row
     per (method, epoch), with ``dataset``, ``method`` (key: "erm", "faalgrad"), ``epoch`` (0 = initialisation,
@@ -346,23 +500,55 @@ def alignment_curves(
     data = split_data(dataset, seed)
     support, query = support_query(data.y_train, data.a_train, split, dataset=dataset, seed=seed)
     fa_config = faalgrad_config(dataset, max_epochs=epochs, patience=epochs)
-    erm_cfg = erm_config(dataset, max_epochs=epochs, patience=epochs,
-                         **({"outer_lr": fa_config.outer_lr} if erm_lr == "faalgrad" else {}))
-    Xs, ys, Xq, yq = (as_tensor(a[rows]) for rows in (support, query) for a in (data.X_train, data.y_train))
+    erm_cfg = erm_config(
+        dataset,
+        max_epochs=epochs,
+        patience=epochs,
+        **({"outer_lr": fa_config.outer_lr} if erm_lr == "faalgrad" else {}),
+    )
+    Xs, ys, Xq, yq = (
+        as_tensor(a[rows]) for rows in (support, query) for a in (data.X_train, data.y_train)
+    )
     model = build_mlp(Xs.shape[1], fa_config, seed)
     with single_thread(), torch.no_grad():
-        start = gradient_cosine({k: v.detach() for k, v in model.named_parameters()}, model, Xs, ys, Xq, yq)
+        start = gradient_cosine(
+            {k: v.detach() for k, v in model.named_parameters()}, model, Xs, ys, Xq, yq
+        )
     points = {method: [(0, start)] for method in METHOD_LABELS}  # (epoch, cosine) per method key
 
     def record(method: str):  # the training callback of ``method``
-        return lambda epoch, params: points[method].append((epoch + 1, gradient_cosine(params, model, Xs, ys, Xq, yq)))
+        return lambda epoch, params: points[method].append(
+            (epoch + 1, gradient_cosine(params, model, Xs, ys, Xq, yq))
+        )
 
     with single_thread():
-        train_erm(data.X_train, data.y_train, data.X_val, data.y_val, erm_cfg, seed, callback=record("erm"))
-        train_faalgrad(data.X_train[support], data.y_train[support], data.X_train[query], data.y_train[query],
-                       data.X_val, data.y_val, fa_config, seed, callback=record("faalgrad"))
-    return pd.DataFrame([{"dataset": dataset, "method": method, "epoch": epoch, "cosine": cosine}
-                         for method, curve in points.items() for epoch, cosine in curve])
+        train_erm(
+            data.X_train,
+            data.y_train,
+            data.X_val,
+            data.y_val,
+            erm_cfg,
+            seed,
+            callback=record("erm"),
+        )
+        train_faalgrad(
+            data.X_train[support],
+            data.y_train[support],
+            data.X_train[query],
+            data.y_train[query],
+            data.X_val,
+            data.y_val,
+            fa_config,
+            seed,
+            callback=record("faalgrad"),
+        )
+    return pd.DataFrame(
+        [
+            {"dataset": dataset, "method": method, "epoch": epoch, "cosine": cosine}
+            for method, curve in points.items()
+            for epoch, cosine in curve
+        ]
+    )
 
 
 def alignment_summary(curves: pd.DataFrame, last_epochs: int = 20) -> pd.DataFrame:
@@ -373,9 +559,17 @@ def alignment_summary(curves: pd.DataFrame, last_epochs: int = 20) -> pd.DataFra
     for dataset, group in curves.groupby("dataset", sort=False):
         trained = group[group["epoch"] >= 1]
         last = trained[trained["epoch"] > trained["epoch"].max() - last_epochs]
-        row = {"dataset": dataset, **{f"{key}_{which}": frame.loc[frame["method"] == key, "cosine"].mean()
-                                      for key in METHOD_LABELS for which, frame in (("mean", trained), ("last", last))}}
-        row["holds"] = bool(row["faalgrad_mean"] > row["erm_mean"] and row["faalgrad_last"] > row["erm_last"])
+        row = {
+            "dataset": dataset,
+            **{
+                f"{key}_{which}": frame.loc[frame["method"] == key, "cosine"].mean()
+                for key in METHOD_LABELS
+                for which, frame in (("mean", trained), ("last", last))
+            },
+        }
+        row["holds"] = bool(
+            row["faalgrad_mean"] > row["erm_mean"] and row["faalgrad_last"] > row["erm_last"]
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -385,10 +579,16 @@ def alignment_verdict(summary: pd.DataFrame, last_epochs: int = 20) -> claims.Ve
     cosine is higher than ERM's both over training and over the last ``last_epochs`` epochs; all
     datasets: reproduced, some: partly, none: not reproduced."""
     n_hold, n_total = int(summary["holds"].sum()), len(summary)
-    parts = [f"{r.dataset} {r.faalgrad_mean:.3f} vs {r.erm_mean:.3f} (last {last_epochs}: "
-             f"{r.faalgrad_last:.3f} vs {r.erm_last:.3f})" for r in summary.itertuples()]
-    evidence = ("Mean cosine between the support and query gradients over training, FaAlGrad vs ERM: "
-                + "; ".join(parts) + f"; FaAlGrad higher on {n_hold} of {n_total} datasets.")
+    parts = [
+        f"{r.dataset} {r.faalgrad_mean:.3f} vs {r.erm_mean:.3f} (last {last_epochs}: "
+        f"{r.faalgrad_last:.3f} vs {r.erm_last:.3f})"
+        for r in summary.itertuples()
+    ]
+    evidence = (
+        "Mean cosine between the support and query gradients over training, FaAlGrad vs ERM: "
+        + "; ".join(parts)
+        + f"; FaAlGrad higher on {n_hold} of {n_total} datasets."
+    )
     return claims.Verdict("alignment", claims.verdict_from_counts(n_hold, n_total), evidence)
 
 
@@ -398,41 +598,97 @@ def tables(params: Params) -> dict[str, pd.DataFrame]:
     :func:`long_form` (``*_long``), ``slopes``, ``curves`` (labelled), ``summary``, and ``*_table`` (displayed)."""
     problem = dataset_problem(params.dataset, params.seed, params.split)
     sweep = error_sweep(problem, params.etas)
-    setting = pd.DataFrame([{
-        **{k: getattr(params, k) for k in ("dataset", "split", "erm_lr", "epochs", "last_epochs", "slope_tolerance")},
-        "n_params": problem.n_params, "n_support": len(problem.y_s), "n_query": len(problem.y_q),
-        "eta_flip": first_flip_eta(problem)}])
+    setting = pd.DataFrame(
+        [
+            {
+                **{
+                    k: getattr(params, k)
+                    for k in (
+                        "dataset",
+                        "split",
+                        "erm_lr",
+                        "epochs",
+                        "last_epochs",
+                        "slope_tolerance",
+                    )
+                },
+                "n_params": problem.n_params,
+                "n_support": len(problem.y_s),
+                "n_query": len(problem.y_q),
+                "eta_flip": first_flip_eta(problem),
+            }
+        ]
+    )
     multi = inner_steps_sweep(problem, params.inner_steps)
-    curves = pd.concat([alignment_curves(d, seed=params.seed, split=params.split, epochs=params.epochs,
-                                         erm_lr=params.erm_lr) for d in params.datasets], ignore_index=True)
+    curves = pd.concat(
+        [
+            alignment_curves(
+                d, seed=params.seed, split=params.split, epochs=params.epochs, erm_lr=params.erm_lr
+            )
+            for d in params.datasets
+        ],
+        ignore_index=True,
+    )
     summary = alignment_summary(curves, params.last_epochs)
     return {
-        "setting": setting, "sweep": sweep, "sweep_long": long_form(sweep),
+        "setting": setting,
+        "sweep": sweep,
+        "sweep_long": long_form(sweep),
         "sweep_table": sweep.drop(columns=["inner_steps", "one_step_formula_error"]),
-        "multi": multi, "multi_long": long_form(multi, ["error", "one_step_formula_error"]),
+        "multi": multi,
+        "multi_long": long_form(multi, ["error", "one_step_formula_error"]),
         "slopes": slope_table(pd.concat([sweep, multi], ignore_index=True)),
         "curves": curves.assign(method=curves["method"].map(METHOD_LABELS)),
-        "summary": summary, "summary_table": summary.round(3),
+        "summary": summary,
+        "summary_table": summary.round(3),
     }
 
 
 def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
     """The numbers the page's prose quotes, as text."""
-    row, sweep, summary, slopes = tables["setting"].iloc[0], tables["sweep"], tables["summary"], tables["slopes"]
-    one, multi = slopes.iloc[0], slopes[slopes["inner_steps"] > 1]  # the I = 1 row (the sweep's fit), the I > 1 rows
+    row, sweep, summary, slopes = (
+        tables["setting"].iloc[0],
+        tables["sweep"],
+        tables["summary"],
+        tables["slopes"],
+    )
+    one, multi = (
+        slopes.iloc[0],
+        slopes[slopes["inner_steps"] > 1],
+    )  # the I = 1 row (the sweep's fit), the I > 1 rows
     return {
-        **{k: str(row[k]) for k in ("dataset", "split", "n_params", "n_support", "n_query", "epochs", "last_epochs")},
-        "flips": describe_flips(sweep, row["eta_flip"]), "slope_all": number(fitted_slope(sweep), 2),
-        "slope_smooth": number(one["slope"], 3), "slope_first_order": number(one["slope_first_order"], 3),
-        "n_fit": str(int(one["n_fit"])), "fit_eta_min": f"{one['eta_min']:.2g}", "fit_eta_max": f"{one['eta_max']:.2g}",
+        **{
+            k: str(row[k])
+            for k in (
+                "dataset",
+                "split",
+                "n_params",
+                "n_support",
+                "n_query",
+                "epochs",
+                "last_epochs",
+            )
+        },
+        "flips": describe_flips(sweep, row["eta_flip"]),
+        "slope_all": number(fitted_slope(sweep), 2),
+        "slope_smooth": number(one["slope"], 3),
+        "slope_first_order": number(one["slope_first_order"], 3),
+        "n_fit": str(int(one["n_fit"])),
+        "fit_eta_min": f"{one['eta_min']:.2g}",
+        "fit_eta_max": f"{one['eta_max']:.2g}",
         "n_unresolved": str(int((~sweep["resolved"]).sum())),
         "inner_steps_list": ", ".join(str(i) for i in multi["inner_steps"]),
         "slopes_multi": ", ".join(number(s, 3) for s in multi["slope"]),
         "slopes_one_step": ", ".join(number(s, 3) for s in multi["slope_one_step_formula"]),
         "erm_lr_label": ERM_LR_LABELS[row["erm_lr"]],
-        "n_datasets": str(len(summary)), "n_align_hold": str(int(summary["holds"].sum())),
+        "n_datasets": str(len(summary)),
+        "n_align_hold": str(int(summary["holds"].sum())),
         "align_held": ", ".join(summary.loc[summary["holds"], "dataset"]) or "none",
-        **{f"cos_{k}_{w}": number(summary[f"{k}_{w}"].mean(), 2) for k in METHOD_LABELS for w in ("last", "mean")},
+        **{
+            f"cos_{k}_{w}": number(summary[f"{k}_{w}"].mean(), 2)
+            for k in METHOD_LABELS
+            for w in ("last", "mean")
+        },
         "slope_tolerance": f"{row['slope_tolerance']:g}",
     }
 
@@ -440,5 +696,9 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
 def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:
     """The page's claim verdicts: :func:`derivation_verdict` and :func:`alignment_verdict`."""
     setting = tables["setting"].iloc[0]
-    return [derivation_verdict(tables["slopes"], tolerance=setting["slope_tolerance"], dataset=setting["dataset"]),
-            alignment_verdict(tables["summary"], int(setting["last_epochs"]))]
+    return [
+        derivation_verdict(
+            tables["slopes"], tolerance=setting["slope_tolerance"], dataset=setting["dataset"]
+        ),
+        alignment_verdict(tables["summary"], int(setting["last_epochs"])),
+    ]

@@ -6,6 +6,7 @@ fraction (59.33 ± 0.02 means ± 2 points); fairness metrics as fractions. ``Non
 cell the paper does not report or that could not be read. Nothing here is used to compute
 a result.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -88,14 +89,23 @@ _TABLE2 = [
 #: Table 3 (COMPAS per-group accuracy, fractions): (I, X_q:X_s, protected, unprotected).
 _TABLE3 = [
     (None, "baseline", 0.6682, 0.7081),
-    (1, "80:20", 0.6246, 0.6706), (1, "70:30", 0.6230, 0.6571),
-    (1, "60:40", 0.5871, 0.6554), (1, "50:50", 0.5922, 0.6416),
-    (10, "80:20", 0.5767, 0.6326), (10, "70:30", 0.5904, 0.6427),
-    (10, "60:40", 0.5788, 0.6495), (10, "50:50", 0.5888, 0.6405),
+    (1, "80:20", 0.6246, 0.6706),
+    (1, "70:30", 0.6230, 0.6571),
+    (1, "60:40", 0.5871, 0.6554),
+    (1, "50:50", 0.5922, 0.6416),
+    (10, "80:20", 0.5767, 0.6326),
+    (10, "70:30", 0.5904, 0.6427),
+    (10, "60:40", 0.5788, 0.6495),
+    (10, "50:50", 0.5888, 0.6405),
 ]
 
 #: Table 4 (COMPAS swap study, I = 1): (X_q:X_s, acc, dp, eod).
-_TABLE4 = [("80:20", 56.57, 0.09, 0.10), ("70:30", 57.18, 0.09, 0.10), ("60:40", 55.58, 0.06, 0.08), ("50:50", 55.32, 0.06, 0.08)]
+_TABLE4 = [
+    ("80:20", 56.57, 0.09, 0.10),
+    ("70:30", 57.18, 0.09, 0.10),
+    ("60:40", 55.58, 0.06, 0.08),
+    ("50:50", 55.32, 0.06, 0.08),
+]
 
 #: Table 5: (method, citation, dataset, acc, dpr, eodr); the FaAlGrad row's marked cells
 #: were garbled in extraction and are best readings.
@@ -111,7 +121,14 @@ _TABLE5 = [
     ("FaAlGrad (paper)", "Malik & Mopuri", "communities", 59.8, 0.87, 0.85),
 ]
 
-_SPREAD_COLUMNS = ["accuracy", "accuracy_spread", "dp_diff", "dp_diff_spread", "eod_diff", "eod_diff_spread"]
+_SPREAD_COLUMNS = [
+    "accuracy",
+    "accuracy_spread",
+    "dp_diff",
+    "dp_diff_spread",
+    "eod_diff",
+    "eod_diff_spread",
+]
 
 
 def _frame(rows, columns) -> pd.DataFrame:

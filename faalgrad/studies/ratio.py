@@ -4,6 +4,7 @@ Pages: ``book/ratio.ipynb`` (``Params(study="ratio")``: Tables 2 and 3, Figure 2
 ``ratio`` and ``inner_steps``) and ``book/swap.ipynb`` (``Params(study="swap")``: Table 4,
 the trend figure, claim ``swap``). Runs and infeasible cells: :func:`faalgrad.runs.ablation_specs`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,20 +21,56 @@ from faalgrad.runs.grids import STUDIES
 from faalgrad.splits import PAPER_RATIOS, format_ratio, parse_ratio
 from faalgrad.studies import claims, paper, stats
 from faalgrad.studies._common import in_dataset_order, k_of_n, number, paper_band, paper_vs_ours
-from faalgrad.studies._params import check_choice, check_dataset_list, check_int_list, check_n_jobs, check_ratio_list
+from faalgrad.studies._params import (
+    check_choice,
+    check_dataset_list,
+    check_int_list,
+    check_n_jobs,
+    check_ratio_list,
+)
 from faalgrad.train import single_thread
 
-__all__ = ["BASE_THRESHOLD", "FAIRNESS", "STUDY_LABELS", "SWEEP_SERIES", "SWEEP_THRESHOLDS", "Params", "ablation_table",
-           "cell_value", "format_table", "glue_values", "group_summary", "group_table", "inner_steps_verdict", "specs",
-           "steps_cases", "sweep_comparison", "sweep_scores", "sweep_summary", "table_summary", "tables",
-           "threshold_sweep", "tradeoff_frame", "trend_cases", "trend_long", "trend_verdict", "verdicts"]
+__all__ = [
+    "BASE_THRESHOLD",
+    "FAIRNESS",
+    "STUDY_LABELS",
+    "SWEEP_SERIES",
+    "SWEEP_THRESHOLDS",
+    "Params",
+    "ablation_table",
+    "cell_value",
+    "format_table",
+    "glue_values",
+    "group_summary",
+    "group_table",
+    "inner_steps_verdict",
+    "specs",
+    "steps_cases",
+    "sweep_comparison",
+    "sweep_scores",
+    "sweep_summary",
+    "table_summary",
+    "tables",
+    "threshold_sweep",
+    "tradeoff_frame",
+    "trend_cases",
+    "trend_long",
+    "trend_verdict",
+    "verdicts",
+]
 
 #: Protected-group thresholds of the baseline sweep (the unprotected group keeps BASE_THRESHOLD).
 SWEEP_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 20))
 BASE_THRESHOLD = 0.5
 SWEEP_SERIES = f"{METHODS['erm'].label}, threshold sweep"  #: Figure 2's name of the sweep curve.
-FAIRNESS: dict[str, str] = {"dp_diff": "DP", "eod_diff": "EOD"}  #: The claims' metrics, with display names.
-STUDY_LABELS = {"ratio": "ratio: protected in X_s", "swap": "swap: unprotected in X_s"}  #: The trend figure names.
+FAIRNESS: dict[str, str] = {
+    "dp_diff": "DP",
+    "eod_diff": "EOD",
+}  #: The claims' metrics, with display names.
+STUDY_LABELS = {
+    "ratio": "ratio: protected in X_s",
+    "swap": "swap: unprotected in X_s",
+}  #: The trend figure names.
 _TABLE_METRICS = ("accuracy", "dp_diff", "eod_diff")
 _GROUP_METRICS = ("acc_protected", "acc_unprotected")
 
@@ -66,48 +103,87 @@ class Params:
         least = 2 if self.study == "ratio" else 1
         object.__setattr__(self, "datasets", check_dataset_list("datasets", self.datasets))
         object.__setattr__(self, "ratios", check_ratio_list("ratios", self.ratios))
-        object.__setattr__(self, "inner_steps", check_int_list("inner_steps", self.inner_steps, least=least, note="e.g. [1, 10]"))
+        object.__setattr__(
+            self,
+            "inner_steps",
+            check_int_list("inner_steps", self.inner_steps, least=least, note="e.g. [1, 10]"),
+        )
         check_seeds(self.seeds)
         check_n_jobs(self.n_jobs)
 
 
 def _grid(params: Params, split: str) -> tuple[list[RunSpec], pd.DataFrame]:
-    return ablation_specs(params.datasets, params.seeds, params.ratios, params.inner_steps, split=split)
+    return ablation_specs(
+        params.datasets, params.seeds, params.ratios, params.inner_steps, split=split
+    )
 
 
 def specs(params: Params) -> list[RunSpec]:
     """The study's feasible runs, then (swap page) those of the ratio study on the same grid."""
-    return _grid(params, params.study)[0] + (_grid(params, "ratio")[0] if params.study == "swap" else [])
+    return _grid(params, params.study)[0] + (
+        _grid(params, "ratio")[0] if params.study == "swap" else []
+    )
 
 
 def _paper_values(split: str) -> pd.DataFrame:  # Table 2 (ratio) or Table 4 (swap: COMPAS, I = 1)
-    table = paper.table2() if split == "ratio" else paper.table4().assign(dataset="compas", inner_steps=1)
+    table = (
+        paper.table2()
+        if split == "ratio"
+        else paper.table4().assign(dataset="compas", inner_steps=1)
+    )
     table = table.rename(columns={"ratio": "xq_xs"}).astype({"inner_steps": "Int64"})
     table["paper_feasible"] = table[list(_TABLE_METRICS)].notna().any(axis=1)
-    return table[["dataset", "inner_steps", "xq_xs", *_TABLE_METRICS, "paper_feasible", *table.filter(like="_spread")]]
+    return table[
+        [
+            "dataset",
+            "inner_steps",
+            "xq_xs",
+            *_TABLE_METRICS,
+            "paper_feasible",
+            *table.filter(like="_spread"),
+        ]
+    ]
 
 
-def _cells(rows: pd.DataFrame, infeasible: pd.DataFrame, split: str, metrics: Sequence[str]) -> pd.DataFrame:
+def _cells(
+    rows: pd.DataFrame, infeasible: pd.DataFrame, split: str, metrics: Sequence[str]
+) -> pd.DataFrame:
     """Our mean/std per (dataset, I, ratio), with the infeasible cells as rows of NaN."""
     rows = rows[rows["split"] == split] if len(rows) else rows
-    ours = aggregate(rows, ["dataset", "inner_steps", "ratio"], tuple(metrics)) if len(rows) else pd.DataFrame(
-        columns=["dataset", "inner_steps", "ratio", "n_seeds"] + [f"{m}_{s}" for m in metrics for s in ("mean", "std")])
+    ours = (
+        aggregate(rows, ["dataset", "inner_steps", "ratio"], tuple(metrics))
+        if len(rows)
+        else pd.DataFrame(
+            columns=["dataset", "inner_steps", "ratio", "n_seeds"]
+            + [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
+        )
+    )
     ours["feasible"], ours["reason"] = True, ""
     bad = infeasible[infeasible["split"] == split] if len(infeasible) else infeasible
-    bad = bad.assign(feasible=False, n_seeds=0)[["dataset", "inner_steps", "ratio", "feasible", "reason", "n_seeds"]]
+    bad = bad.assign(feasible=False, n_seeds=0)[
+        ["dataset", "inner_steps", "ratio", "feasible", "reason", "n_seeds"]
+    ]
     cells = pd.concat([ours, bad], ignore_index=True) if len(bad) else ours
     cells = cells.astype({"inner_steps": "Int64", "ratio": float, "n_seeds": int, "feasible": bool})
-    return in_dataset_order(cells.assign(xq_xs=[format_ratio(r) for r in cells["ratio"]]), ["inner_steps", "ratio"])
+    return in_dataset_order(
+        cells.assign(xq_xs=[format_ratio(r) for r in cells["ratio"]]), ["inner_steps", "ratio"]
+    )
 
 
-def _beside_paper(out: pd.DataFrame, metrics: Sequence[str], first: list[str], last: list[str]) -> pd.DataFrame:
+def _beside_paper(
+    out: pd.DataFrame, metrics: Sequence[str], first: list[str], last: list[str]
+) -> pd.DataFrame:
     for m in metrics:
         out[f"{m}_paper"] = out.pop(m).astype(float)
         out[f"{m}_diff"] = out[f"{m}_mean"] - out[f"{m}_paper"]
-    return out[first + [f"{m}_{s}" for m in metrics for s in ("paper", "mean", "std", "diff")] + last]
+    return out[
+        first + [f"{m}_{s}" for m in metrics for s in ("paper", "mean", "std", "diff")] + last
+    ]
 
 
-def ablation_table(rows: pd.DataFrame, infeasible: pd.DataFrame, *, split: str = "ratio") -> pd.DataFrame:
+def ablation_table(
+    rows: pd.DataFrame, infeasible: pd.DataFrame, *, split: str = "ratio"
+) -> pd.DataFrame:
     """Table 2 (``ratio``) or Table 4 (``swap``) from run rows, beside the paper.
 
     Parameters
@@ -126,81 +202,148 @@ def ablation_table(rows: pd.DataFrame, infeasible: pd.DataFrame, *, split: str =
     check_choice("split", split, STUDIES)
     cells = _cells(rows, infeasible, split, _TABLE_METRICS)
     cells = cells.merge(_paper_values(split), on=["dataset", "inner_steps", "xq_xs"], how="left")
-    return _beside_paper(cells, _TABLE_METRICS, ["dataset", "inner_steps", "ratio", "xq_xs", "feasible", "reason"],
-                         ["paper_feasible", "n_seeds"])
+    return _beside_paper(
+        cells,
+        _TABLE_METRICS,
+        ["dataset", "inner_steps", "ratio", "xq_xs", "feasible", "reason"],
+        ["paper_feasible", "n_seeds"],
+    )
 
 
-def group_table(rows: pd.DataFrame, infeasible: pd.DataFrame, sweep: pd.DataFrame, *, dataset="compas") -> pd.DataFrame:
+def group_table(
+    rows: pd.DataFrame, infeasible: pd.DataFrame, sweep: pd.DataFrame, *, dataset="compas"
+) -> pd.DataFrame:
     """Table 3: per-group accuracy (fractions) of the baseline MLP (the ``sweep``'s threshold-0.5 rows;
     ``xq_xs`` "baseline", no I), then of each (I, ratio) cell of ``rows``/``infeasible`` (as for
     :func:`ablation_table`), beside the paper: ``acc_{protected,unprotected}_{paper,mean,std,diff}``,
     ``gap_paper`` and ``gap_mean`` (unprotected minus protected accuracy)."""
-    cells = _cells(rows[rows["dataset"] == dataset] if len(rows) else rows,
-                   infeasible[infeasible["dataset"] == dataset] if len(infeasible) else infeasible, "ratio", _GROUP_METRICS)
+    cells = _cells(
+        rows[rows["dataset"] == dataset] if len(rows) else rows,
+        infeasible[infeasible["dataset"] == dataset] if len(infeasible) else infeasible,
+        "ratio",
+        _GROUP_METRICS,
+    )
     base = sweep[(sweep["dataset"] == dataset) & np.isclose(sweep["threshold"], BASE_THRESHOLD)]
     if len(base):
         agg = aggregate(base.assign(row="baseline"), ["row"], _GROUP_METRICS).drop(columns="row")
-        agg = agg.assign(dataset=dataset, inner_steps=pd.NA, ratio=np.nan, xq_xs="baseline", feasible=True, reason="")
+        agg = agg.assign(
+            dataset=dataset,
+            inner_steps=pd.NA,
+            ratio=np.nan,
+            xq_xs="baseline",
+            feasible=True,
+            reason="",
+        )
         cells = pd.concat([agg.astype({"inner_steps": "Int64"}), cells], ignore_index=True)
-    reported = paper.table3() if dataset == "compas" else pd.DataFrame(columns=["inner_steps", "ratio", *_GROUP_METRICS])
-    out = cells.merge(reported.rename(columns={"ratio": "xq_xs"}).astype({"inner_steps": "Int64"}),
-                      on=["inner_steps", "xq_xs"], how="left")
-    out = _beside_paper(out, _GROUP_METRICS, ["dataset", "inner_steps", "xq_xs", "feasible", "reason"], ["n_seeds"])
-    out.insert(len(out.columns) - 1, "gap_paper", out["acc_unprotected_paper"] - out["acc_protected_paper"])
-    out.insert(len(out.columns) - 1, "gap_mean", out["acc_unprotected_mean"] - out["acc_protected_mean"])
+    reported = (
+        paper.table3()
+        if dataset == "compas"
+        else pd.DataFrame(columns=["inner_steps", "ratio", *_GROUP_METRICS])
+    )
+    out = cells.merge(
+        reported.rename(columns={"ratio": "xq_xs"}).astype({"inner_steps": "Int64"}),
+        on=["inner_steps", "xq_xs"],
+        how="left",
+    )
+    out = _beside_paper(
+        out, _GROUP_METRICS, ["dataset", "inner_steps", "xq_xs", "feasible", "reason"], ["n_seeds"]
+    )
+    out.insert(
+        len(out.columns) - 1, "gap_paper", out["acc_unprotected_paper"] - out["acc_protected_paper"]
+    )
+    out.insert(
+        len(out.columns) - 1, "gap_mean", out["acc_unprotected_mean"] - out["acc_protected_mean"]
+    )
     return out
 
 
 def _note(row: pd.Series) -> str:
     """The builder's reason if the cell is infeasible here; whether the paper reports it as not feasible."""
     head, sep, tail = row["reason"].partition(": ")
-    notes = [] if row["feasible"] else [f"infeasible here: {tail if sep and 'infeasible' in head else row['reason']}"]
+    notes = (
+        []
+        if row["feasible"]
+        else [f"infeasible here: {tail if sep and 'infeasible' in head else row['reason']}"]
+    )
     paper_says = row.get("paper_feasible")
-    return "; ".join(notes + ["the paper reports it as not feasible"] * (isinstance(paper_says, (bool, np.bool_))
-                                                                         and not paper_says))
+    return "; ".join(
+        notes
+        + ["the paper reports it as not feasible"]
+        * (isinstance(paper_says, (bool, np.bool_)) and not paper_says)
+    )
 
 
 def format_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     """Printable :func:`ablation_table` or :func:`group_table`: accuracies in percent, "mean ± std" (or
     "infeasible") cells, paper and difference columns, and a note column."""
     groups = "gap_mean" in table
-    shown = ((("acc_protected", 100, "protected"), ("acc_unprotected", 100, "unprotected")) if groups
-             else (("accuracy", 100, "acc"), ("dp_diff", 1, "DP"), ("eod_diff", 1, "EOD")))
-    out = pd.DataFrame({"I": table["inner_steps"].astype("string").fillna("–"), "X_q:X_s": table["xq_xs"]})
-    out = pd.concat([out if groups else out.assign(dataset=table["dataset"])[["dataset", "I", "X_q:X_s"]],
-                     paper_vs_ours(table, shown, digits, table["feasible"])], axis=1)
+    shown = (
+        (("acc_protected", 100, "protected"), ("acc_unprotected", 100, "unprotected"))
+        if groups
+        else (("accuracy", 100, "acc"), ("dp_diff", 1, "DP"), ("eod_diff", 1, "EOD"))
+    )
+    out = pd.DataFrame(
+        {"I": table["inner_steps"].astype("string").fillna("–"), "X_q:X_s": table["xq_xs"]}
+    )
+    out = pd.concat(
+        [
+            out if groups else out.assign(dataset=table["dataset"])[["dataset", "I", "X_q:X_s"]],
+            paper_vs_ours(table, shown, digits, table["feasible"]),
+        ],
+        axis=1,
+    )
     if groups:
         out["gap paper"] = [number(v, digits, 100) for v in table["gap_paper"]]
         out["gap ours"] = [number(v, digits, 100) for v in table["gap_mean"]]
     return out.assign(note=[_note(row) for _, row in table.iterrows()]).reset_index(drop=True)
 
 
-def sweep_scores(scores, y, a, thresholds: Sequence[float] = SWEEP_THRESHOLDS, base: float = BASE_THRESHOLD) -> pd.DataFrame:
+def sweep_scores(
+    scores, y, a, thresholds: Sequence[float] = SWEEP_THRESHOLDS, base: float = BASE_THRESHOLD
+) -> pd.DataFrame:
     """Per protected-group (``a == 1``) threshold, the other group at ``base``, the metrics of
     :func:`faalgrad.baselines.predict_with_threshold` (fairlearn's, vectorised): ``accuracy``, ``dp_diff``,
     ``eod_diff``, ``acc_{protected,unprotected}``, ``selection_{protected,unprotected}``."""
-    scores, y, a = np.asarray(scores, dtype=float), np.asarray(y).astype(int), np.asarray(a).astype(int)
+    scores, y, a = (
+        np.asarray(scores, dtype=float),
+        np.asarray(y).astype(int),
+        np.asarray(a).astype(int),
+    )
     pred = np.where(a == 1, scores >= np.asarray(thresholds, dtype=float)[:, None], scores >= base)
     correct, group = pred == y, {g: a == g for g in (0, 1)}
     sel = {g: pred[:, m].mean(axis=1) for g, m in group.items()}
     tpr = {g: pred[:, m & (y == 1)].mean(axis=1) for g, m in group.items()}
     fpr = {g: pred[:, m & (y == 0)].mean(axis=1) for g, m in group.items()}
-    return pd.DataFrame({
-        "threshold": np.asarray(thresholds, dtype=float), "accuracy": correct.mean(axis=1),
-        "dp_diff": np.abs(sel[1] - sel[0]), "eod_diff": np.maximum(np.abs(tpr[1] - tpr[0]), np.abs(fpr[1] - fpr[0])),
-        "acc_protected": correct[:, group[1]].mean(axis=1), "acc_unprotected": correct[:, group[0]].mean(axis=1),
-        "selection_protected": sel[1], "selection_unprotected": sel[0]})
+    return pd.DataFrame(
+        {
+            "threshold": np.asarray(thresholds, dtype=float),
+            "accuracy": correct.mean(axis=1),
+            "dp_diff": np.abs(sel[1] - sel[0]),
+            "eod_diff": np.maximum(np.abs(tpr[1] - tpr[0]), np.abs(fpr[1] - fpr[0])),
+            "acc_protected": correct[:, group[1]].mean(axis=1),
+            "acc_unprotected": correct[:, group[0]].mean(axis=1),
+            "selection_protected": sel[1],
+            "selection_unprotected": sel[0],
+        }
+    )
 
 
 def _sweep_one(dataset: str, seed: int, thresholds: tuple[float, ...]) -> pd.DataFrame:
     model, data = erm_model(dataset, seed), split_data(dataset, seed)
     with single_thread():
         scores = model.predict_proba(data.X_test)
-    return sweep_scores(scores, data.y_test, data.a_test, thresholds).assign(dataset=dataset, seed=seed)
+    return sweep_scores(scores, data.y_test, data.a_test, thresholds).assign(
+        dataset=dataset, seed=seed
+    )
 
 
-def threshold_sweep(datasets: Iterable[str], seeds: int, thresholds: Sequence[float] = SWEEP_THRESHOLDS, *,
-                    n_jobs: int = 1) -> pd.DataFrame:
+def threshold_sweep(
+    datasets: Iterable[str],
+    seeds: int,
+    thresholds: Sequence[float] = SWEEP_THRESHOLDS,
+    *,
+    n_jobs: int = 1,
+) -> pd.DataFrame:
     """The baseline MLP's protected-group threshold sweep on the test split (Figure 2's curve).
 
     Parameters
@@ -215,10 +358,19 @@ def threshold_sweep(datasets: Iterable[str], seeds: int, thresholds: Sequence[fl
     pandas.DataFrame
         One row per (dataset, seed, threshold) with the columns of :func:`sweep_scores`.
     """
-    datasets, seeds, thresholds = list(datasets), check_seeds(seeds), tuple(float(t) for t in thresholds)
+    datasets, seeds, thresholds = (
+        list(datasets),
+        check_seeds(seeds),
+        tuple(float(t) for t in thresholds),
+    )
     jobs = [(d, s) for d in datasets for s in range(seeds)]
     by_cost = sorted(jobs, key=lambda job: -len(load_dataset(job[0])))  # largest datasets first
-    frames = dict(zip(by_cost, Parallel(n_jobs=n_jobs)(delayed(_sweep_one)(d, s, thresholds) for d, s in by_cost)))
+    frames = dict(
+        zip(
+            by_cost,
+            Parallel(n_jobs=n_jobs)(delayed(_sweep_one)(d, s, thresholds) for d, s in by_cost),
+        )
+    )
     out = pd.concat([frames[job] for job in jobs], ignore_index=True)
     return out[["dataset", "seed", *out.columns.drop(["dataset", "seed"])]]
 
@@ -232,12 +384,25 @@ def tradeoff_frame(table: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
     """Figure 2, long form: ``dataset``, ``series`` (:data:`SWEEP_SERIES`, then ``"FaAlGrad, I=<I>"``),
     ``label`` (threshold or X_q:X_s), ``accuracy`` (percent), ``dp_diff``; means over the seeds."""
     curve, ok = _curve(sweep), table[table["feasible"]]
-    line = pd.DataFrame({"dataset": curve["dataset"], "series": SWEEP_SERIES,
-                         "label": [f"t={t:.2f}" for t in curve["threshold"]],
-                         "accuracy": 100 * curve["accuracy"], "dp_diff": curve["dp_diff"]})
+    line = pd.DataFrame(
+        {
+            "dataset": curve["dataset"],
+            "series": SWEEP_SERIES,
+            "label": [f"t={t:.2f}" for t in curve["threshold"]],
+            "accuracy": 100 * curve["accuracy"],
+            "dp_diff": curve["dp_diff"],
+        }
+    )
     series = [f"{METHODS['faalgrad'].label}, I={i}" for i in ok["inner_steps"]]
-    points = pd.DataFrame({"dataset": ok["dataset"], "series": series, "label": ok["xq_xs"],
-                           "accuracy": 100 * ok["accuracy_mean"], "dp_diff": ok["dp_diff_mean"]})
+    points = pd.DataFrame(
+        {
+            "dataset": ok["dataset"],
+            "series": series,
+            "label": ok["xq_xs"],
+            "accuracy": 100 * ok["accuracy_mean"],
+            "dp_diff": ok["dp_diff_mean"],
+        }
+    )
     return pd.concat([line, points], ignore_index=True)
 
 
@@ -245,9 +410,16 @@ def sweep_comparison(table: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
     """Per feasible cell of DP difference d: ``sweep_accuracy``, the best mean accuracy of a threshold
     whose mean DP difference is at most d (NaN if none), and ``above`` (the cell's accuracy exceeds it)."""
     curve = _curve(sweep)
-    out = table.loc[table["feasible"], ["dataset", "inner_steps", "xq_xs", "accuracy_mean", "dp_diff_mean"]].copy()
-    out["sweep_accuracy"] = np.asarray([curve.loc[(curve["dataset"] == d) & (curve["dp_diff"] <= dp), "accuracy"].max()
-                                        for d, dp in zip(out["dataset"], out["dp_diff_mean"])], dtype=float)
+    out = table.loc[
+        table["feasible"], ["dataset", "inner_steps", "xq_xs", "accuracy_mean", "dp_diff_mean"]
+    ].copy()
+    out["sweep_accuracy"] = np.asarray(
+        [
+            curve.loc[(curve["dataset"] == d) & (curve["dp_diff"] <= dp), "accuracy"].max()
+            for d, dp in zip(out["dataset"], out["dp_diff_mean"])
+        ],
+        dtype=float,
+    )
     out["above"] = ~(out["sweep_accuracy"] >= out["accuracy_mean"])
     return out.reset_index(drop=True)
 
@@ -255,91 +427,182 @@ def sweep_comparison(table: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
 def trend_long(rows: pd.DataFrame, *, with_paper: bool = True) -> pd.DataFrame:
     """DP and EOD difference against ``x_s_share`` per run, long form (``study``: :data:`STUDY_LABELS`,
     ``source``: "ours"; with ``with_paper``, "paper" rows: Tables 2 and 4 for the same datasets and I)."""
-    names, keys = {"dp_diff": "DP difference", "eod_diff": "EOD difference"}, ["dataset", "split", "inner_steps", "ratio"]
+    names, keys = (
+        {"dp_diff": "DP difference", "eod_diff": "EOD difference"},
+        ["dataset", "split", "inner_steps", "ratio"],
+    )
     rows = rows[rows["split"].isin(STUDIES)]
-    frames = [rows.melt(id_vars=keys, value_vars=list(names), var_name="metric", value_name="value").assign(source="ours")]
+    frames = [
+        rows.melt(
+            id_vars=keys, value_vars=list(names), var_name="metric", value_name="value"
+        ).assign(source="ours")
+    ]
     for split in STUDIES if with_paper else ():
         if (rows["split"] == split).any():
             ran = rows.loc[rows["split"] == split, ["dataset", "inner_steps"]].drop_duplicates()
-            reported = _paper_values(split).merge(ran.astype({"inner_steps": "Int64"}), on=["dataset", "inner_steps"])
-            reported = reported.assign(split=split, ratio=[parse_ratio(r) for r in reported["xq_xs"]])
-            frames.append(reported.melt(id_vars=keys, value_vars=list(names), var_name="metric", value_name="value")
-                          .dropna(subset=["value"]).assign(source="paper"))
+            reported = _paper_values(split).merge(
+                ran.astype({"inner_steps": "Int64"}), on=["dataset", "inner_steps"]
+            )
+            reported = reported.assign(
+                split=split, ratio=[parse_ratio(r) for r in reported["xq_xs"]]
+            )
+            frames.append(
+                reported.melt(
+                    id_vars=keys, value_vars=list(names), var_name="metric", value_name="value"
+                )
+                .dropna(subset=["value"])
+                .assign(source="paper")
+            )
     out = pd.concat(frames, ignore_index=True)
     out["study"], out["metric"] = out.pop("split").map(STUDY_LABELS), out["metric"].map(names)
     out = out.rename(columns={"ratio": "x_s_share"}).astype({"inner_steps": int, "value": float})
     return out[["dataset", "study", "inner_steps", "source", "x_s_share", "metric", "value"]]
 
 
-def _first_last(table: pd.DataFrame, value: str, along: str, within: list[str], names: list[str],
-                rows: pd.DataFrame | None) -> pd.DataFrame:
+def _first_last(
+    table: pd.DataFrame,
+    value: str,
+    along: str,
+    within: list[str],
+    names: list[str],
+    rows: pd.DataFrame | None,
+) -> pd.DataFrame:
     out, tests = [], []
     for metric in FAIRNESS:
         col = f"{metric}_{value}"
-        for key, cell in table[table[col].notna()].sort_values(along).groupby(["dataset", *within], sort=False):
+        for key, cell in (
+            table[table[col].notna()].sort_values(along).groupby(["dataset", *within], sort=False)
+        ):
             if len(cell) >= 2:
                 out.append((*key, metric, *cell[names[0]].iloc[[0, -1]], *cell[col].iloc[[0, -1]]))
-                if rows is not None:  # per seed, paired: the value at the last setting minus at the first
+                if (
+                    rows is not None
+                ):  # per seed, paired: the value at the last setting minus at the first
                     own = rows[(rows["dataset"] == key[0]) & np.isclose(rows[within[0]], key[1])]
                     wide = own.pivot_table(index="seed", columns=along, values=metric)
-                    tests.append(stats.paired_difference(wide[cell[along].iloc[-1]], wide[cell[along].iloc[0]]))
+                    tests.append(
+                        stats.paired_difference(
+                            wide[cell[along].iloc[-1]], wide[cell[along].iloc[0]]
+                        )
+                    )
     cases = pd.DataFrame(out, columns=["dataset", *within, "metric", *names[1:]])
     holds = cases[names[-1]] < cases[names[-2]]
     if rows is not None:  # significant fall, Holm-corrected over the cases of the claim
-        cases = pd.concat([cases, pd.DataFrame(tests, index=cases.index, columns=["n", "mean", "low", "high", "p"])], axis=1)
+        cases = pd.concat(
+            [
+                cases,
+                pd.DataFrame(tests, index=cases.index, columns=["n", "mean", "low", "high", "p"]),
+            ],
+            axis=1,
+        )
         cases["p_holm"] = stats.holm(cases["p"])
         holds = (cases["mean"] < 0) & (cases["p_holm"] < stats.ALPHA)
     return in_dataset_order(cases.assign(holds=holds), [*within, "metric"])
 
 
-def trend_cases(table: pd.DataFrame, value: str = "mean", rows: pd.DataFrame | None = None) -> pd.DataFrame:
+def trend_cases(
+    table: pd.DataFrame, value: str = "mean", rows: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per (dataset, I, metric) with two ratios or more: ``{metric}_{value}`` (``"mean"``: ours; ``"paper"``)
     at the smallest and largest ratio (``from_value``, ``to_value``); ``holds`` if it fell. With the run
     ``rows``, ``holds`` means a fall significant in a paired test over seeds, Holm-corrected across cases."""
-    return _first_last(table, value, "ratio", ["inner_steps"], ["xq_xs", "from_ratio", "to_ratio", "from_value", "to_value"], rows)
+    return _first_last(
+        table,
+        value,
+        "ratio",
+        ["inner_steps"],
+        ["xq_xs", "from_ratio", "to_ratio", "from_value", "to_value"],
+        rows,
+    )
 
 
-def steps_cases(table: pd.DataFrame, value: str = "mean", rows: pd.DataFrame | None = None) -> pd.DataFrame:
+def steps_cases(
+    table: pd.DataFrame, value: str = "mean", rows: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per (dataset, ratio, metric) with two I or more: ``{metric}_{value}`` at the fewest and the most inner
     steps (``few_value``, ``many_value``); ``holds`` as in :func:`trend_cases`."""
-    return _first_last(table, value, "inner_steps", ["ratio", "xq_xs"],
-                       ["inner_steps", "few_steps", "many_steps", "few_value", "many_value"], rows)
+    return _first_last(
+        table,
+        value,
+        "inner_steps",
+        ["ratio", "xq_xs"],
+        ["inner_steps", "few_steps", "many_steps", "few_value", "many_value"],
+        rows,
+    )
 
 
-def _counted(cases: pd.DataFrame, unit: str) -> tuple[str, str]:  # (verdict, "for DP in k of n <unit> cells and ...")
-    counts = {m: (int(cases.loc[cases["metric"] == m, "holds"].sum()), int((cases["metric"] == m).sum())) for m in FAIRNESS}
-    verdict = claims.verdict_from_counts(sum(k for k, _ in counts.values()), sum(n for _, n in counts.values()))
-    return verdict, " and ".join(f"for {FAIRNESS[m]} in {k} of {n} {unit} cells" for m, (k, n) in counts.items())
+def _counted(
+    cases: pd.DataFrame, unit: str
+) -> tuple[str, str]:  # (verdict, "for DP in k of n <unit> cells and ...")
+    counts = {
+        m: (int(cases.loc[cases["metric"] == m, "holds"].sum()), int((cases["metric"] == m).sum()))
+        for m in FAIRNESS
+    }
+    verdict = claims.verdict_from_counts(
+        sum(k for k, _ in counts.values()), sum(n for _, n in counts.values())
+    )
+    return verdict, " and ".join(
+        f"for {FAIRNESS[m]} in {k} of {n} {unit} cells" for m, (k, n) in counts.items()
+    )
 
 
 def trend_verdict(cases: pd.DataFrame, study: str = "ratio") -> claims.Verdict:
     """Claim ``ratio`` (or ``swap``), from :func:`trend_cases` with run rows: all hold, reproduced; some, partly."""
-    key, what = check_choice("study", study, STUDIES), {"ratio": "The fairness gap", "swap": "With unprotected samples in X_s, the fairness gap"}
+    key, what = (
+        check_choice("study", study, STUDIES),
+        {"ratio": "The fairness gap", "swap": "With unprotected samples in X_s, the fairness gap"},
+    )
     if cases.empty:
-        raise ValueError(f"claim {key!r}: no (dataset, I) cell has two feasible ratios to compare; add ratios or datasets")
+        raise ValueError(
+            f"claim {key!r}: no (dataset, I) cell has two feasible ratios to compare; add ratios or datasets"
+        )
     verdict, counts = _counted(cases, "(dataset, I)")
     details = "; ".join(
         f"{dataset} I={steps} ({group['from_ratio'].iloc[0]}→{group['to_ratio'].iloc[0]}): "
-        + ", ".join(f"{FAIRNESS[r.metric]} {r.from_value:.3f}→{r.to_value:.3f}" for r in group.itertuples())
-        for (dataset, steps), group in cases.groupby(["dataset", "inner_steps"], sort=False))
-    return claims.Verdict(key, verdict, f"{what[key]} at the largest feasible ratio is significantly below its value "
-                                 f"at the smallest (paired over {int(cases['n'].min())} seeds, Holm-corrected) "
-                                 f"{counts}; means: {details}.")
+        + ", ".join(
+            f"{FAIRNESS[r.metric]} {r.from_value:.3f}→{r.to_value:.3f}" for r in group.itertuples()
+        )
+        for (dataset, steps), group in cases.groupby(["dataset", "inner_steps"], sort=False)
+    )
+    return claims.Verdict(
+        key,
+        verdict,
+        f"{what[key]} at the largest feasible ratio is significantly below its value "
+        f"at the smallest (paired over {int(cases['n'].min())} seeds, Holm-corrected) "
+        f"{counts}; means: {details}.",
+    )
 
 
 def inner_steps_verdict(cases: pd.DataFrame) -> claims.Verdict:
     """Claim ``inner_steps``, from :func:`steps_cases` with run rows: all hold, reproduced; some, partly."""
     if cases.empty:
-        raise ValueError("claim 'inner_steps': needs at least two inner_steps values with a common feasible cell")
+        raise ValueError(
+            "claim 'inner_steps': needs at least two inner_steps values with a common feasible cell"
+        )
     verdict, counts = _counted(cases, "(dataset, ratio)")
     lo, hi = int(cases["few_steps"].iloc[0]), int(cases["many_steps"].iloc[0])
-    mean = cases.assign(change=cases["many_value"] - cases["few_value"]).groupby(
-        ["dataset", "metric"], sort=False)["change"].mean().unstack("metric")
-    details = "; ".join(f"{d}: " + ", ".join(f"{FAIRNESS[m]} {mean.loc[d, m]:+.3f}" for m in FAIRNESS
-                                             if m in mean and pd.notna(mean.loc[d, m])) for d in mean.index)
-    return claims.Verdict("inner_steps", verdict, f"I={hi} gives a significantly lower fairness gap than I={lo} (paired "
-                                           f"over {int(cases['n'].min())} seeds, Holm-corrected) {counts}; "
-                                           f"mean change from I={lo} to I={hi} per dataset: {details}.")
+    mean = (
+        cases.assign(change=cases["many_value"] - cases["few_value"])
+        .groupby(["dataset", "metric"], sort=False)["change"]
+        .mean()
+        .unstack("metric")
+    )
+    details = "; ".join(
+        f"{d}: "
+        + ", ".join(
+            f"{FAIRNESS[m]} {mean.loc[d, m]:+.3f}"
+            for m in FAIRNESS
+            if m in mean and pd.notna(mean.loc[d, m])
+        )
+        for d in mean.index
+    )
+    return claims.Verdict(
+        "inner_steps",
+        verdict,
+        f"I={hi} gives a significantly lower fairness gap than I={lo} (paired "
+        f"over {int(cases['n'].min())} seeds, Holm-corrected) {counts}; "
+        f"mean change from I={lo} to I={hi} per dataset: {details}.",
+    )
 
 
 def table_summary(table: pd.DataFrame, *, far: float = 0.05) -> dict[str, str]:
@@ -349,49 +612,82 @@ def table_summary(table: pd.DataFrame, *, far: float = 0.05) -> dict[str, str]:
     ok, bad = table[table["feasible"]], table[~table["feasible"]].groupby("dataset", sort=False)
     both = ok[ok["dp_diff_paper"].notna()]
     limits = bad["reason"].first().map(lambda r: r.rpartition("largest feasible ratio is ")[2] or r)
-    out = {"n_infeasible": k_of_n(~table["feasible"]),
-           "infeasible_cells": "; ".join(f"{d} {', '.join(dict.fromkeys(s))}" for d, s in bad["xq_xs"]) or "none",
-           "largest_feasible": "; ".join(f"{d} {v}" for d, v in limits.items()) or "no requested ratio exceeds it",
-           "n_compared": str(int(ok["accuracy_paper"].notna().sum())),
-           "mean_abs_acc_diff": number(ok["accuracy_diff"].abs().mean(), 1, 100),
-           "mean_abs_dp_diff": number(both["dp_diff_diff"].abs().mean(), 3),
-           "mean_abs_eod_diff": number(ok["eod_diff_diff"].abs().mean(), 3), "far": f"{far:.2f}",
-           "n_dp_far": k_of_n(both["dp_diff_diff"].abs() > far), "worst_dp_cell": "–"}
+    out = {
+        "n_infeasible": k_of_n(~table["feasible"]),
+        "infeasible_cells": "; ".join(f"{d} {', '.join(dict.fromkeys(s))}" for d, s in bad["xq_xs"])
+        or "none",
+        "largest_feasible": "; ".join(f"{d} {v}" for d, v in limits.items())
+        or "no requested ratio exceeds it",
+        "n_compared": str(int(ok["accuracy_paper"].notna().sum())),
+        "mean_abs_acc_diff": number(ok["accuracy_diff"].abs().mean(), 1, 100),
+        "mean_abs_dp_diff": number(both["dp_diff_diff"].abs().mean(), 3),
+        "mean_abs_eod_diff": number(ok["eod_diff_diff"].abs().mean(), 3),
+        "far": f"{far:.2f}",
+        "n_dp_far": k_of_n(both["dp_diff_diff"].abs() > far),
+        "worst_dp_cell": "–",
+    }
     if len(both):
         worst = both.loc[both["dp_diff_diff"].abs().idxmax()]
-        out["worst_dp_cell"] = (f"{worst['dataset']}, I={worst['inner_steps']}, {worst['xq_xs']}: "
-                                f"{worst['dp_diff_mean']:.2f} against the paper's {worst['dp_diff_paper']:.2f}")
+        out["worst_dp_cell"] = (
+            f"{worst['dataset']}, I={worst['inner_steps']}, {worst['xq_xs']}: "
+            f"{worst['dp_diff_mean']:.2f} against the paper's {worst['dp_diff_paper']:.2f}"
+        )
     return out
 
 
-def cell_value(table: pd.DataFrame, dataset: str, inner_steps: int, which: str, metric: str) -> dict[str, str]:
+def cell_value(
+    table: pd.DataFrame, dataset: str, inner_steps: int, which: str, metric: str
+) -> dict[str, str]:
     """Text (``xq_xs``, ``ours``, ``paper``) of ``metric`` at the first or last feasible ratio of a (dataset, I)."""
-    cells = table[(table["dataset"] == dataset) & (table["inner_steps"] == inner_steps) & table["feasible"]]
+    cells = table[
+        (table["dataset"] == dataset) & (table["inner_steps"] == inner_steps) & table["feasible"]
+    ]
     if cells.empty:
         return {"xq_xs": "–", "ours": "–", "paper": "–"}
-    row, scale = cells.sort_values("ratio").iloc[0 if which == "first" else -1], 100 if metric == "accuracy" else 1
-    return {"xq_xs": row["xq_xs"], "ours": mean_std(row[f"{metric}_mean"], row[f"{metric}_std"], 2, scale),
-            "paper": number(row[f"{metric}_paper"], 2, scale)}
+    row, scale = (
+        cells.sort_values("ratio").iloc[0 if which == "first" else -1],
+        100 if metric == "accuracy" else 1,
+    )
+    return {
+        "xq_xs": row["xq_xs"],
+        "ours": mean_std(row[f"{metric}_mean"], row[f"{metric}_std"], 2, scale),
+        "paper": number(row[f"{metric}_paper"], 2, scale),
+    }
 
 
 def group_summary(table: pd.DataFrame) -> dict[str, str]:
     """Text from :func:`group_table`, percent: ``base_{protected,unprotected,gap}_{ours,paper}`` (the baseline),
     ``gap_{ours,paper}`` (mean gap of the FaAlGrad cells both have), ``n_narrower`` (cells narrower than it)."""
-    cells, base = table[(table["xq_xs"] != "baseline") & table["feasible"]], table[table["xq_xs"] == "baseline"]
+    cells, base = (
+        table[(table["xq_xs"] != "baseline") & table["feasible"]],
+        table[table["xq_xs"] == "baseline"],
+    )
     first = base.iloc[0] if len(base) else pd.Series(dtype=float)
     both, base_gap = cells.dropna(subset=["gap_mean", "gap_paper"]), first.get("gap_mean", np.nan)
-    out = {f"base_{name}_{who}": number(first.get(f"{col}_{src}", np.nan), 2, 100)
-           for name, col in (("protected", "acc_protected"), ("unprotected", "acc_unprotected"), ("gap", "gap"))
-           for who, src in (("ours", "mean"), ("paper", "paper"))}
-    return {**out, "gap_ours": number(both["gap_mean"].mean(), 2, 100),
-            "gap_paper": number(both["gap_paper"].mean(), 2, 100),
-            "n_narrower": k_of_n(cells["gap_mean"] < base_gap) if pd.notna(base_gap) else "–"}
+    out = {
+        f"base_{name}_{who}": number(first.get(f"{col}_{src}", np.nan), 2, 100)
+        for name, col in (
+            ("protected", "acc_protected"),
+            ("unprotected", "acc_unprotected"),
+            ("gap", "gap"),
+        )
+        for who, src in (("ours", "mean"), ("paper", "paper"))
+    }
+    return {
+        **out,
+        "gap_ours": number(both["gap_mean"].mean(), 2, 100),
+        "gap_paper": number(both["gap_paper"].mean(), 2, 100),
+        "n_narrower": k_of_n(cells["gap_mean"] < base_gap) if pd.notna(base_gap) else "–",
+    }
 
 
 def sweep_summary(comparison: pd.DataFrame) -> dict[str, str]:
     """Text from :func:`sweep_comparison`: ``n_above`` ("k of n" cells) and ``per_dataset`` ("compas 3 of 8; ...")."""
     per = comparison.groupby("dataset", sort=False)["above"]
-    return {"n_above": k_of_n(comparison["above"]), "per_dataset": "; ".join(f"{d} {k_of_n(a)}" for d, a in per) or "–"}
+    return {
+        "n_above": k_of_n(comparison["above"]),
+        "per_dataset": "; ".join(f"{d} {k_of_n(a)}" for d, a in per) or "–",
+    }
 
 
 def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
@@ -411,36 +707,72 @@ def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
     """
     infeasible = _grid(params, params.study)[1]
     table = ablation_table(rows, infeasible, split=params.study)
-    out = {"headline": pd.DataFrame({"study": [params.study], "dataset": [params.datasets[0]], "inner_steps": [params.inner_steps[0]],
-                                     "seeds": [params.seeds]}), "table": table, "paper": format_table(table),
-           "band": paper_band(table, _paper_values(params.study), ["dataset", "inner_steps", "xq_xs"]),
-           "trend_cases": trend_cases(table, rows=rows[rows["split"] == params.study])}
+    out = {
+        "headline": pd.DataFrame(
+            {
+                "study": [params.study],
+                "dataset": [params.datasets[0]],
+                "inner_steps": [params.inner_steps[0]],
+                "seeds": [params.seeds],
+            }
+        ),
+        "table": table,
+        "paper": format_table(table),
+        "band": paper_band(table, _paper_values(params.study), ["dataset", "inner_steps", "xq_xs"]),
+        "trend_cases": trend_cases(table, rows=rows[rows["split"] == params.study]),
+    }
     if params.study == "swap":
-        return {**out, "unswapped": trend_cases(ablation_table(rows, _grid(params, "ratio")[1]),
-                                                rows=rows[rows["split"] == "ratio"]), "trend": trend_long(rows)}
+        return {
+            **out,
+            "unswapped": trend_cases(
+                ablation_table(rows, _grid(params, "ratio")[1]), rows=rows[rows["split"] == "ratio"]
+            ),
+            "trend": trend_long(rows),
+        }
     out["steps_cases"] = steps_cases(table, rows=rows[rows["split"] == "ratio"])
     sweep = threshold_sweep(params.datasets, params.seeds, n_jobs=params.n_jobs)
     groups = group_table(rows, infeasible, sweep, dataset="compas")
-    return {**out, "groups": groups, "groups_shown": format_table(groups),
-            "tradeoff": tradeoff_frame(table, sweep), "sweep_comparison": sweep_comparison(table, sweep)}
+    return {
+        **out,
+        "groups": groups,
+        "groups_shown": format_table(groups),
+        "tradeoff": tradeoff_frame(table, sweep),
+        "sweep_comparison": sweep_comparison(table, sweep),
+    }
 
 
 def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
     """The numbers the prose quotes, as text (``t2_``, ``t3_``, ``fig2_``: ratio page; ``t4_``: swap page)."""
     head, table = tables["headline"].iloc[0], tables["table"]
     dataset, steps, ratio = head["dataset"], int(head["inner_steps"]), head["study"] == "ratio"
-    out = {"n_seeds": str(int(head["seeds"])), "head_dataset": dataset, "head_steps": str(steps),
-           **{f"{'t2' if ratio else 't4'}_{k}": v for k, v in table_summary(table).items()}}
-    for metric, which in [(m, w) for m in (("dp_diff",) if ratio else ("accuracy", "dp_diff")) for w in ("first", "last")]:
+    out = {
+        "n_seeds": str(int(head["seeds"])),
+        "head_dataset": dataset,
+        "head_steps": str(steps),
+        **{f"{'t2' if ratio else 't4'}_{k}": v for k, v in table_summary(table).items()},
+    }
+    for metric, which in [
+        (m, w)
+        for m in (("dp_diff",) if ratio else ("accuracy", "dp_diff"))
+        for w in ("first", "last")
+    ]:
         name = f"head_{which}" if ratio else f"head_{metric}_{which}"
-        out.update({f"{name}_{k}": v for k, v in cell_value(table, dataset, steps, which, metric).items()})
+        out.update(
+            {f"{name}_{k}": v for k, v in cell_value(table, dataset, steps, which, metric).items()}
+        )
     if not ratio:
-        return {**out, "swap_paper_counts": k_of_n(trend_cases(table, "paper")["holds"]),
-                "unswapped_counts": k_of_n(tables["unswapped"]["holds"])}
-    return {**out, **{f"t3_{k}": v for k, v in group_summary(tables["groups"]).items()},
-            **{f"fig2_{k}": v for k, v in sweep_summary(tables["sweep_comparison"]).items()},
-            "ratio_paper_counts": k_of_n(trend_cases(table, "paper")["holds"]),
-            "steps_paper_counts": k_of_n(steps_cases(table, "paper")["holds"])}
+        return {
+            **out,
+            "swap_paper_counts": k_of_n(trend_cases(table, "paper")["holds"]),
+            "unswapped_counts": k_of_n(tables["unswapped"]["holds"]),
+        }
+    return {
+        **out,
+        **{f"t3_{k}": v for k, v in group_summary(tables["groups"]).items()},
+        **{f"fig2_{k}": v for k, v in sweep_summary(tables["sweep_comparison"]).items()},
+        "ratio_paper_counts": k_of_n(trend_cases(table, "paper")["holds"]),
+        "steps_paper_counts": k_of_n(steps_cases(table, "paper")["holds"]),
+    }
 
 
 def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:

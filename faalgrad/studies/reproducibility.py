@@ -5,6 +5,7 @@ Page: ``book/reproducibility.ipynb`` ("Reproducibility"). Setting values are rea
 objects the runs use (presets, split constants, baseline grids), so the page cannot drift
 from the code; only the sources are written here.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,42 +25,115 @@ from faalgrad.runs import METHODS, SPLIT_LABELS
 from faalgrad.studies import claims
 from faalgrad.studies._common import number
 
-__all__ = ["DISCREPANCIES", "PACKAGES", "PAGE_ORDER", "Params", "TIMINGS_FILE", "compute", "discrepancies",
-           "execution_times", "glue_values", "machine", "package_versions", "read_timings_file", "record_timing",
-           "settings_table", "tables", "verdicts"]
+__all__ = [
+    "DISCREPANCIES",
+    "PACKAGES",
+    "PAGE_ORDER",
+    "Params",
+    "TIMINGS_FILE",
+    "compute",
+    "discrepancies",
+    "execution_times",
+    "glue_values",
+    "machine",
+    "package_versions",
+    "read_timings_file",
+    "record_timing",
+    "settings_table",
+    "tables",
+    "verdicts",
+]
 
 #: Packages whose versions the page lists (distribution names).
 PACKAGES: tuple[str, ...] = (
-    "torch", "numpy", "pandas", "scikit-learn", "scipy", "fairlearn", "shap", "matplotlib", "seaborn",
-    "jupyter-book", "myst-nb", "jupytext", "papermill", "nbval", "pytest",
+    "torch",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "scipy",
+    "fairlearn",
+    "shap",
+    "matplotlib",
+    "seaborn",
+    "jupyter-book",
+    "myst-nb",
+    "jupytext",
+    "papermill",
+    "nbval",
+    "pytest",
 )
 
 #: Where the notebook execution times are recorded (relative to the project root).
 TIMINGS_FILE = Path("book") / "timings.json"
 #: The pages whose execution times the page lists, in the book's order.
-PAGE_ORDER: tuple[str, ...] = ("method_check", "table1", "diagnosis", "mechanism", "ratio", "swap", "comparisons", "shap")
+PAGE_ORDER: tuple[str, ...] = (
+    "method_check",
+    "table1",
+    "diagnosis",
+    "mechanism",
+    "ratio",
+    "swap",
+    "comparisons",
+    "shap",
+)
 
 #: Paper text versus the authors' public code, and what this book does: (topic, paper, code, here).
 DISCREPANCIES: tuple[tuple[str, str, str, str], ...] = (
-    ("Protected attribute as input", "excluded from the inputs (5.3)", "left among the inputs",
-     "included by default; the Table 1 page also runs without it"),
-    ("Train / validation / test", "70 / 15 / 15 (5.3)", "70 / 10 / 20, unstratified",
-     "70 / 15 / 15, stratified on (label, group); `--setup code` replays the code's"),
-    ("Numeric inputs", "not stated", "raw integers (lengths of stay in whole days)",
-     "standardised on the training split; `--setup code` replays the code's"),
-    ("Config 2 query set X_q", "stereotype-consistent cells (5.4, COMPAS with label 1 = rearrested)",
-     "counter-stereotypical cells (its labels are coded the other way)",
-     "counter-stereotypical cells on every dataset (the code's; see 'Why the numbers differ')"),
-    ("Inner iterations I = 10", "I sequential inner SGD steps (4.1)",
-     "the same single inner step recomputed ten times (identical to I = 1)",
-     "I sequential steps, differentiated through all of them"),
-    ("Ratio ablation direction", "protected samples moved into X_s (5.5)", "unprotected samples moved into X_s",
-     "as the paper says; the swap page runs the other direction"),
-    ("Swap direction", "unprotected samples in X_s (5.6)", "protected samples in X_s", "as the paper says"),
-    ("Learning rates (COMPAS)", "inner and outer 0.01 (5.3)", "inner 0.005, outer 0.01", "the paper's values"),
+    (
+        "Protected attribute as input",
+        "excluded from the inputs (5.3)",
+        "left among the inputs",
+        "included by default; the Table 1 page also runs without it",
+    ),
+    (
+        "Train / validation / test",
+        "70 / 15 / 15 (5.3)",
+        "70 / 10 / 20, unstratified",
+        "70 / 15 / 15, stratified on (label, group); `--setup code` replays the code's",
+    ),
+    (
+        "Numeric inputs",
+        "not stated",
+        "raw integers (lengths of stay in whole days)",
+        "standardised on the training split; `--setup code` replays the code's",
+    ),
+    (
+        "Config 2 query set X_q",
+        "stereotype-consistent cells (5.4, COMPAS with label 1 = rearrested)",
+        "counter-stereotypical cells (its labels are coded the other way)",
+        "counter-stereotypical cells on every dataset (the code's; see 'Why the numbers differ')",
+    ),
+    (
+        "Inner iterations I = 10",
+        "I sequential inner SGD steps (4.1)",
+        "the same single inner step recomputed ten times (identical to I = 1)",
+        "I sequential steps, differentiated through all of them",
+    ),
+    (
+        "Ratio ablation direction",
+        "protected samples moved into X_s (5.5)",
+        "unprotected samples moved into X_s",
+        "as the paper says; the swap page runs the other direction",
+    ),
+    (
+        "Swap direction",
+        "unprotected samples in X_s (5.6)",
+        "protected samples in X_s",
+        "as the paper says",
+    ),
+    (
+        "Learning rates (COMPAS)",
+        "inner and outer 0.01 (5.3)",
+        "inner 0.005, outer 0.01",
+        "the paper's values",
+    ),
     ("Hidden width", "not stated", "8 units per hidden layer", "the code's 8"),
-    ("Epochs and early stopping", "not stated", "full batch, at most 100 epochs, patience 10 on validation loss",
-     "the code's, for FaAlGrad; the baselines may run 1000 epochs (see the settings)"),
+    (
+        "Epochs and early stopping",
+        "not stated",
+        "full batch, at most 100 epochs, patience 10 on validation loss",
+        "the code's, for FaAlGrad; the baselines may run 1000 epochs (see the settings)",
+    ),
 )
 
 
@@ -72,8 +146,10 @@ class Params:
     def __post_init__(self) -> None:
         object.__setattr__(self, "timings_file", str(self.timings_file))
         if not Path(self.timings_file).is_file():
-            raise ValueError(f"timings_file={str(self.timings_file)!r} does not exist; it is written by `make book` "
-                             f"(default: '../{TIMINGS_FILE.as_posix()}' from the notebook's directory)")
+            raise ValueError(
+                f"timings_file={str(self.timings_file)!r} does not exist; it is written by `make book` "
+                f"(default: '../{TIMINGS_FILE.as_posix()}' from the notebook's directory)"
+            )
         read_timings_file(self.timings_file)
 
 
@@ -88,57 +164,136 @@ def settings_table() -> pd.DataFrame:
         silent or disagree; the reason is given).
     """
     rows: list[tuple[str, str, str, str]] = [
-        ("train / validation / test", "all", "70 / 15 / 15, stratified on (label, group), per seed", "paper 5.3"),
-        ("preprocessing", "all", "one-hot categorical, standardised numeric, fitted on the training split", "ours"),
-        ("seeds", "all", "0 .. seeds−1 (split, initialisation, sampling); 5 by default", "paper 5.3 (5 runs)"),
-        ("model selection", "all", "validation split only; the test split is for reported numbers", "ours"),
+        (
+            "train / validation / test",
+            "all",
+            "70 / 15 / 15, stratified on (label, group), per seed",
+            "paper 5.3",
+        ),
+        (
+            "preprocessing",
+            "all",
+            "one-hot categorical, standardised numeric, fitted on the training split",
+            "ours",
+        ),
+        (
+            "seeds",
+            "all",
+            "0 .. seeds−1 (split, initialisation, sampling); 5 by default",
+            "paper 5.3 (5 runs)",
+        ),
+        (
+            "model selection",
+            "all",
+            "validation split only; the test split is for reported numbers",
+            "ours",
+        ),
         ("loss", "all", "binary cross-entropy, inner and outer", "paper 5.3"),
     ]
     for dataset in DATASETS:
         c = faalgrad_config(dataset)
         rows += [
-            ("MLP", dataset, f"hidden {c.hidden}, {c.activation}", "paper 5.3 (layers, activation); code (width)"),
+            (
+                "MLP",
+                dataset,
+                f"hidden {c.hidden}, {c.activation}",
+                "paper 5.3 (layers, activation); code (width)",
+            ),
             ("inner lr / outer lr", dataset, f"{c.inner_lr} / {c.outer_lr}", "paper 5.3"),
         ]
     c, e = faalgrad_config(DATASETS[0]), erm_config(DATASETS[0])
-    faalgrad, mba_eod, config2 = METHODS["faalgrad"].label, METHODS["mba_eod"].label, SPLIT_LABELS["config2"]
+    faalgrad, mba_eod, config2 = (
+        METHODS["faalgrad"].label,
+        METHODS["mba_eod"].label,
+        SPLIT_LABELS["config2"],
+    )
     rows += [
-        (f"{faalgrad} optimiser", "all", f"{c.optimizer} on θ0, plain SGD inner steps, second order", "code; paper 4.1"),
-        (f"{faalgrad} epochs", "all", f"full batch, at most {c.max_epochs}, patience {c.patience} on validation BCE",
-         "code"),
-        ("baseline optimiser", "ERM, MBA, threshold", f"{e.optimizer}, lr {e.outer_lr}", "paper 5.2 (lr); code"),
-        ("baseline epochs", "ERM, MBA, threshold",
-         f"full batch, at most {e.max_epochs}, patience {e.patience} on validation BCE",
-         "ours: 100 full-batch steps at lr 0.001 leave the baseline unconverged"),
-        ("threshold grid", METHODS["threshold"].label.lower(),
-         ", ".join(map(str, baselines.THRESHOLDS)) + " (protected group)", "ours (paper 5.2 gives no grid)"),
+        (
+            f"{faalgrad} optimiser",
+            "all",
+            f"{c.optimizer} on θ0, plain SGD inner steps, second order",
+            "code; paper 4.1",
+        ),
+        (
+            f"{faalgrad} epochs",
+            "all",
+            f"full batch, at most {c.max_epochs}, patience {c.patience} on validation BCE",
+            "code",
+        ),
+        (
+            "baseline optimiser",
+            "ERM, MBA, threshold",
+            f"{e.optimizer}, lr {e.outer_lr}",
+            "paper 5.2 (lr); code",
+        ),
+        (
+            "baseline epochs",
+            "ERM, MBA, threshold",
+            f"full batch, at most {e.max_epochs}, patience {e.patience} on validation BCE",
+            "ours: 100 full-batch steps at lr 0.001 leave the baseline unconverged",
+        ),
+        (
+            "threshold grid",
+            METHODS["threshold"].label.lower(),
+            ", ".join(map(str, baselines.THRESHOLDS)) + " (protected group)",
+            "ours (paper 5.2 gives no grid)",
+        ),
         (f"{mba_eod} weight cap", mba_eod, str(baselines.MAX_EOD_WEIGHT), "ours"),
-        (f"{config2} query set X_q", f"{faalgrad} {config2}",
-         f"the {splits.DIRECTIONS[0]}-stereotypical cells (protected samples without their group's over-represented "
-         "label, unprotected samples with it), label rates of the training split", "code"),
-        ("ratios X_q:X_s", "ratio and swap studies", ", ".join(splits.format_ratio(r) for r in splits.PAPER_RATIOS),
-         "paper 5.5"),
+        (
+            f"{config2} query set X_q",
+            f"{faalgrad} {config2}",
+            f"the {splits.DIRECTIONS[0]}-stereotypical cells (protected samples without their group's over-represented "
+            "label, unprotected samples with it), label rates of the training split",
+            "code",
+        ),
+        (
+            "ratios X_q:X_s",
+            "ratio and swap studies",
+            ", ".join(splits.format_ratio(r) for r in splits.PAPER_RATIOS),
+            "paper 5.5",
+        ),
     ]
     n = nash_config(DATASETS[0])
     rows += [
-        ("Nash-Meta-Learning MLP", "Nash and one-stage methods", f"hidden {n.hidden}, {n.activation}",
-         "Nash authors' code"),
-        ("Nash optimiser", "Nash and one-stage methods",
-         f"SGD lr {n.lr}, momentum {n.momentum}, weight decay {n.weight_decay}", "Nash authors' code"),
-        ("Nash batch / epochs / bargaining epochs", "Nash and one-stage methods",
-         f"{n.batch_size} (Communities {nash_config('communities').batch_size}) / {n.epochs} / {n.bargain_epochs}",
-         "Nash authors' code (the Comparisons page may run fewer epochs; it says so)"),
-        ("Nash meta set", "Nash and one-stage methods", f"{n.meta_per_cell} validation examples per (group, label) cell",
-         "Nash authors' code"),
-        ("Nash epoch selection", "Nash and one-stage methods", f"{n.selection} on the validation split",
-         "ours (the authors chose on the test set)"),
+        (
+            "Nash-Meta-Learning MLP",
+            "Nash and one-stage methods",
+            f"hidden {n.hidden}, {n.activation}",
+            "Nash authors' code",
+        ),
+        (
+            "Nash optimiser",
+            "Nash and one-stage methods",
+            f"SGD lr {n.lr}, momentum {n.momentum}, weight decay {n.weight_decay}",
+            "Nash authors' code",
+        ),
+        (
+            "Nash batch / epochs / bargaining epochs",
+            "Nash and one-stage methods",
+            f"{n.batch_size} (Communities {nash_config('communities').batch_size}) / {n.epochs} / {n.bargain_epochs}",
+            "Nash authors' code (the Comparisons page may run fewer epochs; it says so)",
+        ),
+        (
+            "Nash meta set",
+            "Nash and one-stage methods",
+            f"{n.meta_per_cell} validation examples per (group, label) cell",
+            "Nash authors' code",
+        ),
+        (
+            "Nash epoch selection",
+            "Nash and one-stage methods",
+            f"{n.selection} on the validation split",
+            "ours (the authors chose on the test set)",
+        ),
     ]
     return pd.DataFrame(rows, columns=["setting", "applies to", "value", "source"])
 
 
 def discrepancies() -> pd.DataFrame:
     """:data:`DISCREPANCIES` as a table."""
-    return pd.DataFrame(list(DISCREPANCIES), columns=["topic", "paper", "authors' code", "this book"])
+    return pd.DataFrame(
+        list(DISCREPANCIES), columns=["topic", "paper", "authors' code", "this book"]
+    )
 
 
 def package_versions() -> pd.DataFrame:
@@ -166,8 +321,11 @@ def record_timing(path: Path, notebook: str, seconds: float) -> None:
     """
     data = read_timings_file(path)
     data["notebooks"][notebook] = round(float(seconds), 1)
-    data["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
-                       "python": platform.python_version()}
+    data["machine"] = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(terse=True),
+        "python": platform.python_version(),
+    }
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, path)
@@ -189,7 +347,9 @@ def _timings(timings: Path | str | dict) -> dict:
     return timings if isinstance(timings, dict) else read_timings_file(Path(timings))
 
 
-def execution_times(timings: Path | str | dict = Path("..") / TIMINGS_FILE, order=None) -> pd.DataFrame:
+def execution_times(
+    timings: Path | str | dict = Path("..") / TIMINGS_FILE, order=None
+) -> pd.DataFrame:
     """Seconds per notebook from the last ``make book``.
 
     Parameters
@@ -207,7 +367,9 @@ def execution_times(timings: Path | str | dict = Path("..") / TIMINGS_FILE, orde
     times = _timings(timings)["notebooks"]
     names = [n for n in (order or sorted(times)) if n in times]
     out = pd.DataFrame({"notebook": names, "seconds": [times[n] for n in names]})
-    total = pd.DataFrame({"notebook": ["total"], "seconds": [round(float(out["seconds"].sum()), 1)]})
+    total = pd.DataFrame(
+        {"notebook": ["total"], "seconds": [round(float(out["seconds"].sum()), 1)]}
+    )
     return pd.concat([out, total], ignore_index=True)
 
 
@@ -237,15 +399,23 @@ def tables(timings: dict, params: Params) -> dict[str, pd.DataFrame]:
         ``settings`` (:func:`settings_table`), ``discrepancies``, ``versions`` (:func:`package_versions`),
         ``times`` (:func:`execution_times` in :data:`PAGE_ORDER`) and ``machine`` (one row).
     """
-    return {"settings": settings_table(), "discrepancies": discrepancies(), "versions": package_versions(),
-            "times": execution_times(timings, PAGE_ORDER), "machine": pd.DataFrame([machine(timings)])}
+    return {
+        "settings": settings_table(),
+        "discrepancies": discrepancies(),
+        "versions": package_versions(),
+        "times": execution_times(timings, PAGE_ORDER),
+        "machine": pd.DataFrame([machine(timings)]),
+    }
 
 
 def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
     """The numbers the page's prose quotes, as text: total minutes, CPU count and platform."""
     facts = tables["machine"].iloc[0]
-    return {"total_minutes": number(tables["times"]["seconds"].iloc[-1] / 60, 1),
-            "machine_cpus": str(facts.get("cpus", "–")), "machine_platform": str(facts.get("platform", "–"))}
+    return {
+        "total_minutes": number(tables["times"]["seconds"].iloc[-1] / 60, 1),
+        "machine_cpus": str(facts.get("cpus", "–")),
+        "machine_platform": str(facts.get("platform", "–")),
+    }
 
 
 def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:

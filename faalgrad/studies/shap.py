@@ -5,6 +5,7 @@ Shapley values (paper 5.8, Figures 3 and 4).
 Page: ``book/shap.ipynb`` ("SHAP: the influence of the sensitive feature"); what is
 explained and how is told there.
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,16 +29,43 @@ from faalgrad.studies._common import DATASET_LABELS, number
 from faalgrad.studies._params import check_choice, check_dataset_list, check_int, check_n_jobs
 from faalgrad.train import TrainResult, as_tensor, single_thread
 
-__all__ = ["ACCURACY_DATASET", "MODELS", "MODEL_LABELS", "OUTPUT", "Params", "STATS", "additivity_error",
-           "beeswarm", "beeswarm_figure", "compute", "exact_shap", "explain_model", "explainer_accuracy",
-           "feature_importance", "format_accuracy", "format_sensitive_table", "glue_values", "predicted_probability",
-           "probability_module", "sample_rows", "sensitive_feature", "sensitive_importance", "sensitive_rows",
-           "sensitive_table", "shap_claim", "tables", "trained_model", "verdicts"]
+__all__ = [
+    "ACCURACY_DATASET",
+    "MODELS",
+    "MODEL_LABELS",
+    "OUTPUT",
+    "Params",
+    "STATS",
+    "additivity_error",
+    "beeswarm",
+    "beeswarm_figure",
+    "compute",
+    "exact_shap",
+    "explain_model",
+    "explainer_accuracy",
+    "feature_importance",
+    "format_accuracy",
+    "format_sensitive_table",
+    "glue_values",
+    "predicted_probability",
+    "probability_module",
+    "sample_rows",
+    "sensitive_feature",
+    "sensitive_importance",
+    "sensitive_rows",
+    "sensitive_table",
+    "shap_claim",
+    "tables",
+    "trained_model",
+    "verdicts",
+]
 
 #: The two models compared: the baseline MLP and FaAlGrad (Config 1, I = 1).
 MODELS: tuple[str, ...] = ("baseline", "faalgrad")
-MODEL_LABELS = {"baseline": METHODS["erm"].label,
-                "faalgrad": f"{METHODS['faalgrad'].label} ({SPLIT_LABELS['config1']}, I = 1)"}
+MODEL_LABELS = {
+    "baseline": METHODS["erm"].label,
+    "faalgrad": f"{METHODS['faalgrad'].label} ({SPLIT_LABELS['config1']}, I = 1)",
+}
 #: Per-model statistics of the sensitive feature (:func:`sensitive_importance`).
 STATS: tuple[str, ...] = ("mean_abs_shap", "share", "rank", "protected_shap")
 #: What the attributions explain.
@@ -73,11 +101,15 @@ def trained_model(dataset: str, seed: int, model: str) -> TrainResult:
         return fit(RunSpec(dataset, "faalgrad", split="config1", inner_steps=1, seed=seed))[0]
 
 
-def sample_rows(data: SplitData, *, n_explain: int, n_background: int) -> tuple[np.ndarray, np.ndarray]:
+def sample_rows(
+    data: SplitData, *, n_explain: int, n_background: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Sorted indices of the background (training split) and explained (test split) rows, drawn without
     replacement from ``np.random.default_rng(data.seed)``; a size above the split's takes it whole."""
     rng = np.random.default_rng(data.seed)
-    background = rng.choice(len(data.X_train), size=min(n_background, len(data.X_train)), replace=False)
+    background = rng.choice(
+        len(data.X_train), size=min(n_background, len(data.X_train)), replace=False
+    )
     explained = rng.choice(len(data.X_test), size=min(n_explain, len(data.X_test)), replace=False)
     return np.sort(background), np.sort(explained)
 
@@ -88,12 +120,16 @@ def sensitive_feature(dataset: str, feature_names: Iterable[str] | None = None) 
     name = load_dataset(check_dataset(dataset)).protected_feature
     names = list(split_data(dataset, 0).feature_names if feature_names is None else feature_names)
     if names.count(name) != 1:
-        raise ValueError(f"{dataset}: the protected attribute {name!r} must be exactly one input column, "
-                         f"found {names.count(name)}")
+        raise ValueError(
+            f"{dataset}: the protected attribute {name!r} must be exactly one input column, "
+            f"found {names.count(name)}"
+        )
     prefix = name.split("_", 1)[0] + "_"
     siblings = [n for n in names if n != name and n.startswith(prefix)]
     if siblings:
-        raise ValueError(f"{dataset}: the protected attribute {name!r} looks one-hot encoded with {siblings}")
+        raise ValueError(
+            f"{dataset}: the protected attribute {name!r} looks one-hot encoded with {siblings}"
+        )
     return name
 
 
@@ -104,7 +140,9 @@ def probability_module(result: TrainResult) -> nn.Module:
     return nn.Sequential(*model, nn.Sigmoid()).eval()
 
 
-def explain_model(result: TrainResult, data: SplitData, *, n_explain: int = 100, n_background: int = 100):
+def explain_model(
+    result: TrainResult, data: SplitData, *, n_explain: int = 100, n_background: int = 100
+):
     """Deep SHAP (``shap.DeepExplainer``) of ``result``'s predicted probability on ``data``'s seeded test sample.
 
     Parameters
@@ -125,12 +163,18 @@ def explain_model(result: TrainResult, data: SplitData, *, n_explain: int = 100,
     X = data.X_test[explained]
     with single_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        explainer = shap.DeepExplainer(probability_module(result), as_tensor(data.X_train[background]))
+        explainer = shap.DeepExplainer(
+            probability_module(result), as_tensor(data.X_train[background])
+        )
         values = explainer.shap_values(as_tensor(X), check_additivity=False)
     values = np.asarray(values, dtype=np.float64).reshape(len(X), X.shape[1])
     base = float(np.asarray(explainer.expected_value).reshape(-1)[0])
-    return shap.Explanation(values=values, base_values=np.full(len(X), base), data=X.astype(np.float64),
-                            feature_names=list(data.feature_names))
+    return shap.Explanation(
+        values=values,
+        base_values=np.full(len(X), base),
+        data=X.astype(np.float64),
+        feature_names=list(data.feature_names),
+    )
 
 
 def predicted_probability(result: TrainResult, X: np.ndarray) -> np.ndarray:
@@ -145,7 +189,9 @@ def additivity_error(explanation, f_x: np.ndarray) -> float:
     return float(np.max(np.abs(total - np.asarray(f_x))))
 
 
-def exact_shap(f, X: np.ndarray, background: np.ndarray, *, max_features: int = 12) -> tuple[np.ndarray, float]:
+def exact_shap(
+    f, X: np.ndarray, background: np.ndarray, *, max_features: int = 12
+) -> tuple[np.ndarray, float]:
     """Exact interventional Shapley values of ``f`` on ``X`` over every feature coalition.
 
     v(S) = mean over background rows b of f(x_S, b_rest); φ_i = Σ_{S ∌ i} |S|!(M−|S|−1)!/M!
@@ -155,14 +201,25 @@ def exact_shap(f, X: np.ndarray, background: np.ndarray, *, max_features: int = 
     X, background = np.asarray(X, dtype=np.float64), np.asarray(background, dtype=np.float64)
     n, m = X.shape
     if m > max_features:
-        raise ValueError(f"exact Shapley values need at most max_features={max_features} features, got {m}")
-    masks = (np.arange(2**m)[:, None] >> np.arange(m)) & 1  # coalition c holds feature i if bit i is set
+        raise ValueError(
+            f"exact Shapley values need at most max_features={max_features} features, got {m}"
+        )
+    masks = (
+        np.arange(2**m)[:, None] >> np.arange(m)
+    ) & 1  # coalition c holds feature i if bit i is set
     v = np.empty((n, 2**m))
     for c, mask in enumerate(masks.astype(bool)):
         hybrid = np.where(mask, X[:, None, :], background[None, :, :])  # n × n_background × m
-        v[:, c] = np.asarray(f(hybrid.reshape(-1, m)), dtype=np.float64).reshape(n, len(background)).mean(axis=1)
+        v[:, c] = (
+            np.asarray(f(hybrid.reshape(-1, m)), dtype=np.float64)
+            .reshape(n, len(background))
+            .mean(axis=1)
+        )
     size = masks.sum(axis=1)
-    weight = np.array([math.factorial(s) * math.factorial(m - s - 1) / math.factorial(m) for s in range(m)] + [0.0])
+    weight = np.array(
+        [math.factorial(s) * math.factorial(m - s - 1) / math.factorial(m) for s in range(m)]
+        + [0.0]
+    )
     values = np.zeros((n, m))
     for i in range(m):
         without = np.flatnonzero(masks[:, i] == 0)
@@ -170,8 +227,14 @@ def exact_shap(f, X: np.ndarray, background: np.ndarray, *, max_features: int = 
     return values, float(v[0, 0])
 
 
-def explainer_accuracy(dataset: str = "compas", seed: int = 0, *, n_explain: int = 100, n_background: int = 100,
-                       explanations: dict | None = None) -> pd.DataFrame:
+def explainer_accuracy(
+    dataset: str = "compas",
+    seed: int = 0,
+    *,
+    n_explain: int = 100,
+    n_background: int = 100,
+    explanations: dict | None = None,
+) -> pd.DataFrame:
     """Deep SHAP against exact Shapley values (:func:`exact_shap`), per model, on one dataset and seed.
 
     Parameters
@@ -201,27 +264,48 @@ def explainer_accuracy(dataset: str = "compas", seed: int = 0, *, n_explain: int
         if deep is None:
             deep = explain_model(result, data, n_explain=n_explain, n_background=n_background)
         values, _ = exact_shap(lambda Z: predicted_probability(result, Z.astype(np.float32)), X, B)
-        imp_deep, imp_exact = feature_importance(deep), feature_importance(_with_values(deep, values))
-        rows.append({"model": MODEL_LABELS[model],
-                     "additivity_error": additivity_error(deep, predicted_probability(result, X)),
-                     "max_abs_error": float(np.abs(deep.values - values).max()),
-                     "sensitive_deep": imp_deep.loc[feature, "mean_abs_shap"],
-                     "sensitive_exact": imp_exact.loc[feature, "mean_abs_shap"],
-                     "rank_deep": int(imp_deep.loc[feature, "rank"]), "rank_exact": int(imp_exact.loc[feature, "rank"]),
-                     "spearman": float(imp_deep["mean_abs_shap"].rank().corr(imp_exact["mean_abs_shap"].rank()))})
+        imp_deep, imp_exact = (
+            feature_importance(deep),
+            feature_importance(_with_values(deep, values)),
+        )
+        rows.append(
+            {
+                "model": MODEL_LABELS[model],
+                "additivity_error": additivity_error(deep, predicted_probability(result, X)),
+                "max_abs_error": float(np.abs(deep.values - values).max()),
+                "sensitive_deep": imp_deep.loc[feature, "mean_abs_shap"],
+                "sensitive_exact": imp_exact.loc[feature, "mean_abs_shap"],
+                "rank_deep": int(imp_deep.loc[feature, "rank"]),
+                "rank_exact": int(imp_exact.loc[feature, "rank"]),
+                "spearman": float(
+                    imp_deep["mean_abs_shap"].rank().corr(imp_exact["mean_abs_shap"].rank())
+                ),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def _with_values(explanation, values: np.ndarray, names: list[str] | None = None):
     import shap
 
-    return shap.Explanation(values=values, base_values=np.asarray(explanation.base_values), data=np.asarray(
-        explanation.data), feature_names=list(explanation.feature_names) if names is None else names)
+    return shap.Explanation(
+        values=values,
+        base_values=np.asarray(explanation.base_values),
+        data=np.asarray(explanation.data),
+        feature_names=list(explanation.feature_names) if names is None else names,
+    )
 
 
 def _explain_both(dataset: str, seed: int, n_explain: int, n_background: int) -> dict[str, object]:
-    return {model: explain_model(trained_model(dataset, seed, model), split_data(dataset, seed), n_explain=n_explain,
-                                 n_background=n_background) for model in MODELS}
+    return {
+        model: explain_model(
+            trained_model(dataset, seed, model),
+            split_data(dataset, seed),
+            n_explain=n_explain,
+            n_background=n_background,
+        )
+        for model in MODELS
+    }
 
 
 def compute(params: Params) -> dict[str, object]:
@@ -241,13 +325,20 @@ def compute(params: Params) -> dict[str, object]:
     from joblib import Parallel, delayed
 
     tasks = [(d, s) for d in params.datasets for s in range(params.seeds)]
-    order = sorted(range(len(tasks)), key=lambda i: -len(load_dataset(tasks[i][0])))  # largest datasets first
+    order = sorted(
+        range(len(tasks)), key=lambda i: -len(load_dataset(tasks[i][0]))
+    )  # largest datasets first
     results = Parallel(n_jobs=params.n_jobs, batch_size=1)(
-        delayed(_explain_both)(*tasks[i], params.n_explain, params.n_background) for i in order)
+        delayed(_explain_both)(*tasks[i], params.n_explain, params.n_background) for i in order
+    )
     by_task = dict(zip((tasks[i] for i in order), results))
     explanations = {(d, s, m): by_task[(d, s)][m] for d, s in tasks for m in MODELS}
-    accuracy = explainer_accuracy(*ACCURACY_DATASET, n_explain=params.n_explain, n_background=params.n_background,
-                                  explanations=explanations)
+    accuracy = explainer_accuracy(
+        *ACCURACY_DATASET,
+        n_explain=params.n_explain,
+        n_background=params.n_background,
+        explanations=explanations,
+    )
     return {"explanations": explanations, "accuracy": accuracy}
 
 
@@ -260,7 +351,9 @@ def feature_importance(explanation) -> pd.DataFrame:
         raise ValueError(f"expected rows × features SHAP values, got shape {values.shape}")
     mean_abs = values.mean(axis=0)
     total = mean_abs.sum()
-    out = pd.DataFrame({"mean_abs_shap": mean_abs}, index=pd.Index(list(explanation.feature_names), name="feature"))
+    out = pd.DataFrame(
+        {"mean_abs_shap": mean_abs}, index=pd.Index(list(explanation.feature_names), name="feature")
+    )
     out["share"] = mean_abs / total if total > 0 else np.nan
     out["rank"] = out["mean_abs_shap"].rank(ascending=False, method="min").astype(int)
     return out
@@ -277,8 +370,13 @@ def sensitive_importance(explanation, feature: str) -> dict[str, float]:
     column = list(explanation.feature_names).index(feature)
     protected = np.asarray(explanation.data)[:, column] == 1
     values = np.asarray(explanation.values, dtype=np.float64)[protected, column]
-    return {"mean_abs_shap": float(row["mean_abs_shap"]), "share": float(row["share"]), "rank": int(row["rank"]),
-            "n_features": len(table), "protected_shap": float(values.mean()) if len(values) else float("nan")}
+    return {
+        "mean_abs_shap": float(row["mean_abs_shap"]),
+        "share": float(row["share"]),
+        "rank": int(row["rank"]),
+        "n_features": len(table),
+        "protected_shap": float(values.mean()) if len(values) else float("nan"),
+    }
 
 
 def sensitive_rows(explanations: dict) -> pd.DataFrame:
@@ -286,8 +384,15 @@ def sensitive_rows(explanations: dict) -> pd.DataFrame:
     rows = []
     for (dataset, seed, model), explanation in explanations.items():
         feature = sensitive_feature(dataset, explanation.feature_names)
-        rows.append({"dataset": dataset, "seed": seed, "model": model, "feature": feature,
-                     **sensitive_importance(explanation, feature)})
+        rows.append(
+            {
+                "dataset": dataset,
+                "seed": seed,
+                "model": model,
+                "feature": feature,
+                **sensitive_importance(explanation, feature),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -300,8 +405,12 @@ def sensitive_table(rows: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"rows lack column(s) {', '.join(sorted(missing))}")
     out = []
     for dataset, group in rows.groupby("dataset", sort=False):
-        entry = {"dataset": dataset, "feature": group["feature"].iloc[0], "n_features": int(group["n_features"].iloc[0]),
-                 "n_seeds": int(group["seed"].nunique())}
+        entry = {
+            "dataset": dataset,
+            "feature": group["feature"].iloc[0],
+            "n_features": int(group["n_features"].iloc[0]),
+            "n_seeds": int(group["seed"].nunique()),
+        }
         for stat in STATS:
             for model in MODELS:
                 values = group.loc[group["model"] == model, stat].astype(float)
@@ -313,9 +422,19 @@ def sensitive_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def format_sensitive_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """Printable :func:`sensitive_table`: "mean ± std" strings, before (baseline) and after (FaAlGrad)."""
-    out = pd.DataFrame({"dataset": table["dataset"], "sensitive feature": table["feature"], "features": table["n_features"]})
-    for stat, name, d in (("mean_abs_shap", "mean |SHAP|", digits), ("share", "share", digits), ("rank", "rank", 1),
-                          ("protected_shap", "SHAP protected", digits)):
+    out = pd.DataFrame(
+        {
+            "dataset": table["dataset"],
+            "sensitive feature": table["feature"],
+            "features": table["n_features"],
+        }
+    )
+    for stat, name, d in (
+        ("mean_abs_shap", "mean |SHAP|", digits),
+        ("share", "share", digits),
+        ("rank", "rank", 1),
+        ("protected_shap", "SHAP protected", digits),
+    ):
         for model, word in (("baseline", "baseline"), ("faalgrad", METHODS["faalgrad"].label)):
             means, stds = table[f"{stat}_{model}_mean"], table[f"{stat}_{model}_std"]
             out[f"{name} {word}"] = [mean_std(m, s, d) for m, s in zip(means, stds)]
@@ -326,7 +445,8 @@ def format_accuracy(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Printable :func:`explainer_accuracy`: additivity as "< 1e-6" or ">= 1e-6", errors rounded."""
     flags = accuracy["additivity_error"].lt(1e-6).map({True: "< 1e-6", False: ">= 1e-6"})
     return accuracy.assign(additivity_error=flags).round(
-        {"max_abs_error": 3, "sensitive_deep": 3, "sensitive_exact": 3, "spearman": 2})
+        {"max_abs_error": 3, "sensitive_deep": 3, "sensitive_exact": 3, "spearman": 2}
+    )
 
 
 def tables(results: dict[str, object], params: Params) -> dict[str, pd.DataFrame]:
@@ -346,34 +466,64 @@ def tables(results: dict[str, object], params: Params) -> dict[str, pd.DataFrame
     """
     rows = sensitive_rows(results["explanations"])
     table = sensitive_table(rows)
-    sizes = pd.DataFrame([{"n_seeds": params.seeds, "n_explain": params.n_explain, "n_background": params.n_background}])
-    return {"accuracy": results["accuracy"], "accuracy_shown": format_accuracy(results["accuracy"]), "rows": rows,
-            "sensitive": table, "sensitive_shown": format_sensitive_table(table), "sizes": sizes}
+    sizes = pd.DataFrame(
+        [
+            {
+                "n_seeds": params.seeds,
+                "n_explain": params.n_explain,
+                "n_background": params.n_background,
+            }
+        ]
+    )
+    return {
+        "accuracy": results["accuracy"],
+        "accuracy_shown": format_accuracy(results["accuracy"]),
+        "rows": rows,
+        "sensitive": table,
+        "sensitive_shown": format_sensitive_table(table),
+        "sizes": sizes,
+    }
 
 
 def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
     """The numbers the page's prose quotes, as text (per dataset: ``<dataset>_before``, ...)."""
     acc, means = tables["accuracy"], tables["sensitive"].set_index("dataset")
     worst = acc["additivity_error"].max()
-    relative = ((acc["sensitive_deep"] - acc["sensitive_exact"]).abs() / acc["sensitive_exact"]).max()
+    relative = (
+        (acc["sensitive_deep"] - acc["sensitive_exact"]).abs() / acc["sensitive_exact"]
+    ).max()
     out = {name: str(int(value)) for name, value in tables["sizes"].iloc[0].items()}
-    out.update({
-        "acc_additivity": "below 1e-6" if worst < 1e-6 else f"{worst:.1e}",
-        "acc_max_error": number(acc["max_abs_error"].max(), 3),
-        "acc_rel_error": number(relative, 0, 100),
-        "acc_rank_agree": str(int((acc["rank_deep"] == acc["rank_exact"]).sum())),
-        "acc_min_spearman": number(acc["spearman"].min(), 2),
-    })
+    out.update(
+        {
+            "acc_additivity": "below 1e-6" if worst < 1e-6 else f"{worst:.1e}",
+            "acc_max_error": number(acc["max_abs_error"].max(), 3),
+            "acc_rel_error": number(relative, 0, 100),
+            "acc_rank_agree": str(int((acc["rank_deep"] == acc["rank_exact"]).sum())),
+            "acc_min_spearman": number(acc["spearman"].min(), 2),
+        }
+    )
     for dataset, row in means.iterrows():
-        out[f"{dataset}_feature"], out[f"{dataset}_n_features"] = row["feature"], str(int(row["n_features"]))
-        for stat, key, digits, sign in (("mean_abs_shap", "", 3, False), ("rank", "rank_", 1, False),
-                                        ("protected_shap", "protected_", 3, True)):
+        out[f"{dataset}_feature"], out[f"{dataset}_n_features"] = (
+            row["feature"],
+            str(int(row["n_features"])),
+        )
+        for stat, key, digits, sign in (
+            ("mean_abs_shap", "", 3, False),
+            ("rank", "rank_", 1, False),
+            ("protected_shap", "protected_", 3, True),
+        ):
             out[f"{dataset}_{key}before"] = number(row[f"{stat}_baseline_mean"], digits, sign=sign)
             out[f"{dataset}_{key}after"] = number(row[f"{stat}_faalgrad_mean"], digits, sign=sign)
-    lower = {stat: int((means[f"{stat}_faalgrad_mean"] < means[f"{stat}_baseline_mean"]).sum())
-             for stat in ("mean_abs_shap", "share")}
-    out.update(n_datasets=str(len(means)), n_lower=str(lower["mean_abs_shap"]), n_share_lower=str(lower["share"]),
-               n_rank_down=str(int((means["rank_faalgrad_mean"] > means["rank_baseline_mean"]).sum())))
+    lower = {
+        stat: int((means[f"{stat}_faalgrad_mean"] < means[f"{stat}_baseline_mean"]).sum())
+        for stat in ("mean_abs_shap", "share")
+    }
+    out.update(
+        n_datasets=str(len(means)),
+        n_lower=str(lower["mean_abs_shap"]),
+        n_share_lower=str(lower["share"]),
+        n_rank_down=str(int((means["rank_faalgrad_mean"] > means["rank_baseline_mean"]).sum())),
+    )
     return out
 
 
@@ -383,7 +533,9 @@ def shap_claim(rows: pd.DataFrame) -> claims.Verdict:
     |SHAP| exceeds one standard error (one seed: any drop) *and* its mean share drops (rule: the page)."""
     if rows.empty:
         raise ValueError("no rows: explain at least one dataset and seed")
-    wide = rows.pivot_table(index=["dataset", "seed"], columns="model", values=["mean_abs_shap", "share", "rank"])
+    wide = rows.pivot_table(
+        index=["dataset", "seed"], columns="model", values=["mean_abs_shap", "share", "rank"]
+    )
     if any((stat, m) not in wide.columns for stat in ("mean_abs_shap", "share") for m in MODELS):
         raise ValueError(f"rows need both models: {', '.join(MODELS)}")
     holds, parts = [], []
@@ -392,10 +544,14 @@ def shap_claim(rows: pd.DataFrame) -> claims.Verdict:
         diff = (w[("mean_abs_shap", "faalgrad")] - w[("mean_abs_shap", "baseline")]).to_numpy()
         se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
         m = w.mean()
-        holds.append(bool(diff.mean() < -se) and bool(m["share", "faalgrad"] < m["share", "baseline"]))
-        parts.append(f"{dataset} {m['mean_abs_shap', 'baseline']:.3f} → {m['mean_abs_shap', 'faalgrad']:.3f} (share "
-                     f"{m['share', 'baseline']:.2f} → {m['share', 'faalgrad']:.2f}, rank {m['rank', 'baseline']:.1f} → "
-                     f"{m['rank', 'faalgrad']:.1f})")
+        holds.append(
+            bool(diff.mean() < -se) and bool(m["share", "faalgrad"] < m["share", "baseline"])
+        )
+        parts.append(
+            f"{dataset} {m['mean_abs_shap', 'baseline']:.3f} → {m['mean_abs_shap', 'faalgrad']:.3f} (share "
+            f"{m['share', 'baseline']:.2f} → {m['share', 'faalgrad']:.2f}, rank {m['rank', 'baseline']:.1f} → "
+            f"{m['rank', 'faalgrad']:.1f})"
+        )
     n_seeds = int(rows["seed"].nunique())
     evidence = (
         f"The sensitive feature's mean |SHAP| on the predicted probability (mean over {n_seeds} "
@@ -424,13 +580,23 @@ def beeswarm(explanation, *, feature: str, ax, title: str, max_display: int = 10
     if order.index(position) >= shown:
         order.remove(position)
         order.insert(shown - 1, position)
-    labelled = _with_values(explanation, np.asarray(explanation.values),
-                            [f"{n} (sensitive, rank {rank}/{len(table)})" if n == feature else n for n in table.index])
+    labelled = _with_values(
+        explanation,
+        np.asarray(explanation.values),
+        [f"{n} (sensitive, rank {rank}/{len(table)})" if n == feature else n for n in table.index],
+    )
     np.random.seed(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        shap.plots.beeswarm(labelled, max_display=max_display, order=np.asarray(order), ax=ax, show=False,
-                            plot_size=None, color_bar_label="feature value")
+        shap.plots.beeswarm(
+            labelled,
+            max_display=max_display,
+            order=np.asarray(order),
+            ax=ax,
+            show=False,
+            plot_size=None,
+            color_bar_label="feature value",
+        )
     ax.set_title(title)
     ax.set_xlabel(f"SHAP value (impact on the {OUTPUT})")
     return ax
@@ -442,9 +608,16 @@ def beeswarm_figure(explanations: dict, dataset: str, seed: int = 0, *, max_disp
 
     feature = sensitive_feature(dataset, explanations[(dataset, seed, MODELS[0])].feature_names)
     rows = min(max_display, len(explanations[(dataset, seed, MODELS[0])].feature_names))
-    fig, axes = plt.subplots(2, 1, figsize=(9, 2 * (0.4 * rows + 1.3)), sharex=True, layout="constrained")
+    fig, axes = plt.subplots(
+        2, 1, figsize=(9, 2 * (0.4 * rows + 1.3)), sharex=True, layout="constrained"
+    )
     for ax, model in zip(axes, MODELS):
-        beeswarm(explanations[(dataset, seed, model)], feature=feature, ax=ax, max_display=max_display,
-                 title=f"{DATASET_LABELS[dataset]}, seed {seed}: {MODEL_LABELS[model]}")
+        beeswarm(
+            explanations[(dataset, seed, model)],
+            feature=feature,
+            ax=ax,
+            max_display=max_display,
+            title=f"{DATASET_LABELS[dataset]}, seed {seed}: {MODEL_LABELS[model]}",
+        )
     axes[0].tick_params(labelbottom=True)
     return fig

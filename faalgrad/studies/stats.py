@@ -2,6 +2,7 @@
 are compared per seed (paired t-interval of the difference), and the cells of one claim are
 corrected together with Holm's step-down method. Used by every page that decides a verdict.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -16,7 +17,9 @@ __all__ = ["ALPHA", "holm", "paired_cells", "paired_difference"]
 ALPHA = 0.05
 
 
-def paired_difference(treated: Sequence[float], control: Sequence[float], *, confidence: float = 1 - ALPHA) -> dict:
+def paired_difference(
+    treated: Sequence[float], control: Sequence[float], *, confidence: float = 1 - ALPHA
+) -> dict:
     """Mean of ``treated - control`` over pairs, its t confidence interval and two-sided p-value.
 
     Parameters
@@ -38,8 +41,16 @@ def paired_difference(treated: Sequence[float], control: Sequence[float], *, con
     keep = ~(np.isnan(t) | np.isnan(c))
     t, c = t[keep], c[keep]
     d = t - c
-    out = {"n": int(len(d)), "mean": float(d.mean()) if len(d) else np.nan, "low": np.nan, "high": np.nan, "p": np.nan}
-    if len(d) >= 2 and np.ptp(d) > 1e-12 * max(1.0, float(np.abs(d).max())):  # else: no spread to estimate
+    out = {
+        "n": int(len(d)),
+        "mean": float(d.mean()) if len(d) else np.nan,
+        "low": np.nan,
+        "high": np.nan,
+        "p": np.nan,
+    }
+    if len(d) >= 2 and np.ptp(d) > 1e-12 * max(
+        1.0, float(np.abs(d).max())
+    ):  # else: no spread to estimate
         res = stats.ttest_rel(t, c)
         ci = res.confidence_interval(confidence_level=confidence)
         out.update(low=float(ci.low), high=float(ci.high), p=float(res.pvalue))
@@ -74,9 +85,17 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     return out
 
 
-def paired_cells(rows: pd.DataFrame, cells: Sequence[str], metric: str, treated: pd.Series, control: pd.Series,
-                 *, match_on: Sequence[str] | None = None, pair_on: str = "seed",
-                 confidence: float = 1 - ALPHA) -> pd.DataFrame:
+def paired_cells(
+    rows: pd.DataFrame,
+    cells: Sequence[str],
+    metric: str,
+    treated: pd.Series,
+    control: pd.Series,
+    *,
+    match_on: Sequence[str] | None = None,
+    pair_on: str = "seed",
+    confidence: float = 1 - ALPHA,
+) -> pd.DataFrame:
     """Paired differences ``treated - control`` of ``metric`` per cell, Holm-corrected across cells.
 
     Parameters
@@ -110,9 +129,17 @@ def paired_cells(rows: pd.DataFrame, cells: Sequence[str], metric: str, treated:
         match = c_rows
         for col in shared:
             match = match[match[col] == dict(zip(cells, key))[col]]
-        pairs = t[[pair_on, metric]].merge(match[[pair_on, metric]], on=pair_on, suffixes=("_t", "_c"))
-        out.append({**dict(zip(cells, key)), **paired_difference(pairs[f"{metric}_t"], pairs[f"{metric}_c"],
-                                                                 confidence=confidence)})
+        pairs = t[[pair_on, metric]].merge(
+            match[[pair_on, metric]], on=pair_on, suffixes=("_t", "_c")
+        )
+        out.append(
+            {
+                **dict(zip(cells, key)),
+                **paired_difference(
+                    pairs[f"{metric}_t"], pairs[f"{metric}_c"], confidence=confidence
+                ),
+            }
+        )
     table = pd.DataFrame(out, columns=[*cells, "n", "mean", "low", "high", "p"])
     table["p_holm"] = holm(table["p"])
     return table

@@ -3,6 +3,7 @@ protected attribute as an input (excluded versus included).
 
 Page: ``book/table1.ipynb`` ("Table 1: FaAlGrad against the baselines").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,20 +12,44 @@ import pandas as pd
 
 from faalgrad.datasets import DATASETS
 from faalgrad.metrics import aggregate, mean_std
-from faalgrad.runs import METHODS, RunSpec, SPLIT_LABELS, check_seeds, protected_input_specs, table1_specs
+from faalgrad.runs import (
+    METHODS,
+    RunSpec,
+    SPLIT_LABELS,
+    check_seeds,
+    protected_input_specs,
+    table1_specs,
+)
 from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
 from faalgrad.splits import DIRECTIONS
 from faalgrad.studies import claims, paper, stats
 from faalgrad.studies._common import number, paper_band, paper_vs_ours
 from faalgrad.studies._params import check_choice, check_dataset_list, check_n_jobs
 
-__all__ = ["Params", "baseline_comparison", "direction_table", "fairer_than_baseline", "format_table", "glue_values", "protected_input_table", "specs",
-           "table1", "table1_long", "table_row_key", "tables", "verdicts"]
+__all__ = [
+    "Params",
+    "baseline_comparison",
+    "direction_table",
+    "fairer_than_baseline",
+    "format_table",
+    "glue_values",
+    "protected_input_table",
+    "specs",
+    "table1",
+    "table1_long",
+    "table_row_key",
+    "tables",
+    "verdicts",
+]
 
 _METRICS = (("accuracy", 100, "acc"), ("dp_diff", 1, "DP"), ("eod_diff", 1, "EOD"))
 #: Display label of each Table 1 row name.
-ROW_LABELS = {"baseline": METHODS["erm"].label, "config1": SPLIT_LABELS["config1"], "config2": SPLIT_LABELS["config2"],
-              **{k: m.label for k, m in METHODS.items()}}
+ROW_LABELS = {
+    "baseline": METHODS["erm"].label,
+    "config1": SPLIT_LABELS["config1"],
+    "config2": SPLIT_LABELS["config2"],
+    **{k: m.label for k, m in METHODS.items()},
+}
 
 
 @dataclass(frozen=True)
@@ -44,14 +69,25 @@ class Params:
 def specs(params: Params) -> list[RunSpec]:
     """Table 1's runs, the protected-input reruns (attribute excluded) and Config 2 with the
     other direction (stereotype-consistent cells in X_q, I = 1)."""
-    other = [RunSpec(d, "faalgrad", split="config2", direction=DIRECTIONS[1], seed=s)
-             for d in params.datasets for s in range(params.seeds)]
-    return table1_specs(params.datasets, params.seeds) + protected_input_specs(params.datasets, params.seeds) + other
+    other = [
+        RunSpec(d, "faalgrad", split="config2", direction=DIRECTIONS[1], seed=s)
+        for d in params.datasets
+        for s in range(params.seeds)
+    ]
+    return (
+        table1_specs(params.datasets, params.seeds)
+        + protected_input_specs(params.datasets, params.seeds)
+        + other
+    )
 
 
 def table_row_key(rows: pd.DataFrame) -> pd.Series:
     """The paper's Table 1 row name of each run row ("baseline", "mba_dp", ..., "config1")."""
-    return rows["method"].where(rows["method"] != "faalgrad", rows["split"]).replace({"erm": "baseline"})
+    return (
+        rows["method"]
+        .where(rows["method"] != "faalgrad", rows["split"])
+        .replace({"erm": "baseline"})
+    )
 
 
 def table1(rows: pd.DataFrame) -> pd.DataFrame:
@@ -70,17 +106,27 @@ def table1(rows: pd.DataFrame) -> pd.DataFrame:
         ``_std`` and ``_diff`` (ours - paper) for accuracy, DP and EOD difference, and
         ``n_seeds``. ``inner_steps`` is missing for the non-meta-learning rows.
     """
-    rows = rows.assign(row=table_row_key(rows), inner_steps=rows["inner_steps"].where(rows["method"] == "faalgrad"))
+    rows = rows.assign(
+        row=table_row_key(rows), inner_steps=rows["inner_steps"].where(rows["method"] == "faalgrad")
+    )
     ours = aggregate(rows, ["dataset", "row", "inner_steps"], ("accuracy", "dp_diff", "eod_diff"))
     ours["inner_steps"] = ours["inner_steps"].astype("Int64")
-    out = ours.merge(paper.table1(), on=["dataset", "row", "inner_steps"], how="left", suffixes=("", "_p"))
+    out = ours.merge(
+        paper.table1(), on=["dataset", "row", "inner_steps"], how="left", suffixes=("", "_p")
+    )
     for m in ("accuracy", "dp_diff", "eod_diff"):
         out[f"{m}_paper"] = out[m]
         out[f"{m}_diff"] = out[f"{m}_mean"] - out[m]
     out["method"] = out["row"].map(ROW_LABELS)
-    cols = ["dataset", "row", "method", "inner_steps"] + [
-        f"{m}_{s}" for m in ("accuracy", "dp_diff", "eod_diff") for s in ("paper", "mean", "std", "diff")
-    ] + ["n_seeds"]
+    cols = (
+        ["dataset", "row", "method", "inner_steps"]
+        + [
+            f"{m}_{s}"
+            for m in ("accuracy", "dp_diff", "eod_diff")
+            for s in ("paper", "mean", "std", "diff")
+        ]
+        + ["n_seeds"]
+    )
     return out[cols]
 
 
@@ -107,10 +153,22 @@ def table1_long(rows: pd.DataFrame, metric: str = "dp_diff") -> pd.DataFrame:
     method = rows["method"].map({k: m.label for k, m in METHODS.items()}).fillna(rows["label"])
     method = method.where(rows["method"] != "faalgrad", rows["label"])
     steps = rows["inner_steps"].where(rows["method"] == "faalgrad")
-    ours = pd.DataFrame({"dataset": rows["dataset"], "method": _row_label(method, steps), "source": "ours",
-                         "value": rows[metric]})
-    reported = pd.DataFrame({"dataset": table["dataset"], "method": _row_label(table["method"], table["inner_steps"]),
-                             "source": "paper", "value": table[f"{metric}_paper"]}).dropna(subset=["value"])
+    ours = pd.DataFrame(
+        {
+            "dataset": rows["dataset"],
+            "method": _row_label(method, steps),
+            "source": "ours",
+            "value": rows[metric],
+        }
+    )
+    reported = pd.DataFrame(
+        {
+            "dataset": table["dataset"],
+            "method": _row_label(table["method"], table["inner_steps"]),
+            "source": "paper",
+            "value": table[f"{metric}_paper"],
+        }
+    ).dropna(subset=["value"])
     return pd.concat([ours, reported], ignore_index=True)
 
 
@@ -133,15 +191,28 @@ def protected_input_table(rows: pd.DataFrame) -> pd.DataFrame:
     for m, scale, name in _METRICS:
         for flag, word in ((True, "included"), (False, "excluded")):
             out[f"{name} {word}"] = [
-                mean_std(a, b, 2, scale) for a, b in zip(wide[(f"{m}_mean", flag)], wide[(f"{m}_std", flag)])
+                mean_std(a, b, 2, scale)
+                for a, b in zip(wide[(f"{m}_mean", flag)], wide[(f"{m}_std", flag)])
             ]
-        out[f"{name} change"] = [number(v, 2, scale, sign=True)
-                                 for v in wide[(f"{m}_mean", False)] - wide[(f"{m}_mean", True)]]
-    out["I"] = out["inner_steps"].where(out["row"].isin(["config1", "config2"])).astype("Int64").astype("string").fillna("–")
+        out[f"{name} change"] = [
+            number(v, 2, scale, sign=True)
+            for v in wide[(f"{m}_mean", False)] - wide[(f"{m}_mean", True)]
+        ]
+    out["I"] = (
+        out["inner_steps"]
+        .where(out["row"].isin(["config1", "config2"]))
+        .astype("Int64")
+        .astype("string")
+        .fillna("–")
+    )
     order = {r: i for i, (r, _, _) in enumerate(PROTECTED_INPUT_ROWS)}
     dorder = {d: i for i, d in enumerate(DATASETS)}
-    out = out.assign(_d=out["dataset"].map(dorder), _o=out["row"].map(order)).sort_values(["_d", "_o"], kind="stable")
-    return out[["dataset", "method", "I"] + [c for c in out.columns if " " in c]].reset_index(drop=True)
+    out = out.assign(_d=out["dataset"].map(dorder), _o=out["row"].map(order)).sort_values(
+        ["_d", "_o"], kind="stable"
+    )
+    return out[["dataset", "method", "I"] + [c for c in out.columns if " " in c]].reset_index(
+        drop=True
+    )
 
 
 def direction_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -156,8 +227,10 @@ def direction_table(rows: pd.DataFrame) -> pd.DataFrame:
             for d in DIRECTIONS:
                 entry[f"{name} X_q {d}"] = mean_std(wide[d].mean(), wide[d].std(), 2, scale)
             diff = stats.paired_difference(wide[DIRECTIONS[1]], wide[DIRECTIONS[0]])
-            entry[f"{name} change"] = (f"{number(diff['mean'], 2, scale, sign=True)} [{number(diff['low'], 2, scale, sign=True)}"
-                                       f", {number(diff['high'], 2, scale, sign=True)}]")
+            entry[f"{name} change"] = (
+                f"{number(diff['mean'], 2, scale, sign=True)} [{number(diff['low'], 2, scale, sign=True)}"
+                f", {number(diff['high'], 2, scale, sign=True)}]"
+            )
         out.append(entry)
     return pd.DataFrame(out)
 
@@ -167,8 +240,17 @@ def baseline_comparison(rows: pd.DataFrame) -> pd.DataFrame:
     DP and EOD difference: mean change, 95 % interval, Holm-adjusted p across all cells and both metrics."""
     rows = rows[rows["include_protected"] & (rows["direction"] == DIRECTIONS[0])]
     rows = rows.assign(row=table_row_key(rows))
-    parts = [stats.paired_cells(rows, ["dataset", "row", "inner_steps"], m, rows["row"].isin(["config1", "config2"]),
-                                rows["row"] == "baseline", match_on=["dataset"]).assign(metric=m) for m in ("dp_diff", "eod_diff")]
+    parts = [
+        stats.paired_cells(
+            rows,
+            ["dataset", "row", "inner_steps"],
+            m,
+            rows["row"].isin(["config1", "config2"]),
+            rows["row"] == "baseline",
+            match_on=["dataset"],
+        ).assign(metric=m)
+        for m in ("dp_diff", "eod_diff")
+    ]
     table = pd.concat(parts, ignore_index=True)
     table["p_holm"] = stats.holm(table["p"])
     table["lower"] = (table["mean"] < 0) & (table["p_holm"] < stats.ALPHA)
@@ -183,10 +265,15 @@ def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
     included = rows[rows["include_protected"]]
     main = included[included["direction"] == DIRECTIONS[0]]
     table = table1(main)
-    return {"table1": table, "paper": format_table(table), "long": table1_long(main, "dp_diff"),
-            "band": paper_band(table, paper.table1(), ["dataset", "row", "inner_steps"], _METRICS),
-            "protected": protected_input_table(rows[rows["direction"] == DIRECTIONS[0]]),
-            "directions": direction_table(included), "versus_baseline": baseline_comparison(rows)}
+    return {
+        "table1": table,
+        "paper": format_table(table),
+        "long": table1_long(main, "dp_diff"),
+        "band": paper_band(table, paper.table1(), ["dataset", "row", "inner_steps"], _METRICS),
+        "protected": protected_input_table(rows[rows["direction"] == DIRECTIONS[0]]),
+        "directions": direction_table(included),
+        "versus_baseline": baseline_comparison(rows),
+    }
 
 
 def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
@@ -205,8 +292,12 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
         "mean_abs_dp_diff": number(table["dp_diff_diff"].abs().mean(), 3),
         "excl_dp_change_min": number(change.min(), 2, sign=True),
         "excl_dp_change_max": number(change.max(), 2, sign=True),
-        "excl_baseline_dp_change_mean": number(change.xs(ROW_LABELS["baseline"], level="method").mean(), 2, sign=True),
-        "direction_dp_changes": "; ".join(f"{r['dataset']} {r['DP change']}" for _, r in tables["directions"].iterrows()),
+        "excl_baseline_dp_change_mean": number(
+            change.xs(ROW_LABELS["baseline"], level="method").mean(), 2, sign=True
+        ),
+        "direction_dp_changes": "; ".join(
+            f"{r['dataset']} {r['DP change']}" for _, r in tables["directions"].iterrows()
+        ),
     }
 
 
@@ -219,20 +310,32 @@ def fairer_than_baseline(comparison: pd.DataFrame) -> claims.Verdict:
     Reproduced if every cell holds, partly if some do.
     """
     if comparison.empty:
-        raise ValueError("no FaAlGrad cell to compare with the baseline MLP (run the full Table 1 grid)")
+        raise ValueError(
+            "no FaAlGrad cell to compare with the baseline MLP (run the full Table 1 grid)"
+        )
     cells = comparison.groupby(["dataset", "row", "inner_steps"], sort=False)["lower"].all()
-    per_dataset = "; ".join(f"{d} {int(c.sum())}/{len(c)}" for d, c in cells.groupby(level="dataset", sort=False))
-    dp = comparison[(comparison["metric"] == "dp_diff") & (comparison["row"] == "config1")
-                    & (comparison["inner_steps"] == 1)]
-    pairs = ", ".join(f"{r.dataset} {number(r.mean, 2, sign=True)} [{number(r.low, 2, sign=True)}, "
-                      f"{number(r.high, 2, sign=True)}]" for r in dp.itertuples())
+    per_dataset = "; ".join(
+        f"{d} {int(c.sum())}/{len(c)}" for d, c in cells.groupby(level="dataset", sort=False)
+    )
+    dp = comparison[
+        (comparison["metric"] == "dp_diff")
+        & (comparison["row"] == "config1")
+        & (comparison["inner_steps"] == 1)
+    ]
+    pairs = ", ".join(
+        f"{r.dataset} {number(r.mean, 2, sign=True)} [{number(r.low, 2, sign=True)}, "
+        f"{number(r.high, 2, sign=True)}]"
+        for r in dp.itertuples()
+    )
     n = int(comparison["n"].min())
     evidence = (
         f"{int(cells.sum())} of {len(cells)} FaAlGrad cells (dataset × Config 1/2 × I = 1/10) have both DP and EOD "
         f"difference lower than the baseline MLP's, paired over {n} seeds, Holm-corrected over the {len(comparison)} "
         f"tests ({per_dataset}). DP change, Config 1 with I = 1 minus baseline, with 95 % intervals: {pairs}."
     )
-    return claims.Verdict("fairer_than_baseline", claims.verdict_from_counts(int(cells.sum()), len(cells)), evidence)
+    return claims.Verdict(
+        "fairer_than_baseline", claims.verdict_from_counts(int(cells.sum()), len(cells)), evidence
+    )
 
 
 def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:

@@ -1,4 +1,5 @@
 """The book's pages in the order of ``_toc.yml`` (shared by the book and browser tests)."""
+
 from pathlib import Path
 
 
@@ -8,7 +9,9 @@ def toc_pages(root: Path) -> list[str]:
 
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     pages = [toc["root"]]
-    stack = list(toc.get("chapters", [])) + [c for p in toc.get("parts", []) for c in p.get("chapters", [])]
+    stack = list(toc.get("chapters", [])) + [
+        c for p in toc.get("parts", []) for c in p.get("chapters", [])
+    ]
     while stack:
         entry = stack.pop(0)
         if "file" in entry:

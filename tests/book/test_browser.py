@@ -28,6 +28,7 @@ wider than their box and scroll sideways: reported, not failed). Each page is lo
 first visit (local storage cleared).
 ``test_search_finds_results`` opens search.html?q=FaAlGrad and expects hits.
 """
+
 from __future__ import annotations
 
 import base64
@@ -76,7 +77,9 @@ PAGES = _toc_pages()
 def html_dir() -> Path:
     value = os.environ.get(HTML_ENV)
     if not value:
-        pytest.skip(f"{HTML_ENV} is not set: point it at a rendered book, e.g. {HTML_ENV}=_build/html")
+        pytest.skip(
+            f"{HTML_ENV} is not set: point it at a rendered book, e.g. {HTML_ENV}=_build/html"
+        )
     path = Path(value)
     if not path.is_absolute():
         path = (Path.cwd() / path).resolve()
@@ -126,9 +129,17 @@ def driver():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--window-size={WIDTH},{HEIGHT}",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        f"--window-size={WIDTH},{HEIGHT}",
         # Offline: no host name resolves except the local server's address.
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
     ):
@@ -233,8 +244,10 @@ return Array.from(document.images).map((img) => ({
 
 def _viewport(driver, width: int, height: int) -> None:
     """Size the viewport itself (not the window frame) to exactly width x height."""
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
 
 
 def _console(driver) -> list[dict]:
@@ -244,7 +257,8 @@ def _console(driver) -> list[dict]:
 def _screenshot(driver, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     height = driver.execute_script(
-        "return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight);")
+        "return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight);"
+    )
     height = max(HEIGHT, min(int(height), MAX_SHOT_HEIGHT))
     # A viewport as tall as the page for the picture (captureBeyondViewport shifts this
     # theme's layout sideways), then back to WIDTH x HEIGHT.
@@ -261,8 +275,10 @@ def _screenshot(driver, name: str) -> Path:
 
 def _fresh_visit(driver, base_url: str) -> None:
     """Forget what earlier pages stored and logged: each page is checked as a first visit."""
-    driver.execute_cdp_cmd("Storage.clearDataForOrigin",
-                           {"origin": base_url, "storageTypes": "local_storage,session_storage"})
+    driver.execute_cdp_cmd(
+        "Storage.clearDataForOrigin",
+        {"origin": base_url, "storageTypes": "local_storage,session_storage"},
+    )
     _console(driver)
 
 
@@ -276,7 +292,11 @@ def _console_errors(driver) -> list[str]:
         if entry.get("level") != "SEVERE":
             continue
         message = entry["message"]
-        if not declares_icon and message.split(" ", 1)[0].endswith("/favicon.ico") and "Failed to load resource" in message:
+        if (
+            not declares_icon
+            and message.split(" ", 1)[0].endswith("/favicon.ico")
+            and "Failed to load resource" in message
+        ):
             continue
         errors.append(message)
     return errors
@@ -302,21 +322,34 @@ def _check_page(driver, base_url: str, url: str) -> tuple[list[str], dict]:
         snippets = []
         for d in raw:
             i = math["text"].index(d)
-            snippets.append(repr(math["text"][max(0, i - 30):i + 50]))
-        failures.append(f"math: raw TeX delimiters {raw} in the visible text, e.g. {'; '.join(snippets)}")
+            snippets.append(repr(math["text"][max(0, i - 30) : i + 50]))
+        failures.append(
+            f"math: raw TeX delimiters {raw} in the visible text, e.g. {'; '.join(snippets)}"
+        )
 
     wide = driver.execute_script(_WIDE_JS)
     if wide["scrollWidth"] > wide["innerWidth"]:
-        lines = [f"  {w['el']} (in {w['parent']}): x {w['left']}..{w['right']}, width {w['width']}" for w in wide["outer"]]
-        leaves = [f"  {w['el']} (in {w['parent']}): x {w['left']}..{w['right']}" for w in wide["inner"]
-                  if w["el"] not in {o["el"] for o in wide["outer"]}]
+        lines = [
+            f"  {w['el']} (in {w['parent']}): x {w['left']}..{w['right']}, width {w['width']}"
+            for w in wide["outer"]
+        ]
+        leaves = [
+            f"  {w['el']} (in {w['parent']}): x {w['left']}..{w['right']}"
+            for w in wide["inner"]
+            if w["el"] not in {o["el"] for o in wide["outer"]}
+        ]
         failures.append(
             f"width: page is {wide['scrollWidth']} px wide in a {wide['innerWidth']} px viewport; "
-            f"{wide['count']} elements stick out, outermost:\n" + "\n".join(lines)
+            f"{wide['count']} elements stick out, outermost:\n"
+            + "\n".join(lines)
             + ("\n innermost:\n" + "\n".join(leaves) if leaves else "")
         )
 
-    broken = [i for i in driver.execute_script(_IMAGES_JS) if not (i["complete"] and i["naturalWidth"] > 0)]
+    broken = [
+        i
+        for i in driver.execute_script(_IMAGES_JS)
+        if not (i["complete"] and i["naturalWidth"] > 0)
+    ]
     if broken:
         failures.append("images: not loaded: " + ", ".join(str(i["src"]) for i in broken))
 
@@ -380,12 +413,18 @@ def test_search_finds_results(driver, base_url):
     driver.get(f"{base_url}/search.html?q=FaAlGrad")
     wait = WebDriverWait(driver, LOAD_TIMEOUT)
     # searchtools.js writes a summary ("Search finished, found N pages ...") when done.
-    wait.until(lambda d: d.execute_script(
-        "const s = document.querySelector('#search-results .search-summary, #search-results p');"
-        "return s && /found|did not match/i.test(s.innerText);"))
+    wait.until(
+        lambda d: d.execute_script(
+            "const s = document.querySelector('#search-results .search-summary, #search-results p');"
+            "return s && /found|did not match/i.test(s.innerText);"
+        )
+    )
     hits = driver.execute_script(
-        "return Array.from(document.querySelectorAll('#search-results ul.search li a')).map(a => a.getAttribute('href'));")
-    summary = driver.execute_script("return document.querySelector('#search-results').innerText.slice(0, 200);")
+        "return Array.from(document.querySelectorAll('#search-results ul.search li a')).map(a => a.getAttribute('href'));"
+    )
+    summary = driver.execute_script(
+        "return document.querySelector('#search-results').innerText.slice(0, 200);"
+    )
     _screenshot(driver, "search")
     severe = _console_errors(driver)
     assert hits, f"search.html?q=FaAlGrad found nothing: {summary!r}"

@@ -7,6 +7,7 @@ the re-execution into ``FAALGRAD_RERUN_DATA`` (``make test`` points the notebook
 are compared here with the published ``book/data/<page>.csv``, cell by cell (a cell: one
 dataset, method and setting over its seeds).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,29 +38,49 @@ EXACT = 1e-9
 def _cells(rows: pd.DataFrame) -> list[str]:
     """The columns that name a cell: every input of the run except the seed."""
     facts = {"seed", "label", "threshold", "best_epoch", "epochs", "n_support", "n_query"}
-    return [c for c in rows.columns if c not in facts and not c.startswith(("val_", "conflict_", "acc_", "auc_"))
-            and c not in METRICS]
+    return [
+        c
+        for c in rows.columns
+        if c not in facts
+        and not c.startswith(("val_", "conflict_", "acc_", "auc_"))
+        and c not in METRICS
+    ]
 
 
-def compare(published: pd.DataFrame, rerun: pd.DataFrame, k: float = K_STANDARD_ERRORS) -> list[str]:
+def compare(
+    published: pd.DataFrame, rerun: pd.DataFrame, k: float = K_STANDARD_ERRORS
+) -> list[str]:
     """Cells of ``rerun`` whose mean moved further than the tolerance from ``published`` (messages)."""
     keys = _cells(published)
     metrics = [m for m in METRICS if m in published.columns]
-    old = published.fillna({c: "" for c in keys}).groupby(keys, dropna=False)[metrics].agg(["mean", "std", "count"])
+    old = (
+        published.fillna({c: "" for c in keys})
+        .groupby(keys, dropna=False)[metrics]
+        .agg(["mean", "std", "count"])
+    )
     new = rerun.fillna({c: "" for c in keys}).groupby(keys, dropna=False)[metrics].mean()
-    problems = [f"cells missing from the re-execution: {len(old.index.difference(new.index))}"] if len(
-        old.index.difference(new.index)) else []
+    problems = (
+        [f"cells missing from the re-execution: {len(old.index.difference(new.index))}"]
+        if len(old.index.difference(new.index))
+        else []
+    )
     for cell in old.index.intersection(new.index):
         for m in metrics:
-            mean, std, n = old.loc[cell, (m, "mean")], old.loc[cell, (m, "std")], old.loc[cell, (m, "count")]
+            mean, std, n = (
+                old.loc[cell, (m, "mean")],
+                old.loc[cell, (m, "std")],
+                old.loc[cell, (m, "count")],
+            )
             value = new.loc[cell, m]
             if pd.isna(mean) and pd.isna(value):
                 continue
             se = std / np.sqrt(n) if n > 1 and pd.notna(std) else 0.0
             tolerance = k * se if se > 0 else EXACT
             if not abs(value - mean) <= tolerance:
-                problems.append(f"{dict(zip(keys, cell if isinstance(cell, tuple) else (cell,)))} {m}: "
-                                f"{value:.4f} vs published {mean:.4f} (tolerance {tolerance:.4f})")
+                problems.append(
+                    f"{dict(zip(keys, cell if isinstance(cell, tuple) else (cell,)))} {m}: "
+                    f"{value:.4f} vs published {mean:.4f} (tolerance {tolerance:.4f})"
+                )
     return problems
 
 
@@ -71,14 +92,20 @@ def _pages() -> list[str]:
 def test_rerun_matches_published_rows(page):
     rerun_dir = os.environ.get(RERUN_ENV)
     if not rerun_dir:
-        pytest.skip(f"{RERUN_ENV} is not set: `make test` sets it for the nbval re-execution of the book")
+        pytest.skip(
+            f"{RERUN_ENV} is not set: `make test` sets it for the nbval re-execution of the book"
+        )
     published = pd.read_csv(PUBLISHED / f"{page}.csv")
     if not any(m in published.columns for m in METRICS):
-        pytest.skip(f"{page}.csv holds no run metrics (its page runs full-batch only): nbval compares its outputs")
+        pytest.skip(
+            f"{page}.csv holds no run metrics (its page runs full-batch only): nbval compares its outputs"
+        )
     path = Path(rerun_dir) / f"{page}.csv"
     assert path.exists(), f"the re-execution wrote no rows for {page} (expected {path})"
     problems = compare(published, pd.read_csv(path))
-    assert not problems, f"{page}: {len(problems)} cells out of tolerance:\n" + "\n".join(problems[:10])
+    assert not problems, f"{page}: {len(problems)} cells out of tolerance:\n" + "\n".join(
+        problems[:10]
+    )
 
 
 def test_rerun_computed_with_other_kernels_than_the_published_book():
@@ -87,14 +114,18 @@ def test_rerun_computed_with_other_kernels_than_the_published_book():
     computed with kernels other than the ones that executed the published book."""
     rerun_dir = os.environ.get(RERUN_ENV)
     if not rerun_dir:
-        pytest.skip(f"{RERUN_ENV} is not set: `make test` sets it for the nbval re-execution of the book")
+        pytest.skip(
+            f"{RERUN_ENV} is not set: `make test` sets it for the nbval re-execution of the book"
+        )
     published = json.loads((PUBLISHED / KERNELS_FILE).read_text())
     rerun = json.loads((Path(rerun_dir) / KERNELS_FILE).read_text())
     shared = sorted(set(published) & set(rerun))
     assert shared, f"no page recorded its kernels in both {PUBLISHED} and {rerun_dir}"
     same = [name for name in shared if published[name] == rerun[name]]
-    assert not same, (f"{same}: re-executed with the kernels that executed the book ({published[same[0]]}); "
-                      "run nbval under another configuration (see NBVAL_ENV in the Makefile)")
+    assert not same, (
+        f"{same}: re-executed with the kernels that executed the book ({published[same[0]]}); "
+        "run nbval under another configuration (see NBVAL_ENV in the Makefile)"
+    )
 
 
 # --- the tolerance still catches real regressions ------------------------------------------
@@ -116,7 +147,9 @@ def test_identical_rows_pass_and_a_rounding_change_passes():
 
 def test_a_swapped_config2_direction_is_caught():
     rows = _small_grid()
-    swapped = _small_grid(direction="consistent").assign(direction="counter")  # same cell names, other runs
+    swapped = _small_grid(direction="consistent").assign(
+        direction="counter"
+    )  # same cell names, other runs
     assert compare(rows, swapped), "swapping the Config 2 direction must fail the comparison"
 
 
@@ -128,4 +161,6 @@ def test_a_changed_learning_rate_is_caught():
     seed noise, which is why the pages state their seed counts."""
     rows = _small_grid("config1")
     changed = _small_grid("config1", overrides={"outer_lr": 0.01}).assign(overrides="")
-    assert compare(rows, changed), "a ten times smaller outer learning rate must fail the comparison"
+    assert compare(rows, changed), (
+        "a ten times smaller outer learning rate must fail the comparison"
+    )

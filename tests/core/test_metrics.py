@@ -34,9 +34,18 @@ CASE_TPR = dict(
     a=[0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1],
     score=[0.9, 0.8, 0.3, 0.6, 0.2, 0.1, 0.7, 0.4, 0.55, 0.3, 0.4],
     expected=dict(
-        accuracy=7 / 11, dp_diff=1 / 10, eod_diff=1 / 6, dp_ratio=4 / 5, eod_ratio=3 / 4,
-        acc_protected=3 / 5, acc_unprotected=4 / 6,
-        auc=4 / 5, auc_protected=3 / 4, auc_unprotected=8 / 9, auc_gap=8 / 9 - 3 / 4, auc_worst=3 / 4,
+        accuracy=7 / 11,
+        dp_diff=1 / 10,
+        eod_diff=1 / 6,
+        dp_ratio=4 / 5,
+        eod_ratio=3 / 4,
+        acc_protected=3 / 5,
+        acc_unprotected=4 / 6,
+        auc=4 / 5,
+        auc_protected=3 / 4,
+        auc_unprotected=8 / 9,
+        auc_gap=8 / 9 - 3 / 4,
+        auc_worst=3 / 4,
     ),
 )
 # Case "fpr": group 0, 4 rows: y = 1 1 0 0, ŷ = 1 1 1 0
@@ -52,9 +61,18 @@ CASE_FPR = dict(
     a=[1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0],
     score=[0.9, 0.8, 0.7, 0.6, 0.1, 0.2, 0.3, 0.4, 0.6, 0.5, 0.7, 0.2],
     expected=dict(
-        accuracy=10 / 12, dp_diff=1 / 4, eod_diff=3 / 10, dp_ratio=2 / 3, eod_ratio=2 / 5,
-        acc_protected=7 / 8, acc_unprotected=3 / 4,
-        auc=31 / 35, auc_protected=1.0, auc_unprotected=1 / 2, auc_gap=1 / 2, auc_worst=1 / 2,
+        accuracy=10 / 12,
+        dp_diff=1 / 4,
+        eod_diff=3 / 10,
+        dp_ratio=2 / 3,
+        eod_ratio=2 / 5,
+        acc_protected=7 / 8,
+        acc_unprotected=3 / 4,
+        auc=31 / 35,
+        auc_protected=1.0,
+        auc_unprotected=1 / 2,
+        auc_gap=1 / 2,
+        auc_worst=1 / 2,
     ),
 )
 CASES = [pytest.param(CASE_TPR, id="tpr-gap"), pytest.param(CASE_FPR, id="fpr-gap")]
@@ -62,8 +80,18 @@ CASES = [pytest.param(CASE_TPR, id="tpr-gap"), pytest.param(CASE_FPR, id="fpr-ga
 
 def test_metric_names():
     assert METRICS == (
-        "accuracy", "dp_diff", "eod_diff", "dp_ratio", "eod_ratio", "acc_protected", "acc_unprotected",
-        "auc", "auc_protected", "auc_unprotected", "auc_gap", "auc_worst",
+        "accuracy",
+        "dp_diff",
+        "eod_diff",
+        "dp_ratio",
+        "eod_ratio",
+        "acc_protected",
+        "acc_unprotected",
+        "auc",
+        "auc_protected",
+        "auc_unprotected",
+        "auc_gap",
+        "auc_worst",
     )
 
 
@@ -149,7 +177,9 @@ def test_evaluate_accepts_lists_and_bool_predictions():
 
 
 def test_evaluate_length_mismatch():
-    with pytest.raises(ValueError, match="lengths differ: y_true 3, y_pred 2, sensitive_features 3"):
+    with pytest.raises(
+        ValueError, match="lengths differ: y_true 3, y_pred 2, sensitive_features 3"
+    ):
         evaluate([0, 1, 1], [0, 1], [0, 0, 1])
 
 
@@ -157,16 +187,24 @@ def test_evaluate_length_mismatch():
 
 
 def test_aggregate_mean_std_ddof1():
-    rows = pd.DataFrame({
-        "dataset": ["german", "german", "german", "adult", "adult", "compas"],
-        "inner_steps": [1.0, 1.0, 1.0, np.nan, np.nan, 10.0],
-        "seed": [0, 1, 2, 0, 1, 0],
-        "accuracy": [0.5, 0.7, 0.9, 0.2, 0.4, 0.6],
-        "dp_diff": [0.1, 0.1, 0.4, 0.0, 0.3, 0.05],
-    })
+    rows = pd.DataFrame(
+        {
+            "dataset": ["german", "german", "german", "adult", "adult", "compas"],
+            "inner_steps": [1.0, 1.0, 1.0, np.nan, np.nan, 10.0],
+            "seed": [0, 1, 2, 0, 1, 0],
+            "accuracy": [0.5, 0.7, 0.9, 0.2, 0.4, 0.6],
+            "dp_diff": [0.1, 0.1, 0.4, 0.0, 0.3, 0.05],
+        }
+    )
     out = aggregate(rows, ["dataset", "inner_steps"], ("accuracy", "dp_diff", "not_a_column"))
     assert list(out.columns) == [
-        "dataset", "inner_steps", "accuracy_mean", "accuracy_std", "dp_diff_mean", "dp_diff_std", "n_seeds"
+        "dataset",
+        "inner_steps",
+        "accuracy_mean",
+        "accuracy_std",
+        "dp_diff_mean",
+        "dp_diff_std",
+        "n_seeds",
     ]
     assert list(out["dataset"]) == ["german", "adult", "compas"]  # first-appearance order
     german, adult, compas = (out.iloc[i] for i in range(3))

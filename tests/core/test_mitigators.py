@@ -1,4 +1,5 @@
 """fairlearn mitigators as run-grid methods (faalgrad.mitigators)."""
+
 import warnings
 
 import numpy as np
@@ -10,7 +11,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from faalgrad.runs import METHODS, RunSpec, run, split_data
 from faalgrad.mitigators import (
-    MITIGATORS, POSTPROCESSORS, MitigatorResult, ScoreModel, base_learner, check_mitigator,
+    MITIGATORS,
+    POSTPROCESSORS,
+    MitigatorResult,
+    ScoreModel,
+    base_learner,
+    check_mitigator,
     fit_mitigator,
 )
 from faalgrad.splits import SplitData
@@ -27,7 +33,9 @@ def _biased(n: int, seed: int):
 
 @pytest.fixture(scope="module")
 def data() -> SplitData:
-    (Xt, yt, at), (Xv, yv, av), (Xs, ys, as_) = (_biased(n, s) for n, s in ((1200, 0), (600, 1), (600, 2)))
+    (Xt, yt, at), (Xv, yv, av), (Xs, ys, as_) = (
+        _biased(n, s) for n, s in ((1200, 0), (600, 1), (600, 2))
+    )
     return SplitData(Xt, yt, at, Xv, yv, av, Xs, ys, as_, ("x0", "x1"), "toy", 0)
 
 
@@ -67,16 +75,22 @@ def test_shapes_and_values(method, data, scores):
     assert np.all((p >= 0) & (p <= 1))
     assert set(np.unique(labels)) <= {0, 1}
     if method not in POSTPROCESSORS:  # one entry per ExponentiatedGradient iteration
-        assert len(result.val_loss) == result.estimator.last_iter_ + 1 and 0 <= result.best_epoch < len(result.val_loss)
+        assert len(
+            result.val_loss
+        ) == result.estimator.last_iter_ + 1 and 0 <= result.best_epoch < len(result.val_loss)
 
 
 @pytest.mark.parametrize("method", MITIGATORS)
 def test_deterministic(method, data, scores):
     one, two = _fit(method, data, scores, seed=3), _fit(method, data, scores, seed=3)
-    np.testing.assert_array_equal(one.predict_labels(data.X_test, data.a_test), two.predict_labels(data.X_test, data.a_test))
+    np.testing.assert_array_equal(
+        one.predict_labels(data.X_test, data.a_test), two.predict_labels(data.X_test, data.a_test)
+    )
     np.testing.assert_array_equal(one.predict_proba(data.X_test), two.predict_proba(data.X_test))
     # repeated predictions of one fitted model are reproducible too (fixed random_state)
-    np.testing.assert_array_equal(one.predict_labels(data.X_test, data.a_test), one.predict_labels(data.X_test, data.a_test))
+    np.testing.assert_array_equal(
+        one.predict_labels(data.X_test, data.a_test), one.predict_labels(data.X_test, data.a_test)
+    )
 
 
 @pytest.mark.parametrize("method", ["eg_dp", "to_dp"])
@@ -107,7 +121,9 @@ def test_exponentiated_gradient_score_is_the_mixture(data, scores):
     result = _fit("eg_dp", data, scores)
     eg = result.estimator
     assert np.isclose(eg.weights_.sum(), 1.0)
-    expected = sum(w * eg.predictors_[t].predict_proba(data.X_test)[:, 1] for t, w in eg.weights_.items())
+    expected = sum(
+        w * eg.predictors_[t].predict_proba(data.X_test)[:, 1] for t, w in eg.weights_.items()
+    )
     np.testing.assert_allclose(result.predict_proba(data.X_test), expected)
 
 
@@ -149,15 +165,22 @@ def test_run_row_uses_the_randomised_labels(method):
     d = split_data("german", 0)
     from faalgrad.runs import erm_model
 
-    result = fit_mitigator(method, d, 0, model=erm_model("german", 0) if method in POSTPROCESSORS else None)
+    result = fit_mitigator(
+        method, d, 0, model=erm_model("german", 0) if method in POSTPROCESSORS else None
+    )
     labels = result.predict_labels(d.X_test, d.a_test)
     assert row["accuracy"] == pytest.approx(float((labels == d.y_test).mean()))
-    assert row["dp_diff"] == pytest.approx(demographic_parity_difference(d.y_test, labels, sensitive_features=d.a_test))
+    assert row["dp_diff"] == pytest.approx(
+        demographic_parity_difference(d.y_test, labels, sensitive_features=d.a_test)
+    )
     assert 0 <= row["val_accuracy"] <= 1 and 0 <= row["auc"] <= 1
 
 
 def test_cli_runs_a_mitigator(capsys):
     from faalgrad.__main__ import main
 
-    assert main(["run", "--dataset", "german", "--method", "eg_dp", "--seeds", "1", "--n-jobs", "1"]) == 0
+    assert (
+        main(["run", "--dataset", "german", "--method", "eg_dp", "--seeds", "1", "--n-jobs", "1"])
+        == 0
+    )
     assert "ExponentiatedGradient (DP)" in capsys.readouterr().out

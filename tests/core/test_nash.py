@@ -1,4 +1,5 @@
 """Tests for :mod:`faalgrad.nash` (Nash-bargaining meta-learning and its one-stage baselines)."""
+
 from __future__ import annotations
 
 import math
@@ -46,7 +47,17 @@ def german():
 
 def _train(method, data, config=FAST, seed=0, **kw):
     a_val = kw.pop("a_val", data.a_val)
-    return train_nash(method, data.X_train, data.y_train, data.a_train, data.X_val, data.y_val, a_val, config, seed)
+    return train_nash(
+        method,
+        data.X_train,
+        data.y_train,
+        data.a_train,
+        data.X_val,
+        data.y_val,
+        a_val,
+        config,
+        seed,
+    )
 
 
 def _relative_residual(G: torch.Tensor, alpha: torch.Tensor) -> float:
@@ -96,7 +107,9 @@ def test_nbs_hand_made():
     G = torch.zeros(2, 20, dtype=torch.float64)
     G[0, 0], G[1, 0], G[1, 1] = 1.0, -0.5, math.sqrt(3) / 2
     alpha, converged = nbs_solve(G)
-    assert converged and torch.allclose(alpha, torch.full((2,), math.sqrt(2.0), dtype=torch.float64), rtol=1e-9)
+    assert converged and torch.allclose(
+        alpha, torch.full((2,), math.sqrt(2.0), dtype=torch.float64), rtol=1e-9
+    )
     # scaling G by c scales α by 1/c
     alpha_scaled, _ = nbs_solve(1e-4 * G)
     assert torch.allclose(alpha_scaled, 1e4 * alpha, rtol=1e-9)
@@ -162,7 +175,9 @@ def _lookahead_reference(params, model, Xb, yb, Xm, ym, players, K, eta):
     losses = F.binary_cross_entropy_with_logits(logits(theta, model, Xb), yb, reduction="none")
     grads = torch.autograd.grad((eps * losses).sum(), list(theta.values()), create_graph=True)
     adapted = {k: v - eta * g for (k, v), g in zip(theta.items(), grads)}
-    meta_losses = F.binary_cross_entropy_with_logits(logits(adapted, model, Xm), ym, reduction="none")
+    meta_losses = F.binary_cross_entropy_with_logits(
+        logits(adapted, model, Xm), ym, reduction="none"
+    )
     L = torch.stack([meta_losses[players == k].mean() for k in range(K)])
     G = torch.stack([torch.autograd.grad(L[k], eps, retain_graph=True)[0] for k in range(K)])
     return G, eps, meta_losses
@@ -206,10 +221,14 @@ def test_objective_direction_is_dF_deps(objective):
 @pytest.mark.parametrize("generic", [False, True])
 def test_weighted_gradient_matches_autograd(generic):
     model, params, Xb, yb, Xm, ym, players = _setup(MODELS["mlp_relu"](), seed=3)
-    _, weighted_grad, _, _ = _hyper_parts(params, model, Xb, yb, Xm, ym, players, 4, 0.1, generic=generic)
+    _, weighted_grad, _, _ = _hyper_parts(
+        params, model, Xb, yb, Xm, ym, players, 4, 0.1, generic=generic
+    )
     w = torch.rand(len(yb), generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     theta = {k: v.clone().requires_grad_(True) for k, v in params.items()}
-    loss = (w * F.binary_cross_entropy_with_logits(logits(theta, model, Xb), yb, reduction="none")).sum()
+    loss = (
+        w * F.binary_cross_entropy_with_logits(logits(theta, model, Xb), yb, reduction="none")
+    ).sum()
     ref = dict(zip(theta, torch.autograd.grad(loss, list(theta.values()))))
     got = weighted_grad(w)
     for k in params:
@@ -239,11 +258,15 @@ def test_all_zero_weights_make_no_update():
     opt = torch.optim.SGD(params.values(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     # one sensitive group only: FORML's F = max - min is identically 0, so d = 0 and w = 0
     meta = MetaSet(np.arange(len(ym)), np.repeat([0, 1], [7, 7]), ((0, 0), (0, 1)))
-    info = nash_step(params, model, opt, Xb, yb, Xm, ym, meta, objective="forml", bargain=False, lookahead_lr=0.1)
+    info = nash_step(
+        params, model, opt, Xb, yb, Xm, ym, meta, objective="forml", bargain=False, lookahead_lr=0.1
+    )
     assert not info.updated and info.n_weighted == 0
     assert all(torch.equal(params[k], before[k]) for k in params)
     assert len(opt.state) == 0  # no momentum buffer, no weight decay step
-    info = nash_step(params, model, opt, Xb, yb, Xm, ym, meta, objective="ltr", bargain=False, lookahead_lr=0.1)
+    info = nash_step(
+        params, model, opt, Xb, yb, Xm, ym, meta, objective="ltr", bargain=False, lookahead_lr=0.1
+    )
     assert info.updated and any(not torch.equal(params[k], before[k]) for k in params)
 
 
@@ -268,8 +291,16 @@ def test_meta_set_balanced_and_seeded():
 
 def test_config_defaults_and_presets():
     c = NashConfig()
-    assert (c.hidden, c.lr, c.momentum, c.weight_decay, c.batch_size, c.epochs, c.bargain_epochs, c.meta_per_cell) == (
-        (128, 64), 1e-3, 0.9, 5e-4, 512, 50, 15, 8)
+    assert (
+        c.hidden,
+        c.lr,
+        c.momentum,
+        c.weight_decay,
+        c.batch_size,
+        c.epochs,
+        c.bargain_epochs,
+        c.meta_per_cell,
+    ) == ((128, 64), 1e-3, 0.9, 5e-4, 512, 50, 15, 8)
     assert c.eta == 1e-3 and NashConfig(lookahead_lr=0.5).eta == 0.5
     assert nash_config("communities").batch_size == 32
     assert nash_config("adult").batch_size == 512
@@ -316,10 +347,15 @@ def test_every_method_trains_on_german(method, german):
     assert proba.shape == (len(german.y_test),) and np.isfinite(proba).all()
     assert ((proba > 0) & (proba < 1)).all()
     h = result.history
-    assert len(result.val_loss) == len(h.val_worst_auc) == FAST.epochs and np.isfinite(result.val_loss).all()
+    assert (
+        len(result.val_loss) == len(h.val_worst_auc) == FAST.epochs
+        and np.isfinite(result.val_loss).all()
+    )
     worst = np.nan_to_num(np.asarray(h.val_worst_auc), nan=-np.inf)
     best = [e for e in range(FAST.epochs) if worst[e] == worst.max()]
-    assert result.best_epoch == min(best, key=lambda e: result.val_loss[e])  # default: worst-group AUC
+    assert result.best_epoch == min(
+        best, key=lambda e: result.val_loss[e]
+    )  # default: worst-group AUC
     batches_per_epoch = math.ceil(len(german.y_train) / FAST.batch_size)
     assert len(h.steps) == FAST.epochs * batches_per_epoch
     assert h.skipped_steps < len(h.steps)
@@ -340,7 +376,9 @@ def test_stages_switch_at_bargain_epochs(german):
     shares = h.conflict_shares()
     assert 0 <= shares["after_bargaining"] <= shares["one_stage_bargain_batches"] <= 1
     one_stage = _train("gdro", german, config).history
-    assert one_stage.epoch_stage == ["objective"] * 4 and not any(s.bargained for s in one_stage.steps)
+    assert one_stage.epoch_stage == ["objective"] * 4 and not any(
+        s.bargained for s in one_stage.steps
+    )
     assert math.isnan(one_stage.conflict_shares()["after_bargaining"])
 
 
@@ -370,13 +408,23 @@ def test_training_with_all_zero_weights_never_updates(german):
 def test_selection_on_validation_loss(german):
     result = _train("ltr", german, FAST.updated(selection="val_loss", epochs=4, bargain_epochs=0))
     assert result.best_epoch == int(np.argmin(result.val_loss))
-    assert all(torch.equal(result.params[k], v) for k, v in _train("ltr", german, FAST.updated(
-        selection="val_loss", epochs=result.best_epoch + 1, bargain_epochs=0)).params.items())
+    assert all(
+        torch.equal(result.params[k], v)
+        for k, v in _train(
+            "ltr",
+            german,
+            FAST.updated(selection="val_loss", epochs=result.best_epoch + 1, bargain_epochs=0),
+        ).params.items()
+    )
 
 
 def test_selected_params_are_those_of_the_best_epoch(german):
     full = _train("nash_ltr", german, FAST.updated(epochs=4))
-    again = _train("nash_ltr", german, FAST.updated(epochs=full.best_epoch + 1, bargain_epochs=min(2, full.best_epoch + 1)))
+    again = _train(
+        "nash_ltr",
+        german,
+        FAST.updated(epochs=full.best_epoch + 1, bargain_epochs=min(2, full.best_epoch + 1)),
+    )
     # the shorter run repeats the first best_epoch + 1 epochs exactly, so its last epoch is the selected one
     assert again.history.val_worst_auc == full.history.val_worst_auc[: full.best_epoch + 1]
     assert again.best_epoch == full.best_epoch
@@ -387,8 +435,17 @@ def test_rejects_unknown_method_and_bad_lengths(german):
     with pytest.raises(ValueError, match="unknown method 'nash'"):
         _train("nash", german)
     with pytest.raises(ValueError, match="lengths differ"):
-        train_nash("ltr", german.X_train, german.y_train[:-1], german.a_train, german.X_val, german.y_val,
-                   german.a_val, FAST, 0)
+        train_nash(
+            "ltr",
+            german.X_train,
+            german.y_train[:-1],
+            german.a_train,
+            german.X_val,
+            german.y_val,
+            german.a_val,
+            FAST,
+            0,
+        )
 
 
 # --- synthetic --------------------------------------------------------------------------
@@ -399,7 +456,16 @@ def test_synthetic_two_group():
     df = synthetic_two_group(**kw)
     assert df.equals(synthetic_two_group(**kw))
     assert len(df) == 2 * 2 * 2 * 31
-    assert {"objective", "method", "start", "step", "loss_g0", "loss_g1", "theta_0", "theta_1"} <= set(df.columns)
+    assert {
+        "objective",
+        "method",
+        "start",
+        "step",
+        "loss_g0",
+        "loss_g1",
+        "theta_0",
+        "theta_1",
+    } <= set(df.columns)
     assert np.isfinite(df[["loss_g0", "loss_g1", "theta_0", "theta_1"]].to_numpy()).all()
     steps = df[df["step"] < 30]
     assert (steps["bargained"] == ((steps["method"] == "two_stage") & (steps["step"] < 10))).all()
@@ -411,4 +477,8 @@ def test_synthetic_two_group():
     assert (start == 1).all().all()
     # bargaining steps resolve the conflicts they can
     bargained = steps[steps["bargained"]]
-    assert not bargained.loc[bargained["nbs_converged"].astype(bool), "conflict_after"].astype(bool).any()
+    assert (
+        not bargained.loc[bargained["nbs_converged"].astype(bool), "conflict_after"]
+        .astype(bool)
+        .any()
+    )

@@ -37,7 +37,12 @@ def test_indices_disjoint_complete_sized_and_stratified(name, seed):
     parts = train_val_test_indices(ds.y, ds.a, seed)
     train, val, test = parts
     # Disjoint and complete.
-    assert len(np.intersect1d(train, val)) == len(np.intersect1d(train, test)) == len(np.intersect1d(val, test)) == 0
+    assert (
+        len(np.intersect1d(train, val))
+        == len(np.intersect1d(train, test))
+        == len(np.intersect1d(val, test))
+        == 0
+    )
     np.testing.assert_array_equal(np.sort(np.concatenate(parts)), np.arange(n))
     for part in parts:
         np.testing.assert_array_equal(part, np.sort(part))
@@ -83,18 +88,27 @@ def _toy_dataset(extreme_rows: np.ndarray | None = None) -> Dataset:
     n = 200
     y = rng.integers(0, 2, n).astype(np.int64)
     a = rng.integers(0, 2, n).astype(np.int64)
-    features = pd.DataFrame({
-        "color": np.array(["red", "blue", "green"], dtype=object)[rng.integers(0, 3, n)],
-        "x1": rng.normal(5.0, 2.0, n),
-        "x2": rng.normal(-1.0, 0.5, n),
-    })
+    features = pd.DataFrame(
+        {
+            "color": np.array(["red", "blue", "green"], dtype=object)[rng.integers(0, 3, n)],
+            "x1": rng.normal(5.0, 2.0, n),
+            "x2": rng.normal(-1.0, 0.5, n),
+        }
+    )
     if extreme_rows is not None:
         features.loc[extreme_rows, "x1"] = 1e6
         features.loc[extreme_rows, "x2"] = -1e6
         features.loc[extreme_rows, "color"] = "purple"
     return Dataset(
-        name="toy", features=features, y=y, a=a, categorical=("color",), numeric=("x1", "x2"),
-        protected_feature="group_b", group_names=("A", "B"), label_meaning="positive",
+        name="toy",
+        features=features,
+        y=y,
+        a=a,
+        categorical=("color",),
+        numeric=("x1", "x2"),
+        protected_feature="group_b",
+        group_names=("A", "B"),
+        label_meaning="positive",
     )
 
 
@@ -107,15 +121,24 @@ def test_preprocessing_fitted_on_training_split_only():
 
     # The training matrix and feature set do not see the validation/test rows at all.
     np.testing.assert_array_equal(d.X_train, c.X_train)
-    assert d.feature_names == c.feature_names == ("x1", "x2", "color_blue", "color_green", "color_red", "group_b")
+    assert (
+        d.feature_names
+        == c.feature_names
+        == ("x1", "x2", "color_blue", "color_green", "color_red", "group_b")
+    )
     # Numeric columns standardised with the training mean/std (ddof=0, StandardScaler).
     np.testing.assert_allclose(d.X_train[:, :2].mean(axis=0), 0.0, atol=1e-6)
     np.testing.assert_allclose(d.X_train[:, :2].std(axis=0), 1.0, atol=1e-6)
     raw = clean.features.iloc[train][["x1", "x2"]].to_numpy()
     mu, sd = raw.mean(axis=0), raw.std(axis=0)
-    np.testing.assert_allclose(d.X_val[:, :2], np.broadcast_to((np.array([1e6, -1e6]) - mu) / sd, (len(val), 2)), rtol=1e-6)
     np.testing.assert_allclose(
-        c.X_test[:, :2], (clean.features.iloc[test][["x1", "x2"]].to_numpy() - mu) / sd, rtol=1e-5, atol=1e-5
+        d.X_val[:, :2], np.broadcast_to((np.array([1e6, -1e6]) - mu) / sd, (len(val), 2)), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        c.X_test[:, :2],
+        (clean.features.iloc[test][["x1", "x2"]].to_numpy() - mu) / sd,
+        rtol=1e-5,
+        atol=1e-5,
     )
     # The unseen category is ignored: all one-hot columns zero.
     assert (d.X_val[:, 2:5] == 0).all() and (d.X_test[:, 2:5] == 0).all()
@@ -209,7 +232,12 @@ def test_config2_default_is_the_authors_code_and_bad_direction_is_refused():
 
 
 #: The over-represented label of the protected group, by meaning, in each dataset's coding.
-OVER = {"compas": 0, "adult": 0, "communities": 1, "german": 0}  # re-offended, <=50K, high crime, bad credit
+OVER = {
+    "compas": 0,
+    "adult": 0,
+    "communities": 1,
+    "german": 0,
+}  # re-offended, <=50K, high crime, bad credit
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
@@ -220,7 +248,9 @@ def test_config2_on_each_dataset(dataset):
     support, query = support_query(y, a, "config2", dataset=dataset)
     label = OVER[dataset]
     assert ((a[query] == 1) & (y[query] != label) | (a[query] == 0) & (y[query] == label)).all()
-    assert ((a[support] == 1) & (y[support] == label) | (a[support] == 0) & (y[support] != label)).all()
+    assert (
+        (a[support] == 1) & (y[support] == label) | (a[support] == 0) & (y[support] != label)
+    ).all()
     _check_partition(support, query, len(y))
 
 
@@ -328,7 +358,9 @@ def test_infeasible_ratio_synthetic_known_share():
 
 
 def test_unknown_split_lists_choices():
-    with pytest.raises(ValueError, match="unknown split 'config3'; valid choices: config1, config2, ratio, swap"):
+    with pytest.raises(
+        ValueError, match="unknown split 'config3'; valid choices: config1, config2, ratio, swap"
+    ):
         support_query(Y, A, "config3", dataset="german")
 
 
@@ -337,15 +369,27 @@ def test_unknown_split_lists_choices():
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("80:20", 0.2), ("70:30", 0.3), ("60:40", 0.4), ("50:50", 0.5), ("8:2", 0.2), (0.25, 0.25), ("1:3", 0.75)],
+    [
+        ("80:20", 0.2),
+        ("70:30", 0.3),
+        ("60:40", 0.4),
+        ("50:50", 0.5),
+        ("8:2", 0.2),
+        (0.25, 0.25),
+        ("1:3", 0.75),
+    ],
 )
 def test_parse_ratio(value, expected):
     assert parse_ratio(value) == pytest.approx(expected, abs=1e-15)
 
 
-@pytest.mark.parametrize("value", ["80-20", "a:b", "80:20:0", "100:0", "-10:20", 0.0, 1.0, 1.5, -0.2])
+@pytest.mark.parametrize(
+    "value", ["80-20", "a:b", "80:20:0", "100:0", "-10:20", 0.0, 1.0, 1.5, -0.2]
+)
 def test_parse_ratio_rejects(value):
-    with pytest.raises(ValueError, match=re.escape(repr(value)) if isinstance(value, str) else "strictly between"):
+    with pytest.raises(
+        ValueError, match=re.escape(repr(value)) if isinstance(value, str) else "strictly between"
+    ):
         parse_ratio(value)
 
 

@@ -59,7 +59,9 @@ def _ref_loss(params: dict, model, X, y) -> torch.Tensor:
 
 
 def _leaf_params(model) -> OrderedDict:
-    return OrderedDict((k, v.detach().clone().requires_grad_(True)) for k, v in model.named_parameters())
+    return OrderedDict(
+        (k, v.detach().clone().requires_grad_(True)) for k, v in model.named_parameters()
+    )
 
 
 def _ref_adapt(theta0: OrderedDict, model, X_s, y_s, lr, steps, *, create_graph=True) -> dict:
@@ -107,7 +109,9 @@ def _max_abs_diff(a: dict, b: dict) -> float:
 @pytest.mark.parametrize("inner_steps", [1, 3])
 def test_meta_gradient_matches_autograd_reference(activation, hidden, inner_steps):
     model, params, X_s, y_s, X_q, y_q = _problem(activation, hidden)
-    ours = meta_gradient(params, model, X_s, y_s, X_q, y_q, inner_lr=INNER_LR, inner_steps=inner_steps)
+    ours = meta_gradient(
+        params, model, X_s, y_s, X_q, y_q, inner_lr=INNER_LR, inner_steps=inner_steps
+    )
     ref = _ref_meta_gradient(model, X_s, y_s, X_q, y_q, INNER_LR, inner_steps)
     assert all(v.dtype == torch.float64 for v in ours.values())
     _assert_dicts_close(ours, ref, atol=1e-6)
@@ -118,8 +122,13 @@ def test_one_step_meta_gradient_closed_form(activation, hidden):
     """I = 1: ∂L(θ1, X_q)/∂θ0 = v - η H_s(θ0) v with v = ∇L(θ1, X_q)."""
     model, params, X_s, y_s, X_q, y_q = _problem(activation, hidden)
     theta0 = _leaf_params(model)
-    g_s = torch.autograd.grad(_ref_loss(theta0, model, X_s, y_s), list(theta0.values()), create_graph=True)
-    theta1 = {k: (v - INNER_LR * g).detach().requires_grad_(True) for (k, v), g in zip(theta0.items(), g_s)}
+    g_s = torch.autograd.grad(
+        _ref_loss(theta0, model, X_s, y_s), list(theta0.values()), create_graph=True
+    )
+    theta1 = {
+        k: (v - INNER_LR * g).detach().requires_grad_(True)
+        for (k, v), g in zip(theta0.items(), g_s)
+    }
     v = torch.autograd.grad(_ref_loss(theta1, model, X_q, y_q), list(theta1.values()))
     hvp = torch.autograd.grad(sum((g * vi).sum() for g, vi in zip(g_s, v)), list(theta0.values()))
     closed = {k: vi - INNER_LR * hi for k, vi, hi in zip(theta0, v, hvp)}
@@ -144,13 +153,30 @@ def test_ten_inner_steps_differ_from_one(activation, hidden):
 def test_first_order_is_query_gradient_at_adapted_params(activation, hidden, inner_steps):
     model, params, X_s, y_s, X_q, y_q = _problem(activation, hidden)
     first = meta_gradient(
-        params, model, X_s, y_s, X_q, y_q, inner_lr=INNER_LR, inner_steps=inner_steps, first_order=True
+        params,
+        model,
+        X_s,
+        y_s,
+        X_q,
+        y_q,
+        inner_lr=INNER_LR,
+        inner_steps=inner_steps,
+        first_order=True,
     )
-    second = meta_gradient(params, model, X_s, y_s, X_q, y_q, inner_lr=INNER_LR, inner_steps=inner_steps)
+    second = meta_gradient(
+        params, model, X_s, y_s, X_q, y_q, inner_lr=INNER_LR, inner_steps=inner_steps
+    )
     # ∇L(θ_I, X_q) by hand: adapt without a graph, then one plain gradient at θ_I.
-    theta_I = _ref_adapt(_leaf_params(model), model, X_s, y_s, INNER_LR, inner_steps, create_graph=False)
+    theta_I = _ref_adapt(
+        _leaf_params(model), model, X_s, y_s, INNER_LR, inner_steps, create_graph=False
+    )
     theta_I = OrderedDict((k, v.detach().requires_grad_(True)) for k, v in theta_I.items())
-    by_hand = dict(zip(theta_I, torch.autograd.grad(_ref_loss(theta_I, model, X_q, y_q), list(theta_I.values()))))
+    by_hand = dict(
+        zip(
+            theta_I,
+            torch.autograd.grad(_ref_loss(theta_I, model, X_q, y_q), list(theta_I.values())),
+        )
+    )
     _assert_dicts_close(first, by_hand, atol=1e-6)
     assert _max_abs_diff(first, second) > 1e-4
 
@@ -161,7 +187,15 @@ def test_first_order_is_query_gradient_at_adapted_params(activation, hidden, inn
 def test_meta_gradient_reaches_every_parameter(activation, hidden, first_order, inner_steps):
     model, params, X_s, y_s, X_q, y_q = _problem(activation, hidden)
     out = meta_gradient(
-        params, model, X_s, y_s, X_q, y_q, inner_lr=INNER_LR, inner_steps=inner_steps, first_order=first_order
+        params,
+        model,
+        X_s,
+        y_s,
+        X_q,
+        y_q,
+        inner_lr=INNER_LR,
+        inner_steps=inner_steps,
+        first_order=first_order,
     )
     assert set(out) == {k for k, _ in model.named_parameters()}
     for k, g in out.items():
@@ -186,7 +220,9 @@ def test_one_inner_step_lowers_support_loss(activation, hidden):
     assert after < before
     # ...and it is exactly one plain SGD step.
     theta1 = _ref_adapt(_leaf_params(model), model, X_s, y_s, 1e-2, 1, create_graph=False)
-    _assert_dicts_close(adapt(params, model, X_s, y_s, 1e-2, 1), {k: v.detach() for k, v in theta1.items()}, 1e-12)
+    _assert_dicts_close(
+        adapt(params, model, X_s, y_s, 1e-2, 1), {k: v.detach() for k, v in theta1.items()}, 1e-12
+    )
 
 
 def test_bce_matches_sklearn_log_loss_and_weighting():
@@ -194,7 +230,9 @@ def test_bce_matches_sklearn_log_loss_and_weighting():
     with torch.no_grad():
         p = torch.sigmoid(_forward(params, model, X_s)).numpy()
         w = torch.tensor([1.0, 2.0, 0.5, 3.0, 1.0, 1.0, 4.0], dtype=torch.float64)
-        assert float(bce(params, model, X_s, y_s)) == pytest.approx(log_loss(y_s.numpy(), p), rel=1e-12)
+        assert float(bce(params, model, X_s, y_s)) == pytest.approx(
+            log_loss(y_s.numpy(), p), rel=1e-12
+        )
         assert float(bce(params, model, X_s, y_s, w)) == pytest.approx(
             log_loss(y_s.numpy(), p, sample_weight=w.numpy()), rel=1e-12
         )
@@ -205,9 +243,15 @@ def test_build_mlp_architecture_and_seed():
     model = build_mlp(5, config, seed=3)
     kinds = [type(m) for m in model]
     assert kinds == [nn.Linear, nn.Tanh, nn.Linear, nn.Tanh, nn.Linear]
-    assert [(m.in_features, m.out_features) for m in model if isinstance(m, nn.Linear)] == [(5, 6), (6, 4), (4, 1)]
+    assert [(m.in_features, m.out_features) for m in model if isinstance(m, nn.Linear)] == [
+        (5, 6),
+        (6, 4),
+        (4, 1),
+    ]
     same, other = build_mlp(5, config, seed=3), build_mlp(5, config, seed=4)
-    for (k, v), v_same, v_other in zip(model.named_parameters(), same.parameters(), other.parameters()):
+    for (k, v), v_same, v_other in zip(
+        model.named_parameters(), same.parameters(), other.parameters()
+    ):
         assert torch.equal(v, v_same), k
         assert not torch.equal(v, v_other), k
 
@@ -234,14 +278,30 @@ def _data(n: int, seed: int, noise: float = 0.5):
 def sets():
     X, y = _data(60, 0)
     Xv, yv = _data(30, 1)
-    return {"X_s": X[:20], "y_s": y[:20], "X_q": X[20:], "y_q": y[20:], "X": X, "y": y, "X_val": Xv, "y_val": yv}
+    return {
+        "X_s": X[:20],
+        "y_s": y[:20],
+        "X_q": X[20:],
+        "y_q": y[20:],
+        "X": X,
+        "y": y,
+        "X_val": Xv,
+        "y_val": yv,
+    }
 
 
 def _train(kind: str, sets, config: TrainConfig, seed: int, **kwargs):
     if kind == "erm":
         return train_erm(sets["X"], sets["y"], sets["X_val"], sets["y_val"], config, seed, **kwargs)
     return train_faalgrad(
-        sets["X_s"], sets["y_s"], sets["X_q"], sets["y_q"], sets["X_val"], sets["y_val"], config, seed
+        sets["X_s"],
+        sets["y_s"],
+        sets["X_q"],
+        sets["y_q"],
+        sets["X_val"],
+        sets["y_val"],
+        config,
+        seed,
     )
 
 
@@ -259,8 +319,13 @@ def _params_equal(r1, r2) -> bool:
 
 CONFIGS = [
     pytest.param(TrainConfig(max_epochs=8, outer_lr=0.05), id="full-batch"),
-    pytest.param(TrainConfig(max_epochs=8, outer_lr=0.05, batch_size=16, inner_steps=2), id="minibatch"),
-    pytest.param(TrainConfig(max_epochs=8, outer_lr=0.05, first_order=True, optimizer="sgd"), id="first-order-sgd"),
+    pytest.param(
+        TrainConfig(max_epochs=8, outer_lr=0.05, batch_size=16, inner_steps=2), id="minibatch"
+    ),
+    pytest.param(
+        TrainConfig(max_epochs=8, outer_lr=0.05, first_order=True, optimizer="sgd"),
+        id="first-order-sgd",
+    ),
 ]
 
 
@@ -297,8 +362,14 @@ def test_training_lowers_validation_loss(kind, sets):
     result = _train(kind, sets, TrainConfig(max_epochs=30, outer_lr=0.05), seed=0)
     model = build_mlp(4, TrainConfig(), seed=0)
     with torch.no_grad():
-        initial = float(bce(dict(model.named_parameters()), model, torch.from_numpy(sets["X_val"]),
-                            torch.from_numpy(sets["y_val"].astype(np.float32))))
+        initial = float(
+            bce(
+                dict(model.named_parameters()),
+                model,
+                torch.from_numpy(sets["X_val"]),
+                torch.from_numpy(sets["y_val"].astype(np.float32)),
+            )
+        )
     assert min(result.val_loss) < initial
 
 
@@ -317,9 +388,27 @@ def test_sample_weight_changes_erm(sets):
 def test_faalgrad_rejects_empty_support_or_query(sets):
     config = TrainConfig(max_epochs=2)
     with pytest.raises(ValueError, match=r"support \(0 rows\)"):
-        train_faalgrad(sets["X_s"][:0], sets["y_s"][:0], sets["X_q"], sets["y_q"], sets["X_val"], sets["y_val"], config, 0)
+        train_faalgrad(
+            sets["X_s"][:0],
+            sets["y_s"][:0],
+            sets["X_q"],
+            sets["y_q"],
+            sets["X_val"],
+            sets["y_val"],
+            config,
+            0,
+        )
     with pytest.raises(ValueError, match=r"query \(0 rows\)"):
-        train_faalgrad(sets["X_s"], sets["y_s"], sets["X_q"][:0], sets["y_q"][:0], sets["X_val"], sets["y_val"], config, 0)
+        train_faalgrad(
+            sets["X_s"],
+            sets["y_s"],
+            sets["X_q"][:0],
+            sets["y_q"][:0],
+            sets["X_val"],
+            sets["y_val"],
+            config,
+            0,
+        )
 
 
 # --- early stopping ---------------------------------------------------------------------
@@ -333,7 +422,16 @@ def overfit_sets():
     y = rng.integers(0, 2, size=12)
     Xv = rng.normal(size=(40, 4)).astype(np.float32)
     yv = rng.integers(0, 2, size=40)
-    return {"X_s": X[:5], "y_s": y[:5], "X_q": X[5:], "y_q": y[5:], "X": X, "y": y, "X_val": Xv, "y_val": yv}
+    return {
+        "X_s": X[:5],
+        "y_s": y[:5],
+        "X_q": X[5:],
+        "y_q": y[5:],
+        "X": X,
+        "y": y,
+        "X_val": Xv,
+        "y_val": yv,
+    }
 
 
 @pytest.mark.parametrize("kind", ["erm", "faalgrad"])
@@ -428,17 +526,30 @@ def test_callback_sees_every_epoch_and_changes_nothing(kind, sets):
             v.add_(1.0)
 
     if kind == "erm":
-        with_cb = train_erm(sets["X"], sets["y"], sets["X_val"], sets["y_val"], config, 0, callback=record)
+        with_cb = train_erm(
+            sets["X"], sets["y"], sets["X_val"], sets["y_val"], config, 0, callback=record
+        )
     else:
-        with_cb = train_faalgrad(sets["X_s"], sets["y_s"], sets["X_q"], sets["y_q"], sets["X_val"], sets["y_val"],
-                                 config, 0, callback=record)
+        with_cb = train_faalgrad(
+            sets["X_s"],
+            sets["y_s"],
+            sets["X_q"],
+            sets["y_q"],
+            sets["X_val"],
+            sets["y_val"],
+            config,
+            0,
+            callback=record,
+        )
     _assert_identical(with_cb, _train(kind, sets, config, seed=0))
     assert [e for e, _ in seen] == list(range(6))
     assert all(not v.requires_grad for _, p in seen for v in p.values())
     # the callback's parameters are θ0 after that epoch: the validation loss recorded for it matches
     Xv, yv = torch.from_numpy(sets["X_val"]), torch.from_numpy(sets["y_val"].astype(np.float32))
     for epoch, params in seen:
-        assert float(bce(params, with_cb.model, Xv, yv)) == pytest.approx(with_cb.val_loss[epoch], rel=1e-6)
+        assert float(bce(params, with_cb.model, Xv, yv)) == pytest.approx(
+            with_cb.val_loss[epoch], rel=1e-6
+        )
     assert _params_equal(with_cb, type(with_cb)(with_cb.model, seen[with_cb.best_epoch][1]))
 
 
@@ -448,11 +559,27 @@ def test_callback_stops_with_early_stopping(kind, overfit_sets):
     epochs = []
     data = overfit_sets
     if kind == "erm":
-        result = train_erm(data["X"], data["y"], data["X_val"], data["y_val"], config, 0,
-                           callback=lambda e, p: epochs.append(e))
+        result = train_erm(
+            data["X"],
+            data["y"],
+            data["X_val"],
+            data["y_val"],
+            config,
+            0,
+            callback=lambda e, p: epochs.append(e),
+        )
     else:
-        result = train_faalgrad(data["X_s"], data["y_s"], data["X_q"], data["y_q"], data["X_val"], data["y_val"],
-                                config, 0, callback=lambda e, p: epochs.append(e))
+        result = train_faalgrad(
+            data["X_s"],
+            data["y_s"],
+            data["X_q"],
+            data["y_q"],
+            data["X_val"],
+            data["y_val"],
+            config,
+            0,
+            callback=lambda e, p: epochs.append(e),
+        )
     assert len(result.val_loss) < config.max_epochs
     assert epochs == list(range(len(result.val_loss)))
 
@@ -491,7 +618,11 @@ def test_sparse_rows_meta_gradient_equals_dense(activation, hidden, inner_steps,
     dense = meta_gradient(params, model, X_s, y_s, X_q, y_q, **kw)
     sparse = meta_gradient(params, model, SparseRows(X_s), y_s, SparseRows(X_q), y_q, **kw)
     _assert_dicts_close(sparse, dense, atol=1e-12)
-    ref = _ref_meta_gradient(model, X_s, y_s, X_q, y_q, INNER_LR, inner_steps) if not first_order else dense
+    ref = (
+        _ref_meta_gradient(model, X_s, y_s, X_q, y_q, INNER_LR, inner_steps)
+        if not first_order
+        else dense
+    )
     _assert_dicts_close(sparse, ref, atol=1e-6)
 
 
@@ -501,7 +632,9 @@ def test_sparse_rows_round_trip_and_logits():
     assert rows.shape == X_s.shape
     assert rows.csr.col_indices().dtype == torch.int32
     torch.testing.assert_close(rows.to_dense(), X_s, atol=0, rtol=0)
-    torch.testing.assert_close(train.logits(params, model, rows), _forward(params, model, X_s), atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        train.logits(params, model, rows), _forward(params, model, X_s), atol=1e-12, rtol=0
+    )
 
 
 def test_as_inputs_chooses_csr_only_for_large_sparse_full_batches(monkeypatch):
@@ -509,8 +642,12 @@ def test_as_inputs_chooses_csr_only_for_large_sparse_full_batches(monkeypatch):
     sparse = np.zeros((50, 4), dtype=np.float32)
     sparse[np.arange(50), np.arange(50) % 4] = 1.0  # one-hot: density 1/4
     assert isinstance(as_inputs(sparse), SparseRows)
-    assert isinstance(as_inputs(sparse, TrainConfig(batch_size=50)), SparseRows)  # one batch of every row
-    assert isinstance(as_inputs(sparse, TrainConfig(batch_size=49)), torch.Tensor)  # minibatches index rows
+    assert isinstance(
+        as_inputs(sparse, TrainConfig(batch_size=50)), SparseRows
+    )  # one batch of every row
+    assert isinstance(
+        as_inputs(sparse, TrainConfig(batch_size=49)), torch.Tensor
+    )  # minibatches index rows
     assert isinstance(as_inputs(np.ones((50, 4))), torch.Tensor)  # dense
     assert isinstance(as_inputs(sparse[:20]), torch.Tensor)  # 80 entries: too small to gain
 
@@ -519,7 +656,16 @@ def test_as_inputs_chooses_csr_only_for_large_sparse_full_batches(monkeypatch):
 def test_training_on_sparse_inputs_matches_dense_training(kind, monkeypatch):
     X, y = _data(400, 3)
     X = (X * (np.random.default_rng(0).random(X.shape) < 0.2)).astype(np.float32)
-    half = {"X_s": X[:200], "y_s": y[:200], "X_q": X[200:], "y_q": y[200:], "X": X, "y": y, "X_val": X[:100], "y_val": y[:100]}
+    half = {
+        "X_s": X[:200],
+        "y_s": y[:200],
+        "X_q": X[200:],
+        "y_q": y[200:],
+        "X": X,
+        "y": y,
+        "X_val": X[:100],
+        "y_val": y[:100],
+    }
     config = TrainConfig(max_epochs=20, patience=20, outer_lr=0.05)
     monkeypatch.setattr(train, "SPARSE_MIN_ENTRIES", 10**12)
     dense = _train(kind, half, config, seed=1)

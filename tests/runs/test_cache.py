@@ -1,5 +1,6 @@
 """faalgrad.cache: off by default, atomic, keyed by repr and the code fingerprint, each entry
 computed once by processes sharing the directory."""
+
 import multiprocessing
 import os
 import time
@@ -72,6 +73,7 @@ def test_run_rows_identical_with_and_without_cache(monkeypatch, tmp_path):
 
 def _ask(root, log, value, results):
     """In a child process: memoize a slow computation that logs each time it runs."""
+
     def compute():
         with open(log, "a") as f:
             f.write(f"computed {value}\n")

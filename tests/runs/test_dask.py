@@ -1,4 +1,5 @@
 """run_grid on a Dask cluster gives the rows of a local serial run."""
+
 import pandas as pd
 import pytest
 
@@ -10,14 +11,21 @@ distributed = pytest.importorskip("distributed")
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as c:
         yield c
 
 
 def _specs():
-    return [RunSpec("german", m, seed=s, overrides={"max_epochs": 5}) for s in (0, 1) for m in ("erm", "threshold")] + [
+    return [
+        RunSpec("german", m, seed=s, overrides={"max_epochs": 5})
+        for s in (0, 1)
+        for m in ("erm", "threshold")
+    ] + [
         RunSpec("german", "faalgrad", split="config2", seed=1, overrides={"max_epochs": 5}),
-        RunSpec("german", "eg_dp", seed=0)]
+        RunSpec("german", "eg_dp", seed=0),
+    ]
 
 
 def test_rows_identical_to_serial(cluster):
@@ -27,8 +35,24 @@ def test_rows_identical_to_serial(cluster):
 
 
 def test_cli_scheduler(cluster, capsys):
-    assert main(["run", "--dataset", "german", "--seed", "2", "--epochs", "3", "--format", "csv",
-                 "--scheduler", cluster.scheduler_address]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--dataset",
+                "german",
+                "--seed",
+                "2",
+                "--epochs",
+                "3",
+                "--format",
+                "csv",
+                "--scheduler",
+                cluster.scheduler_address,
+            ]
+        )
+        == 0
+    )
     assert "german" in capsys.readouterr().out
 
 

@@ -23,13 +23,25 @@ FAST = {"max_epochs": 3}
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"dataset": "mnist"}, "unknown dataset 'mnist'; valid choices: compas, adult, communities, german"),
-        ({"dataset": "german", "method": "svm"}, "unknown method 'svm'; valid choices: " + ", ".join(METHODS)),
-        ({"dataset": "german", "split": "config3"}, "unknown split 'config3'; valid choices: config1, config2, ratio, swap"),
+        (
+            {"dataset": "mnist"},
+            "unknown dataset 'mnist'; valid choices: compas, adult, communities, german",
+        ),
+        (
+            {"dataset": "german", "method": "svm"},
+            "unknown method 'svm'; valid choices: " + ", ".join(METHODS),
+        ),
+        (
+            {"dataset": "german", "split": "config3"},
+            "unknown split 'config3'; valid choices: config1, config2, ratio, swap",
+        ),
         ({"dataset": "german", "seed": -1}, "seed=-1 must be a non-negative integer"),
         ({"dataset": "german", "seed": 1.0}, "seed=1.0 must be a non-negative integer"),
         ({"dataset": "german", "seed": True}, "seed=True must be a non-negative integer"),
-        ({"dataset": "german", "split": "config1", "ratio": 0.2}, "ratio=0.2 applies only to the 'ratio' and 'swap' splits"),
+        (
+            {"dataset": "german", "split": "config1", "ratio": 0.2},
+            "ratio=0.2 applies only to the 'ratio' and 'swap' splits",
+        ),
         ({"dataset": "german", "split": "config2", "ratio": "80:20"}, "ratio='80:20' applies only"),
         ({"dataset": "german", "split": "ratio"}, "split 'ratio' needs a ratio"),
         ({"dataset": "german", "split": "swap"}, "split 'swap' needs a ratio"),
@@ -48,8 +60,12 @@ def test_run_spec_normalises_ratio_and_overrides():
     spec = RunSpec("german", split="ratio", ratio="80:20", overrides={"max_epochs": 3, "hidden": 4})
     assert spec.ratio == 0.2
     assert spec.overrides == (("hidden", 4), ("max_epochs", 3))
-    assert spec == RunSpec("german", split="ratio", ratio=0.2, overrides={"hidden": 4, "max_epochs": 3})
-    assert hash(spec) == hash(RunSpec("german", split="ratio", ratio=0.2, overrides={"hidden": 4, "max_epochs": 3}))
+    assert spec == RunSpec(
+        "german", split="ratio", ratio=0.2, overrides={"hidden": 4, "max_epochs": 3}
+    )
+    assert hash(spec) == hash(
+        RunSpec("german", split="ratio", ratio=0.2, overrides={"hidden": 4, "max_epochs": 3})
+    )
     config = spec.config()
     assert config.max_epochs == 3 and config.hidden == (4,)
     assert config.outer_lr == 0.1 and config.inner_lr == 0.005  # the German FaAlGrad preset
@@ -90,8 +106,17 @@ def test_infeasible_ratio_raises_when_run():
     assert share == pytest.approx(0.31)
     # Raised by the spec or, at the latest, by the run.
     for split, message in (("ratio", r"0\.310 \(69:31\)"), ("swap", r"0\.690 \(31:69\)")):
-        with pytest.raises(ValueError, match=rf"infeasible for german.*largest feasible ratio is {message}"):
-            run(RunSpec("german", split=split, ratio={"ratio": "50:50", "swap": "20:80"}[split], overrides=FAST))
+        with pytest.raises(
+            ValueError, match=rf"infeasible for german.*largest feasible ratio is {message}"
+        ):
+            run(
+                RunSpec(
+                    "german",
+                    split=split,
+                    ratio={"ratio": "50:50", "swap": "20:80"}[split],
+                    overrides=FAST,
+                )
+            )
     # The reported largest value runs.
     row = run(RunSpec("german", split="ratio", ratio=0.31, overrides=FAST))
     assert row["n_support"] == 217
@@ -102,7 +127,16 @@ def test_run_returns_a_complete_row():
     assert set(METRICS) <= set(row)
     for m in METRICS:
         assert isinstance(row[m], float) and np.isfinite(row[m]), m
-    for m in ("accuracy", "dp_diff", "eod_diff", "dp_ratio", "eod_ratio", "acc_protected", "acc_unprotected", "auc"):
+    for m in (
+        "accuracy",
+        "dp_diff",
+        "eod_diff",
+        "dp_ratio",
+        "eod_ratio",
+        "acc_protected",
+        "acc_unprotected",
+        "auc",
+    ):
         assert 0.0 <= row[m] <= 1.0, m
     assert row["dataset"] == "german" and row["method"] == "faalgrad" and row["split"] == "config1"
     assert row["label"] == "Config 1" and row["overrides"] == "max_epochs=5"
@@ -135,7 +169,9 @@ def test_run_is_deterministic(spec):
     first = run(spec)
     _clear_caches()
     second = run(spec)
-    pd.testing.assert_series_equal(pd.Series(first), pd.Series(second), check_exact=True)  # NaN-aware, exact
+    pd.testing.assert_series_equal(
+        pd.Series(first), pd.Series(second), check_exact=True
+    )  # NaN-aware, exact
     if spec.method != "threshold":
         assert first["threshold"] == 0.5
 
@@ -155,13 +191,21 @@ def test_table1_specs():
     assert [s.seed for s in specs] == [0] * 8 + [1] * 8
     rows = [(s.method, s.split, s.inner_steps) for s in specs[:8]]
     assert rows == [
-        ("erm", "config1", 1), ("mba_dp", "config1", 1), ("mba_eod", "config1", 1), ("threshold", "config1", 1),
-        ("faalgrad", "config1", 1), ("faalgrad", "config1", 10), ("faalgrad", "config2", 1), ("faalgrad", "config2", 10),
+        ("erm", "config1", 1),
+        ("mba_dp", "config1", 1),
+        ("mba_eod", "config1", 1),
+        ("threshold", "config1", 1),
+        ("faalgrad", "config1", 1),
+        ("faalgrad", "config1", 10),
+        ("faalgrad", "config2", 1),
+        ("faalgrad", "config2", 10),
     ]
     assert rows == [(s.method, s.split, s.inner_steps) for s in specs[8:]]
     assert all(s.dataset == "german" and s.include_protected and s.overrides == () for s in specs)
     assert len(table1_specs(["german", "compas"], 3)) == 48
-    assert all(s.overrides == (("max_epochs", 3),) for s in table1_specs(["german"], 1, max_epochs=3))
+    assert all(
+        s.overrides == (("max_epochs", 3),) for s in table1_specs(["german"], 1, max_epochs=3)
+    )
 
 
 @pytest.mark.parametrize("seeds", [0, -2, 1.5, True, "3"])
@@ -227,25 +271,36 @@ def test_table1_from_grid_rows_merges_paper(grid_rows):
     assert table["dp_diff_paper"].notna().all() and table["eod_diff_paper"].notna().all()
     assert (table["n_seeds"] == 2).all()
     assert list(table["method"]) == [
-        "Baseline MLP", "MBA for DP", "MBA for EOD", "Threshold adjustment", "Config 1", "Config 1", "Config 2", "Config 2",
+        "Baseline MLP",
+        "MBA for DP",
+        "MBA for EOD",
+        "Threshold adjustment",
+        "Config 1",
+        "Config 1",
+        "Config 2",
+        "Config 2",
     ]
     assert table["inner_steps"].tolist()[4:] == [1, 10, 1, 10]
     assert table["inner_steps"].isna().tolist()[:4] == [True] * 4
-    np.testing.assert_allclose(table["accuracy_diff"], table["accuracy_mean"] - table["accuracy_paper"])
+    np.testing.assert_allclose(
+        table["accuracy_diff"], table["accuracy_mean"] - table["accuracy_paper"]
+    )
 
 
 def _synthetic_rows() -> pd.DataFrame:
     """Six hand-made run rows for German: ERM over two seeds, Config 1 at I = 1 and 10."""
-    return pd.DataFrame({
-        "dataset": ["german"] * 6,
-        "method": ["erm", "erm", "faalgrad", "faalgrad", "faalgrad", "faalgrad"],
-        "split": ["config1"] * 6,
-        "inner_steps": [1, 1, 1, 1, 10, 10],
-        "seed": [0, 1, 0, 1, 0, 1],
-        "accuracy": [0.70, 0.74, 0.60, 0.64, 0.50, 0.50],
-        "dp_diff": [0.10, 0.20, 0.05, 0.07, 0.0, 0.02],
-        "eod_diff": [0.30, 0.10, 0.02, 0.04, 0.01, 0.03],
-    })
+    return pd.DataFrame(
+        {
+            "dataset": ["german"] * 6,
+            "method": ["erm", "erm", "faalgrad", "faalgrad", "faalgrad", "faalgrad"],
+            "split": ["config1"] * 6,
+            "inner_steps": [1, 1, 1, 1, 10, 10],
+            "seed": [0, 1, 0, 1, 0, 1],
+            "accuracy": [0.70, 0.74, 0.60, 0.64, 0.50, 0.50],
+            "dp_diff": [0.10, 0.20, 0.05, 0.07, 0.0, 0.02],
+            "eod_diff": [0.30, 0.10, 0.02, 0.04, 0.01, 0.03],
+        }
+    )
 
 
 def test_table1_values_on_hand_made_rows():
@@ -262,7 +317,9 @@ def test_table1_values_on_hand_made_rows():
     assert base["eod_diff_mean"] == pytest.approx(0.20)
     # The paper's German values: baseline 71.47 % / DP 0.15 / EOD 0.18, Config 1 I=10 70.00 %.
     assert base["accuracy_paper"] == pytest.approx(0.7147)
-    assert base["dp_diff_paper"] == pytest.approx(0.15) and base["eod_diff_paper"] == pytest.approx(0.18)
+    assert base["dp_diff_paper"] == pytest.approx(0.15) and base["eod_diff_paper"] == pytest.approx(
+        0.18
+    )
     assert c1["accuracy_paper"] == pytest.approx(0.7070)
     assert c10["accuracy_paper"] == pytest.approx(0.7000)
     assert base["accuracy_diff"] == pytest.approx(0.72 - 0.7147)

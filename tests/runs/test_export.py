@@ -1,4 +1,5 @@
 """Results as data: run rows and split indices written beside the book."""
+
 import gzip
 
 import numpy as np
@@ -30,7 +31,11 @@ def test_split_indices_are_the_runs_splits(monkeypatch, tmp_path):
         data = split_data("german", seed)
         train = mine.loc[mine["part"] == "train", "row"].to_numpy()
         assert len(train) == len(data.y_train)
-        for part, labels in (("train", data.y_train), ("validation", data.y_val), ("test", data.y_test)):
+        for part, labels in (
+            ("train", data.y_train),
+            ("validation", data.y_val),
+            ("test", data.y_test),
+        ):
             rows = mine.loc[mine["part"] == part, "row"].to_numpy()
             np.testing.assert_array_equal(load_dataset("german").y[rows], labels)
     monkeypatch.setenv(export.DATA_ENV, str(tmp_path))
@@ -49,7 +54,10 @@ def test_each_file_records_the_kernels_that_computed_it(monkeypatch, tmp_path):
     monkeypatch.setenv(export.DATA_ENV, str(tmp_path))
     monkeypatch.setenv("MKL_CBWR", "AVX2")
     pages = [f"page{i}" for i in range(8)]
-    writers = [threading.Thread(target=export.export_rows, args=(pd.DataFrame({"a": [i]}), p)) for i, p in enumerate(pages)]
+    writers = [
+        threading.Thread(target=export.export_rows, args=(pd.DataFrame({"a": [i]}), p))
+        for i, p in enumerate(pages)
+    ]
     for w in writers:
         w.start()
     for w in writers:

@@ -1,4 +1,5 @@
 """The Nash-style methods inside the experiment grid and the CLI."""
+
 import pytest
 
 from faalgrad.__main__ import main
@@ -27,5 +28,24 @@ def test_unknown_nash_setting_is_named():
 
 
 def test_cli_epochs_maps_to_nash_epochs(capsys):
-    assert main(["run", "--dataset", "german", "--method", "forml", "--seeds", "1", "--epochs", "1", "--format", "csv", "--n-jobs", "1"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--dataset",
+                "german",
+                "--method",
+                "forml",
+                "--seeds",
+                "1",
+                "--epochs",
+                "1",
+                "--format",
+                "csv",
+                "--n-jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert "conflict_one_stage" in capsys.readouterr().out.splitlines()[0]

@@ -1,4 +1,5 @@
 """The authors' released COMPAS script, replayed: ``setup="code"``."""
+
 import numpy as np
 import pytest
 import torch
@@ -8,12 +9,22 @@ from faalgrad.datasets import load_dataset
 from faalgrad.runs import RunSpec, run, setup_fields, split_data
 from faalgrad.train import TrainConfig, build_mlp
 
-SCRIPT_COLUMNS = ("age", "priors_count", "length_of_stay", "c_charge_degree_F", "c_charge_degree_M", "sex_Female",
-                  "sex_Male", "race_african_american")
+SCRIPT_COLUMNS = (
+    "age",
+    "priors_count",
+    "length_of_stay",
+    "c_charge_degree_F",
+    "c_charge_degree_M",
+    "sex_Female",
+    "sex_Male",
+    "race_african_american",
+)
 
 
 def _code(split="config1", seed=102):
-    return RunSpec("compas", "faalgrad", split=split, seed=seed, **setup_fields("code", "compas", "faalgrad"))
+    return RunSpec(
+        "compas", "faalgrad", split=split, seed=seed, **setup_fields("code", "compas", "faalgrad")
+    )
 
 
 def test_split_sizes_and_order():
@@ -30,7 +41,9 @@ def test_columns_and_unscaled_integer_values():
     ds = load_dataset("compas")
     ages = np.sort(ds.features["age"].to_numpy())
     assert set(np.unique(X[:, 0])) <= set(ages) and X[:, 0].max() > 60  # raw ages, not standardised
-    assert X[:, 2].min() == -1  # lengths of stay in whole days, rounded down as the script's .dt.days
+    assert (
+        X[:, 2].min() == -1
+    )  # lengths of stay in whole days, rounded down as the script's .dt.days
 
 
 def test_initial_weights_are_the_scripts():
@@ -43,16 +56,40 @@ def test_initial_weights_are_the_scripts():
     torch.testing.assert_close(model[2].bias, second.bias, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize(("split", "expected"), [
-    ("config1", {"accuracy": 0.6113, "dp_diff": 0.1679, "dp_ratio": 0.8190, "eod_diff": 0.2197, "eod_ratio": 0.7515,
-                 "best_epoch": 15, "epochs": 26}),
-    ("config2", {"accuracy": 0.5571, "dp_diff": 0.0046, "eod_diff": 0.0197, "best_epoch": 1, "epochs": 12}),
-])
+@pytest.mark.parametrize(
+    ("split", "expected"),
+    [
+        (
+            "config1",
+            {
+                "accuracy": 0.6113,
+                "dp_diff": 0.1679,
+                "dp_ratio": 0.8190,
+                "eod_diff": 0.2197,
+                "eod_ratio": 0.7515,
+                "best_epoch": 15,
+                "epochs": 26,
+            },
+        ),
+        (
+            "config2",
+            {
+                "accuracy": 0.5571,
+                "dp_diff": 0.0046,
+                "eod_diff": 0.0197,
+                "best_epoch": 1,
+                "epochs": 12,
+            },
+        ),
+    ],
+)
 def test_seed_102_prints_the_scripts_numbers(split, expected):
     """The numbers the authors' script prints at its hard-coded seed (full batch: exact on any CPU)."""
     numpy_state, torch_state = np.random.get_state(), torch.get_rng_state()
     row = run(_code(split))
-    assert {k: round(row[k], 4) if isinstance(expected[k], float) else row[k] for k in expected} == expected
+    assert {
+        k: round(row[k], 4) if isinstance(expected[k], float) else row[k] for k in expected
+    } == expected
     assert row["n_support"] + row["n_query"] == 4319
     # the draws came from explicit generators: the global ones are untouched
     assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state()[1:2], numpy_state[1:2]))
@@ -72,8 +109,24 @@ def test_code_setup_covers_the_scripts_runs_only():
 def test_cli_replays_the_script(capsys):
     from faalgrad.__main__ import main
 
-    assert main(["run", "--dataset", "compas", "--setup", "code", "--split", "config1", "--seed", "102",
-                 "--n-jobs", "1"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--dataset",
+                "compas",
+                "--setup",
+                "code",
+                "--split",
+                "config1",
+                "--seed",
+                "102",
+                "--n-jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
     line = capsys.readouterr().out.splitlines()[1].split()
     assert line[:2] == ["compas", "Config"] and line[5:8] == ["0.611", "0.168", "0.220"]
     assert main(["run", "--dataset", "adult", "--setup", "code", "--seed", "0"]) == 2

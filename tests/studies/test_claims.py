@@ -1,4 +1,5 @@
 """The claims registry and verdicts: validation, the scorecard's summary and badge, glue."""
+
 import pytest
 
 from faalgrad.studies import claims
@@ -11,23 +12,41 @@ def test_verdict_validation():
         claims.Verdict("ratio", "maybe", "x")
 
 
-@pytest.mark.parametrize(("verdict", "colour"), [(claims.REPRODUCED, "success"), (claims.PARTLY, "warning"),
-                                                 (claims.NOT_REPRODUCED, "danger")])
+@pytest.mark.parametrize(
+    ("verdict", "colour"),
+    [(claims.REPRODUCED, "success"), (claims.PARTLY, "warning"), (claims.NOT_REPRODUCED, "danger")],
+)
 def test_badge_colour_follows_the_verdict(verdict, colour):
     badge = claims.Verdict("ratio", verdict, "e").badge
     assert f"sd-bg-{colour}" in badge and badge.endswith(f">{verdict}</span>")
 
 
 def test_summary_is_the_first_sentence_without_its_details():
-    v = claims.Verdict("ratio", claims.PARTLY, "3 of 8 cells hold (DP 0.12 vs 0.30). Details: a, b. More.")
+    v = claims.Verdict(
+        "ratio", claims.PARTLY, "3 of 8 cells hold (DP 0.12 vs 0.30). Details: a, b. More."
+    )
     assert v.summary == "3 of 8 cells hold."
     assert claims.Verdict("ratio", claims.PARTLY, "one sentence").summary == "one sentence"
     listing = "; ".join(f"dataset{i} 0.{i}1 vs 0.{i}2" for i in range(9))
-    long = claims.Verdict("alignment", claims.PARTLY, f"Mean cosine of the two gradients over training, FaAlGrad vs ERM: {listing}; higher on 3 of 4 datasets.")
-    assert long.summary == "Mean cosine of the two gradients over training, FaAlGrad vs ERM: higher on 3 of 4 datasets."
-    cut = claims.Verdict("ratio", claims.PARTLY, f"The gap at the largest ratio is below the smallest's for DP in 0 of 8 "
-                                                f"cells; means: {listing}.")
-    assert cut.summary == "The gap at the largest ratio is below the smallest's for DP in 0 of 8 cells …"
+    long = claims.Verdict(
+        "alignment",
+        claims.PARTLY,
+        f"Mean cosine of the two gradients over training, FaAlGrad vs ERM: {listing}; higher on 3 of 4 datasets.",
+    )
+    assert (
+        long.summary
+        == "Mean cosine of the two gradients over training, FaAlGrad vs ERM: higher on 3 of 4 datasets."
+    )
+    cut = claims.Verdict(
+        "ratio",
+        claims.PARTLY,
+        f"The gap at the largest ratio is below the smallest's for DP in 0 of 8 "
+        f"cells; means: {listing}.",
+    )
+    assert (
+        cut.summary
+        == "The gap at the largest ratio is below the smallest's for DP in 0 of 8 cells …"
+    )
 
 
 def test_verdict_from_counts():
@@ -42,8 +61,18 @@ def test_glue_verdict_glues_four_values(monkeypatch):
     import myst_nb
 
     glued = {}
-    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value))
-    claims.glue_verdict(claims.Verdict("swap", claims.NOT_REPRODUCED, "None holds. Rest."), display=False)
-    assert glued["claim_swap_verdict"] == "not reproduced" and glued["claim_swap_summary"] == "None holds."
-    assert "sd-bg-danger" in glued["claim_swap_badge"].data and "not reproduced" in glued["claim_swap_badge"].data
+    monkeypatch.setattr(
+        myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value)
+    )
+    claims.glue_verdict(
+        claims.Verdict("swap", claims.NOT_REPRODUCED, "None holds. Rest."), display=False
+    )
+    assert (
+        glued["claim_swap_verdict"] == "not reproduced"
+        and glued["claim_swap_summary"] == "None holds."
+    )
+    assert (
+        "sd-bg-danger" in glued["claim_swap_badge"].data
+        and "not reproduced" in glued["claim_swap_badge"].data
+    )
     assert glued["claim_swap_evidence"] == "None holds. Rest."

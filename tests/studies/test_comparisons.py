@@ -1,4 +1,5 @@
 """The Comparisons page (faalgrad.studies.comparisons), on hand-made run rows."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,20 +13,63 @@ from faalgrad.studies import claims, comparisons as C
 
 #: Every name the page glues (its prose and the claims scorecard read them).
 GLUED = {
-    "n_seeds", "n_runs", "best_floor", "best_chosen", "best_floor_missed", *(f"nash_{k}" for k in (
-        "epochs", "bargain_epochs", "authors_epochs", "authors_bargain_epochs", "bargain_share",
-        "authors_bargain_share", "cost_share", "last_epoch_runs")),
-    "t5_ratios_vs_paper", "t5_accuracy_vs_paper", "t5_lower_than_paper", "beats_verdict", "beats_evidence",
-    "lead_lowest_dp", "lead_most_accurate", "lead_faalgrad_dp_rank", "gain_auc_better", "gain_auc_gap_better",
-    "gain_auc_worst_better", "conflict_verdict", "conflict_evidence", "synth_both_fall", "synth_conflict_used",
-    "synth_bargain_steps", "synth_final_spread", "synth_max_final_gap",
+    "n_seeds",
+    "n_runs",
+    "best_floor",
+    "best_chosen",
+    "best_floor_missed",
+    *(
+        f"nash_{k}"
+        for k in (
+            "epochs",
+            "bargain_epochs",
+            "authors_epochs",
+            "authors_bargain_epochs",
+            "bargain_share",
+            "authors_bargain_share",
+            "cost_share",
+            "last_epoch_runs",
+        )
+    ),
+    "t5_ratios_vs_paper",
+    "t5_accuracy_vs_paper",
+    "t5_lower_than_paper",
+    "beats_verdict",
+    "beats_evidence",
+    "lead_lowest_dp",
+    "lead_most_accurate",
+    "lead_faalgrad_dp_rank",
+    "gain_auc_better",
+    "gain_auc_gap_better",
+    "gain_auc_worst_better",
+    "conflict_verdict",
+    "conflict_evidence",
+    "synth_both_fall",
+    "synth_conflict_used",
+    "synth_bargain_steps",
+    "synth_final_spread",
+    "synth_max_final_gap",
 }
 
 
-def _row(dataset, method, seed=0, split="config1", ratio=None, inner_steps=1, overrides="", **metrics):
-    row = {"dataset": dataset, "method": method, "split": split, "ratio": ratio, "inner_steps": inner_steps,
-           "seed": seed, "include_protected": True, "overrides": overrides, "best_epoch": 3, "epochs": 10}
-    test = {m: metrics.get(m, 0.5) for m in METRICS}  # test metrics; validation = test unless given as val_<metric>
+def _row(
+    dataset, method, seed=0, split="config1", ratio=None, inner_steps=1, overrides="", **metrics
+):
+    row = {
+        "dataset": dataset,
+        "method": method,
+        "split": split,
+        "ratio": ratio,
+        "inner_steps": inner_steps,
+        "seed": seed,
+        "include_protected": True,
+        "overrides": overrides,
+        "best_epoch": 3,
+        "epochs": 10,
+    }
+    test = {
+        m: metrics.get(m, 0.5) for m in METRICS
+    }  # test metrics; validation = test unless given as val_<metric>
     row.update(test)
     row.update({f"val_{m}": metrics.get(f"val_{m}", v) for m, v in test.items()})
     return row
@@ -41,16 +85,30 @@ def _rows(datasets=("compas",), seeds=2, ours=None, conflicts=(0.9, 0.9, 0.0)) -
             for split in ("config1", "config2"):
                 for i in (1, 10):
                     out.append(_row(d, "faalgrad", s, split, None, i, accuracy=0.7, dp_diff=0.1))
-            for ratio, i, vdpr, vacc in ((0.2, 1, 0.7, 0.8), (0.2, 10, 0.95, 0.4), (0.3, 1, 0.9, 0.75), (0.3, 10, 0.6, 0.8)):
+            for ratio, i, vdpr, vacc in (
+                (0.2, 1, 0.7, 0.8),
+                (0.2, 10, 0.95, 0.4),
+                (0.3, 1, 0.9, 0.75),
+                (0.3, 10, 0.6, 0.8),
+            ):
                 metrics = {"val_dp_ratio": vdpr, "val_accuracy": vacc, **ours.get(d, {})}
                 out.append(_row(d, "faalgrad", s, "ratio", ratio, i, **metrics))
             for m in MITIGATORS:
                 out.append(_row(d, m, s, accuracy=0.75, dp_diff=0.05))
             for m in NASH_METHODS:
-                row = _row(d, m, s, overrides="bargain_epochs=6,epochs=20", accuracy=0.6, auc=0.7 if m.startswith("nash_") else 0.6)
+                row = _row(
+                    d,
+                    m,
+                    s,
+                    overrides="bargain_epochs=6,epochs=20",
+                    accuracy=0.6,
+                    auc=0.7 if m.startswith("nash_") else 0.6,
+                )
                 one, before, after = conflicts
                 row["conflict_one_stage"] = one
-                row["conflict_one_stage_bargain_batches"] = before if m.startswith("nash_") else np.nan
+                row["conflict_one_stage_bargain_batches"] = (
+                    before if m.startswith("nash_") else np.nan
+                )
                 row["conflict_after_bargaining"] = after if m.startswith("nash_") else np.nan
                 out.append(row)
     return pd.DataFrame(out)
@@ -67,7 +125,11 @@ def page_of(monkeypatch, small_traj):
     monkeypatch.setattr(C, "synthetic_two_group", lambda: small_traj)
 
     def build(rows, **params):
-        params = C.Params(datasets=tuple(dict.fromkeys(rows["dataset"])), seeds=int(rows["seed"].nunique()), **params)
+        params = C.Params(
+            datasets=tuple(dict.fromkeys(rows["dataset"])),
+            seeds=int(rows["seed"].nunique()),
+            **params,
+        )
         tables = C.tables(rows, params)
         return tables, C.glue_values(tables)
 
@@ -78,8 +140,14 @@ def page_of(monkeypatch, small_traj):
 
 
 def test_defaults_pass():
-    C.Params(datasets=["compas", "adult", "communities", "german"], seeds=5, n_jobs=2, nash_epochs=20,
-             nash_bargain_epochs=6, min_val_accuracy=None)
+    C.Params(
+        datasets=["compas", "adult", "communities", "german"],
+        seeds=5,
+        n_jobs=2,
+        nash_epochs=20,
+        nash_bargain_epochs=6,
+        min_val_accuracy=None,
+    )
     C.Params(nash_epochs=50, nash_bargain_epochs=15, min_val_accuracy=0.7)
     assert C.Params(datasets=["german"]).datasets == ("german",)
 
@@ -93,7 +161,10 @@ def test_defaults_pass():
         ({"n_jobs": 0}, ["n_jobs"]),
         ({"nash_epochs": 0}, ["nash_epochs", "50"]),
         ({"nash_epochs": 2.5}, ["nash_epochs"]),
-        ({"nash_epochs": 10, "nash_bargain_epochs": 11}, ["nash_bargain_epochs", "0 to nash_epochs=10"]),
+        (
+            {"nash_epochs": 10, "nash_bargain_epochs": 11},
+            ["nash_bargain_epochs", "0 to nash_epochs=10"],
+        ),
         ({"nash_bargain_epochs": -1}, ["nash_bargain_epochs"]),
         ({"min_val_accuracy": 1.5}, ["min_val_accuracy", "None"]),
         ({"min_val_accuracy": "majority"}, ["min_val_accuracy"]),
@@ -126,9 +197,15 @@ def test_specs_share_the_other_pages_runs():
     assert table1 <= set(specs) and set(ratio) <= set(specs)
     own = [s for s in specs if s.method in MITIGATORS or s.method in NASH_METHODS]
     assert len(own) == 2 * (len(MITIGATORS) + len(NASH_METHODS))
-    assert all(dict(s.overrides) == {"epochs": 20, "bargain_epochs": 6} for s in own if s.method in NASH_METHODS)
+    assert all(
+        dict(s.overrides) == {"epochs": 20, "bargain_epochs": 6}
+        for s in own
+        if s.method in NASH_METHODS
+    )
     assert len(specs) == len(table1) + len(ratio) + len(own)
-    authors = C.specs(C.Params(datasets=["german"], seeds=1, nash_epochs=50, nash_bargain_epochs=15))
+    authors = C.specs(
+        C.Params(datasets=["german"], seeds=1, nash_epochs=50, nash_bargain_epochs=15)
+    )
     assert RunSpec("german", "nash_ltr", seed=0) in authors  # the CLI's spec, no overrides
 
 
@@ -148,7 +225,9 @@ def test_best_ratio_falls_back_to_all_settings(page_of):
     assert not bool(best["floor_met"])
     _, glued = page_of(_rows(), min_val_accuracy=0.99)
     assert "no setting reached the floor" in glued["best_floor_missed"]
-    assert glued["best_floor"] == "99.0 %" and glued["best_chosen"].startswith("COMPAS 80:20 with I = 10")
+    assert glued["best_floor"] == "99.0 %" and glued["best_chosen"].startswith(
+        "COMPAS 80:20 with I = 10"
+    )
 
 
 def test_best_ratio_default_floor_is_the_majority_rate():
@@ -162,9 +241,15 @@ def test_best_ratio_ties_and_nan():
     rows = _rows()
     rows.loc[rows["split"] == "ratio", "val_accuracy"] = 0.9
     rows.loc[rows["split"] == "ratio", "val_dp_ratio"] = 0.8
-    rows.loc[(rows["split"] == "ratio") & (rows["ratio"] == 0.3) & (rows["inner_steps"] == 10), "val_dp_ratio"] = np.nan
+    rows.loc[
+        (rows["split"] == "ratio") & (rows["ratio"] == 0.3) & (rows["inner_steps"] == 10),
+        "val_dp_ratio",
+    ] = np.nan
     best = C.best_ratio(rows, min_val_accuracy=0.5).iloc[0]
-    assert (best["ratio"], best["inner_steps"]) == (0.2, 1)  # tie: smaller share, then fewer steps; NaN ranks last
+    assert (best["ratio"], best["inner_steps"]) == (
+        0.2,
+        1,
+    )  # tie: smaller share, then fewer steps; NaN ranks last
 
 
 # --- tables -----------------------------------------------------------------------------------
@@ -176,20 +261,32 @@ def test_comparison_table_rows_and_labels(page_of):
     table = C.comparison_table(rows, best)
     per = table[table["dataset"] == "compas"]
     assert list(per["method"]) == [
-        "Baseline MLP (ERM)", "FaAlGrad Config 1", "FaAlGrad Config 1", "FaAlGrad Config 2", "FaAlGrad Config 2",
-        "FaAlGrad best ratio", *(METHODS[m].label for m in MITIGATORS), *(METHODS[m].label for m in NASH_METHODS),
+        "Baseline MLP (ERM)",
+        "FaAlGrad Config 1",
+        "FaAlGrad Config 1",
+        "FaAlGrad Config 2",
+        "FaAlGrad Config 2",
+        "FaAlGrad best ratio",
+        *(METHODS[m].label for m in MITIGATORS),
+        *(METHODS[m].label for m in NASH_METHODS),
     ]
     assert list(dict.fromkeys(per["row"])) == list(C.ROW_LABELS)  # keys, in the registry's order
     assert per[per["row"] == "best_ratio"]["setting"].item() == "70:30, I = 1"
     assert per[per["row"] == "nash_ltr"]["setting"].item() == "20 epochs, 6 bargaining"
     assert per[per["row"] == "ltr"]["setting"].item() == "20 epochs"
     assert set(per["family"]) == set(FAMILIES)
-    assert (table["n_seeds"] == 2).all() and list(dict.fromkeys(table["dataset"])) == ["compas", "german"]
+    assert (table["n_seeds"] == 2).all() and list(dict.fromkeys(table["dataset"])) == [
+        "compas",
+        "german",
+    ]
     printed = C.format_comparison(table)
     assert list(printed.columns) == list(C.COMPARISON_METRICS.values())
     assert printed.loc[("COMPAS", "Baseline MLP (ERM)", ""), "accuracy (%)"] == "80.00 ± 0.00"
     _, glued = page_of(rows, min_val_accuracy=0.7)
-    assert "COMPAS: " in glued["lead_lowest_dp"] and "Baseline MLP (ERM) (80.0 %)" in glued["lead_most_accurate"]
+    assert (
+        "COMPAS: " in glued["lead_lowest_dp"]
+        and "Baseline MLP (ERM) (80.0 %)" in glued["lead_most_accurate"]
+    )
     assert set(glued) == GLUED and all(isinstance(v, str) for v in glued.values())
 
 
@@ -199,29 +296,48 @@ def test_tradeoff_frame_long_form():
     trade = C.tradeoff_frame(table)
     assert len(trade) == 2 * len(table)
     assert set(trade["metric"]) == {"DP difference", "EOD difference"}
-    assert "FaAlGrad Config 1 (I = 10)" in set(trade["method"]) and "FaAlGrad best ratio" in set(trade["method"])
+    assert "FaAlGrad Config 1 (I = 10)" in set(trade["method"]) and "FaAlGrad best ratio" in set(
+        trade["method"]
+    )
     assert trade["accuracy"].between(0, 100).all()
 
 
 def test_table5_quoted_beside_measured_and_the_claim(page_of):
-    ours = {"compas": {"dp_ratio": 0.95, "eod_ratio": 0.9, "accuracy": 0.6},
-            "adult": {"dp_ratio": 0.95, "eod_ratio": 0.8, "accuracy": 0.8},
-            "communities": {"dp_ratio": 0.5, "eod_ratio": 0.5, "accuracy": 0.7}}
+    ours = {
+        "compas": {"dp_ratio": 0.95, "eod_ratio": 0.9, "accuracy": 0.6},
+        "adult": {"dp_ratio": 0.95, "eod_ratio": 0.8, "accuracy": 0.8},
+        "communities": {"dp_ratio": 0.5, "eod_ratio": 0.5, "accuracy": 0.7},
+    }
     rows = _rows(("compas", "adult", "communities", "german"), ours=ours)
     best = C.best_ratio(rows, min_val_accuracy=0.7)
     t5 = C.table5(rows, best)
     assert set(t5["dataset"]) == {"compas", "adult", "communities"}  # German is not in Table 5
-    assert set(t5["source"]) == {"quoted from the paper", "as printed in the paper", "measured here"}
+    assert set(t5["source"]) == {
+        "quoted from the paper",
+        "as printed in the paper",
+        "measured here",
+    }
     measured = t5[t5["source"] == "measured here"].set_index("dataset")
     assert measured.loc["adult", "dp_ratio"] == pytest.approx(0.95)
     # every DPR/EODR the paper quotes for Fair-MAML, m-FTML, FFML: 10 cells
     # ours: COMPAS DPR 0.95 > 0.91; Adult DPR 0.95 > 0.54, 0.91 and EODR 0.8 > 0.43, < 0.87; Communities 0.5 > 0.38, 0.29 only
     verdict = C.beats_meta_verdict(t5)
-    assert verdict.verdict == claims.PARTLY and "higher ratio in 6 of 10 quoted cells" in verdict.evidence
+    assert (
+        verdict.verdict == claims.PARTLY
+        and "higher ratio in 6 of 10 quoted cells" in verdict.evidence
+    )
     assert "FFML Adult EODR 0.87" in verdict.evidence
     printed = C.format_table5(t5)
-    assert printed.loc[("Fair-MAML (Slack et al. 2020)", "quoted from the paper"), ("Adult", "DPR")] == "–"
-    assert printed.loc[("FaAlGrad (ours, best ratio on validation)", "measured here"), ("COMPAS", "DPR")] == "0.95 ± 0.00"
+    assert (
+        printed.loc[("Fair-MAML (Slack et al. 2020)", "quoted from the paper"), ("Adult", "DPR")]
+        == "–"
+    )
+    assert (
+        printed.loc[
+            ("FaAlGrad (ours, best ratio on validation)", "measured here"), ("COMPAS", "DPR")
+        ]
+        == "0.95 ± 0.00"
+    )
     _, glued = page_of(rows, min_val_accuracy=0.7)
     assert "paper 0.95" in glued["t5_ratios_vs_paper"]
     # printed: COMPAS 0.95/0.96, Adult 0.86/0.90, Communities 0.87/0.85; ours lower in both EODRs and Communities
@@ -243,12 +359,18 @@ def test_table5_without_its_datasets():
 
 @pytest.mark.parametrize(
     "conflicts, expected",
-    [((0.9, 0.9, 0.0), claims.REPRODUCED), ((0.2, 0.9, 0.0), claims.NOT_REPRODUCED), ((0.9, 0.5, 0.5), claims.NOT_REPRODUCED)],
+    [
+        ((0.9, 0.9, 0.0), claims.REPRODUCED),
+        ((0.2, 0.9, 0.0), claims.NOT_REPRODUCED),
+        ((0.9, 0.5, 0.5), claims.NOT_REPRODUCED),
+    ],
 )
 def test_conflict_table_and_verdict(conflicts, expected):
     rows = _rows(("compas", "adult"), conflicts=conflicts)
     table = C.conflict_table(rows)
-    assert list(table["objective"]) == ["ltr", "forml", "gdro"] * 2 and list(table["dataset"][:1]) == ["compas"]
+    assert list(table["objective"]) == ["ltr", "forml", "gdro"] * 2 and list(
+        table["dataset"][:1]
+    ) == ["compas"]
     assert table["one_stage_mean"].tolist() == pytest.approx([conflicts[0]] * 6)
     assert table["bargain_after_mean"].tolist() == pytest.approx([conflicts[2]] * 6)
     verdict = C.nash_conflict_verdict(table)
@@ -259,7 +381,10 @@ def test_conflict_table_and_verdict(conflicts, expected):
 
 def test_conflict_verdict_partly():
     rows = _rows(("compas", "adult"))
-    rows.loc[(rows["dataset"] == "adult") & rows["method"].isin(["ltr", "forml", "gdro"]), "conflict_one_stage"] = 0.1
+    rows.loc[
+        (rows["dataset"] == "adult") & rows["method"].isin(["ltr", "forml", "gdro"]),
+        "conflict_one_stage",
+    ] = 0.1
     verdict = C.nash_conflict_verdict(C.conflict_table(rows))
     assert verdict.verdict == claims.PARTLY and "3 of 6 cells" in verdict.evidence
 
@@ -271,9 +396,13 @@ def test_nash_gains_and_budget(page_of):
     assert len(gains) == 3 and gains["auc_change"].tolist() == pytest.approx([0.1] * 3)
     tables, glued = page_of(rows, min_val_accuracy=0.7, nash_epochs=20, nash_bargain_epochs=6)
     pd.testing.assert_frame_equal(tables["gains"], gains)
-    assert {k: glued[f"gain_{k}"] for k in ("auc_better", "auc_gap_better", "auc_worst_better")} == {
-        "auc_better": "3 of 3", "auc_gap_better": "0 of 3", "auc_worst_better": "0 of 3"}
-    assert glued["nash_cost_share"] == "40 %" and glued["nash_bargain_share"] == "30 %" == glued["nash_authors_bargain_share"]
+    assert {
+        k: glued[f"gain_{k}"] for k in ("auc_better", "auc_gap_better", "auc_worst_better")
+    } == {"auc_better": "3 of 3", "auc_gap_better": "0 of 3", "auc_worst_better": "0 of 3"}
+    assert (
+        glued["nash_cost_share"] == "40 %"
+        and glued["nash_bargain_share"] == "30 %" == glued["nash_authors_bargain_share"]
+    )
     assert glued["nash_last_epoch_runs"] == f"0 of {len(NASH_METHODS) * 2}"
     assert (glued["n_runs"], glued["n_seeds"], glued["nash_epochs"]) == (str(len(rows)), "2", "20")
 
@@ -285,10 +414,15 @@ def test_synthetic_frame_and_summary(page_of, small_traj):
     assert set(frame["objective"]) == {"LtR", "Meta-gDRO"}
     assert (frame["point"] == "start").sum() == (frame["point"] == "end").sum() == 2 * 2 * 2
     summary = C.synthetic_summary(traj)
-    assert list(summary["objective"]) == ["ltr", "ltr", "gdro", "gdro"] and (summary["bargain_steps"] == 6).all()
+    assert (
+        list(summary["objective"]) == ["ltr", "ltr", "gdro", "gdro"]
+        and (summary["bargain_steps"] == 6).all()
+    )
     shares = summary[["conflict_before", "conflict_used", "both_fall"]]
     assert ((shares >= 0) & (shares <= 1)).all().all()
-    assert (summary.loc[summary["method"] == "two_stage", "conflict_used"] == 0).all()  # NBS lets both players gain
+    assert (
+        summary.loc[summary["method"] == "two_stage", "conflict_used"] == 0
+    ).all()  # NBS lets both players gain
     tables, glued = page_of(_rows(), min_val_accuracy=0.7)
     pd.testing.assert_frame_equal(tables["synthetic_summary"], summary)
     assert glued["synth_bargain_steps"] == "6" and glued["synth_both_fall"].startswith("LtR ")
@@ -298,8 +432,18 @@ def test_table5_order_follows_the_paper():
     rows = _rows(("german", "communities", "adult", "compas"))
     t5 = C.table5(rows, C.best_ratio(rows, min_val_accuracy=0.7))
     printed = C.format_table5(t5)
-    assert [m.split(" (")[0] for m, _ in printed.index] == ["Fair-MAML", "m-FTML", "FFML", "FaAlGrad", "FaAlGrad"]
-    assert list(dict.fromkeys(c[0] for c in printed.columns)) == ["Communities & Crime", "Adult", "COMPAS"]
+    assert [m.split(" (")[0] for m, _ in printed.index] == [
+        "Fair-MAML",
+        "m-FTML",
+        "FFML",
+        "FaAlGrad",
+        "FaAlGrad",
+    ]
+    assert list(dict.fromkeys(c[0] for c in printed.columns)) == [
+        "Communities & Crime",
+        "Adult",
+        "COMPAS",
+    ]
 
 
 def test_verdicts_are_the_pages_claims(page_of):

@@ -1,4 +1,5 @@
 """The attribution path of the "Why the numbers differ" page."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +16,9 @@ def test_path_changes_one_factor_per_step():
             keys = [k for k, _ in states]
             assert keys[0] == "code" and keys[-1] == "longer"
             assert ("direction" in keys) == (split == "config2")
-            assert ("rates" in keys) == (dataset == "compas")  # only COMPAS has the code's learning rates
+            assert ("rates" in keys) == (
+                dataset == "compas"
+            )  # only COMPAS has the code's learning rates
             for (_, before), (key, after) in zip(states[:-1], states[1:]):
                 changed = {k for k in after if after[k] != before.get(k)}
                 assert len(changed) == 1, (key, changed)
@@ -55,24 +58,47 @@ def _fake_rows(dataset="german", seeds=4):
         for i, (key, kw) in enumerate(page.path(dataset, split)):
             for seed in range(seeds):
                 spec = RunSpec(dataset, "faalgrad", seed=seed, **kw)
-                rows.append({"dataset": dataset, "split": split, "seed": seed, "split_procedure": spec.split_procedure,
-                             "inputs": spec.inputs, "include_protected": spec.include_protected,
-                             "direction": spec.direction, "overrides": ",".join(f"{k}={v}" for k, v in spec.overrides),
-                             "accuracy": 0.7 + 0.01 * i + 0.01 * rng.random(), "dp_diff": 0.1 * i + 0.02 * seed,
-                             "eod_diff": 0.05 * i + 0.01 * rng.random(), "best_epoch": 10 + i})
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "split": split,
+                        "seed": seed,
+                        "split_procedure": spec.split_procedure,
+                        "inputs": spec.inputs,
+                        "include_protected": spec.include_protected,
+                        "direction": spec.direction,
+                        "overrides": ",".join(f"{k}={v}" for k, v in spec.overrides),
+                        "accuracy": 0.7 + 0.01 * i + 0.01 * rng.random(),
+                        "dp_diff": 0.1 * i + 0.02 * seed,
+                        "eod_diff": 0.05 * i + 0.01 * rng.random(),
+                        "best_epoch": 10 + i,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def test_step_table_is_the_paired_difference_of_consecutive_states():
     rows = _fake_rows()
     steps = page.step_table(rows).set_index(["split", "step", "metric"])
-    a = rows[(rows["split"] == "config1") & (rows["inputs"] == "scaled") & (rows["include_protected"])
-             & (rows["overrides"] == "")].sort_values("seed")
-    b = rows[(rows["split"] == "config1") & (rows["inputs"] == "raw") & (rows["split_procedure"] == "paper")].sort_values("seed")
+    a = rows[
+        (rows["split"] == "config1")
+        & (rows["inputs"] == "scaled")
+        & (rows["include_protected"])
+        & (rows["overrides"] == "")
+    ].sort_values("seed")
+    b = rows[
+        (rows["split"] == "config1")
+        & (rows["inputs"] == "raw")
+        & (rows["split_procedure"] == "paper")
+    ].sort_values("seed")
     expected = paired_difference(a["accuracy"].to_numpy(), b["accuracy"].to_numpy())
     got = steps.loc[("config1", "inputs", "accuracy")]
-    assert got["mean"] == pytest.approx(expected["mean"]) and got["low"] == pytest.approx(expected["low"])
-    assert steps.loc[("config1", "splits", "dp_diff"), "mean"] == pytest.approx(0.1)  # exact: no seed noise in DP steps
+    assert got["mean"] == pytest.approx(expected["mean"]) and got["low"] == pytest.approx(
+        expected["low"]
+    )
+    assert steps.loc[("config1", "splits", "dp_diff"), "mean"] == pytest.approx(
+        0.1
+    )  # exact: no seed noise in DP steps
 
 
 def test_tables_and_glue_on_fake_rows():
@@ -95,8 +121,15 @@ def test_unknown_rows_are_refused():
 
 
 def test_small_end_to_end():
-    specs = [s for s in page.specs(page.Params(datasets=["german"], seeds=2)) if s.split == "config1"]
-    specs = [RunSpec(**{**s.__dict__, "overrides": {**dict(s.overrides), "max_epochs": 3, "patience": 3}})
-             for s in specs if "max_epochs" not in dict(s.overrides)]
+    specs = [
+        s for s in page.specs(page.Params(datasets=["german"], seeds=2)) if s.split == "config1"
+    ]
+    specs = [
+        RunSpec(
+            **{**s.__dict__, "overrides": {**dict(s.overrides), "max_epochs": 3, "patience": 3}}
+        )
+        for s in specs
+        if "max_epochs" not in dict(s.overrides)
+    ]
     rows = run_grid(specs, progress=False)
     assert len(rows) == len(specs) and rows["accuracy"].between(0, 1).all()

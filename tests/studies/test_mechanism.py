@@ -1,5 +1,6 @@
 """The mechanism page (faalgrad.studies.mechanism): its parameters, the arms' run specs, the stopped-ERM
 specs, the verdict rule, the equal-accuracy matching and a small end-to-end run."""
+
 import re
 from pathlib import Path
 
@@ -57,36 +58,64 @@ def test_arm_specs_share_datasets_splits_and_seeds():
     params = page.Params(datasets=["german", "compas"], seeds=3)
     arms = page.arm_specs(params)
     assert list(arms) == ["faalgrad", "no_alignment", "first_order", "erm"]
-    cells = {arm: [(s.dataset, s.split, s.seed) for s in arms[arm]] for arm in ("faalgrad", "no_alignment", "first_order")}
+    cells = {
+        arm: [(s.dataset, s.split, s.seed) for s in arms[arm]]
+        for arm in ("faalgrad", "no_alignment", "first_order")
+    }
     assert cells["faalgrad"] == cells["no_alignment"] == cells["first_order"]
-    assert set(cells["faalgrad"]) == {(d, c, s) for d in ("german", "compas") for c in ("config1", "config2")
-                                      for s in range(3)}
+    assert set(cells["faalgrad"]) == {
+        (d, c, s) for d in ("german", "compas") for c in ("config1", "config2") for s in range(3)
+    }
     assert all(s.method == "faalgrad" and s.inner_steps == 1 for a in cells for s in arms[a])
     assert [dict(s.overrides) for s in arms["faalgrad"]] == [{}] * 12
     assert all(dict(s.overrides) == {"inner_lr": 0.0} for s in arms["no_alignment"])
     assert all(dict(s.overrides) == {"first_order": True} for s in arms["first_order"])
     assert [(s.method, s.dataset, s.seed, s.overrides) for s in arms["erm"]] == [
-        ("erm", d, s, ()) for d in ("german", "compas") for s in range(3)]
+        ("erm", d, s, ()) for d in ("german", "compas") for s in range(3)
+    ]
     assert page.specs(params) == [s for group in arms.values() for s in group]
     # inner lr 0 is exactly ERM on X_q: the meta-gradient is the query gradient
     assert arms["no_alignment"][0].config().inner_lr == 0.0
 
 
 def test_arm_specs_cap_every_arm():
-    arms = page.arm_specs(page.Params(datasets=["german"], seeds=1, trajectory_seeds=1, max_epochs=4))
+    arms = page.arm_specs(
+        page.Params(datasets=["german"], seeds=1, trajectory_seeds=1, max_epochs=4)
+    )
     assert all(dict(s.overrides)["max_epochs"] == 4 for group in arms.values() for s in group)
     assert dict(arms["no_alignment"][0].overrides) == {"inner_lr": 0.0, "max_epochs": 4}
 
 
 def test_stopped_specs_from_faalgrad_rows():
-    rows = pd.DataFrame({"dataset": ["german", "compas"], "split": ["config1", "config2"], "seed": [3, 0],
-                         "best_epoch": [4, 0]})
+    rows = pd.DataFrame(
+        {
+            "dataset": ["german", "compas"],
+            "split": ["config1", "config2"],
+            "seed": [3, 0],
+            "best_epoch": [4, 0],
+        }
+    )
     specs = page.stopped_specs(rows)
-    assert [(s.dataset, s.method, s.seed) for s in specs] == [("german", "erm", 3), ("compas", "erm", 0)]
-    assert dict(specs[0].overrides) == {"outer_lr": faalgrad_config("german").outer_lr, "max_epochs": 5, "patience": 5}
-    assert dict(specs[1].overrides) == {"outer_lr": faalgrad_config("compas").outer_lr, "max_epochs": 1, "patience": 1}
+    assert [(s.dataset, s.method, s.seed) for s in specs] == [
+        ("german", "erm", 3),
+        ("compas", "erm", 0),
+    ]
+    assert dict(specs[0].overrides) == {
+        "outer_lr": faalgrad_config("german").outer_lr,
+        "max_epochs": 5,
+        "patience": 5,
+    }
+    assert dict(specs[1].overrides) == {
+        "outer_lr": faalgrad_config("compas").outer_lr,
+        "max_epochs": 1,
+        "patience": 1,
+    }
     config = specs[0].config()
-    assert (config.outer_lr, config.max_epochs, config.optimizer) == (0.1, 5, faalgrad_config("german").optimizer)
+    assert (config.outer_lr, config.max_epochs, config.optimizer) == (
+        0.1,
+        5,
+        faalgrad_config("german").optimizer,
+    )
 
 
 # --- the verdict rule ----------------------------------------------------------------------------
@@ -101,23 +130,38 @@ def _rows(fa_below_b, fa_below_d, seeds=6):
         for split in ("config1", "config2"):
             for seed in range(seeds):
                 fa = 0.2 + 0.01 * rng.normal()
-                for arm, below in (("faalgrad", None), ("no_alignment", fa_below_b), ("stopped_erm", fa_below_d)):
+                for arm, below in (
+                    ("faalgrad", None),
+                    ("no_alignment", fa_below_b),
+                    ("stopped_erm", fa_below_d),
+                ):
                     gap = 0.0 if below is None else (0.1 if (dataset, split) in below else 0.0)
-                    rows.append({"arm": arm, "dataset": dataset, "split": split, "seed": seed,
-                                 "dp_diff": fa + gap + 0.01 * rng.normal(), "accuracy": 0.7})
+                    rows.append(
+                        {
+                            "arm": arm,
+                            "dataset": dataset,
+                            "split": split,
+                            "seed": seed,
+                            "dp_diff": fa + gap + 0.01 * rng.normal(),
+                            "accuracy": 0.7,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
 ALL = {(d, c) for d in ("german", "compas") for c in ("config1", "config2")}
 
 
-@pytest.mark.parametrize("below_b, below_d, verdict, count", [
-    (ALL, ALL, REPRODUCED, "4 of 4"),
-    (ALL, {("german", "config1")}, PARTLY, "1 of 4"),
-    ({("compas", "config2")}, {("compas", "config2"), ("german", "config1")}, PARTLY, "1 of 4"),
-    (ALL, set(), NOT_REPRODUCED, "0 of 4"),
-    (set(), set(), NOT_REPRODUCED, "0 of 4"),
-])
+@pytest.mark.parametrize(
+    "below_b, below_d, verdict, count",
+    [
+        (ALL, ALL, REPRODUCED, "4 of 4"),
+        (ALL, {("german", "config1")}, PARTLY, "1 of 4"),
+        ({("compas", "config2")}, {("compas", "config2"), ("german", "config1")}, PARTLY, "1 of 4"),
+        (ALL, set(), NOT_REPRODUCED, "0 of 4"),
+        (set(), set(), NOT_REPRODUCED, "0 of 4"),
+    ],
+)
 def test_mechanism_verdict(below_b, below_d, verdict, count):
     paired = page.paired_table(_rows(below_b, below_d))
     v = page.mechanism_verdict(paired)
@@ -129,14 +173,19 @@ def test_paired_table_lower_needs_holm_and_interval():
     paired = page.paired_table(_rows(ALL, set()))
     dp = paired[paired["metric"] == "dp_diff"].set_index("arm")
     assert dp.loc["no_alignment", "lower"].all() and not dp.loc["stopped_erm", "lower"].any()
-    assert (dp.loc["no_alignment", "high"] < 0).all() and (dp.loc["no_alignment", "p_holm"] < 0.05).all()
+    assert (dp.loc["no_alignment", "high"] < 0).all() and (
+        dp.loc["no_alignment", "p_holm"] < 0.05
+    ).all()
     assert dp.loc["no_alignment", "mean"].to_numpy() == pytest.approx([-0.1] * 4, abs=0.02)
 
 
 def test_shared_arm_is_the_control_of_both_configs():
     rows = _rows(set(), set())
-    erm = rows[rows["arm"] == "faalgrad"].drop_duplicates(["dataset", "seed"]).assign(arm="erm", split=None,
-                                                                                       dp_diff=0.5)
+    erm = (
+        rows[rows["arm"] == "faalgrad"]
+        .drop_duplicates(["dataset", "seed"])
+        .assign(arm="erm", split=None, dp_diff=0.5)
+    )
     paired = page.paired_table(pd.concat([rows, erm], ignore_index=True))
     base = paired[(paired["arm"] == "erm") & (paired["metric"] == "dp_diff")]
     assert len(base) == 4 and (base["n"] == 6).all() and (base["mean"] < -0.25).all()
@@ -163,13 +212,30 @@ def test_closest_index_on_a_hand_made_trajectory():
 
 
 def test_equal_accuracy_pairs_faalgrad_with_its_reference():
-    fa = pd.DataFrame({"arm": "faalgrad", "dataset": "german", "split": "config1", "seed": [0, 1, 2],
-                       "val_accuracy": [0.70, 0.72, 0.71], "val_dp_diff": [0.05, 0.06, 0.04],
-                       "dp_diff": [0.10, 0.12, 0.08]})
-    matches = pd.concat([fa.drop(columns="arm").assign(
-        reference=ref, matched=1, val_accuracy=fa["val_accuracy"] - 0.01, val_dp_diff=fa["val_dp_diff"] + shift,
-        dp_diff=fa["dp_diff"] + shift + np.array([0.0, 0.01, -0.01])) for ref, shift in
-        (("erm_trajectory", 0.2), ("threshold_sweep", -0.1))], ignore_index=True)
+    fa = pd.DataFrame(
+        {
+            "arm": "faalgrad",
+            "dataset": "german",
+            "split": "config1",
+            "seed": [0, 1, 2],
+            "val_accuracy": [0.70, 0.72, 0.71],
+            "val_dp_diff": [0.05, 0.06, 0.04],
+            "dp_diff": [0.10, 0.12, 0.08],
+        }
+    )
+    matches = pd.concat(
+        [
+            fa.drop(columns="arm").assign(
+                reference=ref,
+                matched=1,
+                val_accuracy=fa["val_accuracy"] - 0.01,
+                val_dp_diff=fa["val_dp_diff"] + shift,
+                dp_diff=fa["dp_diff"] + shift + np.array([0.0, 0.01, -0.01]),
+            )
+            for ref, shift in (("erm_trajectory", 0.2), ("threshold_sweep", -0.1))
+        ],
+        ignore_index=True,
+    )
     table = page.equal_accuracy(fa, matches).set_index(["reference", "evaluated"])
     assert table.loc[("erm_trajectory", "validation"), "mean"] == pytest.approx(-0.2)
     assert table.loc[("erm_trajectory", "test"), "mean"] == pytest.approx(-0.2)
@@ -183,7 +249,14 @@ def test_equal_accuracy_pairs_faalgrad_with_its_reference():
 
 @pytest.fixture(scope="module")
 def small():
-    params = page.Params(datasets=["german"], seeds=2, trajectory_seeds=1, trajectory_epochs=5, n_jobs=1, max_epochs=5)
+    params = page.Params(
+        datasets=["german"],
+        seeds=2,
+        trajectory_seeds=1,
+        trajectory_epochs=5,
+        n_jobs=1,
+        max_epochs=5,
+    )
     results = page.compute(params)
     return params, results, page.tables(results, params)
 
@@ -191,12 +264,21 @@ def small():
 def test_end_to_end_rows(small):
     _, results, _ = small
     rows = results["rows"]
-    assert rows.groupby("arm").size().to_dict() == {"erm": 2, "faalgrad": 4, "first_order": 4, "no_alignment": 4,
-                                                    "stopped_erm": 4}
+    assert rows.groupby("arm").size().to_dict() == {
+        "erm": 2,
+        "faalgrad": 4,
+        "first_order": 4,
+        "no_alignment": 4,
+        "stopped_erm": 4,
+    }
     assert rows.loc[rows["arm"] == "erm", "split"].isna().all()
-    fa, stopped = (rows[rows["arm"] == a].reset_index(drop=True) for a in ("faalgrad", "stopped_erm"))
+    fa, stopped = (
+        rows[rows["arm"] == a].reset_index(drop=True) for a in ("faalgrad", "stopped_erm")
+    )
     assert (stopped[["split", "seed"]] == fa[["split", "seed"]]).all().all()
-    assert (stopped["epochs"] == fa["best_epoch"] + 1).all() and (stopped["best_epoch"] <= fa["best_epoch"]).all()
+    assert (stopped["epochs"] == fa["best_epoch"] + 1).all() and (
+        stopped["best_epoch"] <= fa["best_epoch"]
+    ).all()
     assert (rows["epochs"] <= 5).all()
 
 
@@ -204,7 +286,9 @@ def test_end_to_end_curves_and_matches(small):
     _, results, _ = small
     curves, matches = results["curves"], results["matches"]
     assert set(curves["seed"]) == {0} and set(curves["epoch"]) == set(range(6))
-    assert len(curves) == 6 * (2 + 2)  # ERM (both configs' cosines) and FaAlGrad per config, epochs 0..5
+    assert len(curves) == 6 * (
+        2 + 2
+    )  # ERM (both configs' cosines) and FaAlGrad per config, epochs 0..5
     start = curves[curves["epoch"] == 0].groupby("split")["val_accuracy"].nunique()
     assert (start == 1).all()  # one shared initialisation
     assert len(matches) == 2 * 2 * 2 and set(matches["reference"]) == set(page.REFERENCES)
@@ -213,7 +297,9 @@ def test_end_to_end_curves_and_matches(small):
     sweep = matches[matches["reference"] == "threshold_sweep"]
     assert sweep["matched"].isin(page.THRESHOLD_GRID).all()
     # the matched epoch's validation accuracy is the trajectory's (evaluate) at that epoch
-    traced = curves[(curves["method"] == "erm") & (curves["split"] == "config1")].set_index("epoch")["val_accuracy"]
+    traced = curves[(curves["method"] == "erm") & (curves["split"] == "config1")].set_index(
+        "epoch"
+    )["val_accuracy"]
     for r in erm[erm["seed"] == 0].itertuples():
         assert r.val_accuracy == pytest.approx(traced[r.matched])
 
@@ -224,8 +310,15 @@ def test_end_to_end_tables_glue_and_verdict(small):
     assert all(isinstance(v, str) and v for v in values.values())
     assert values["seeds"] == "2" and values["trajectory_seeds"] == "1" and values["n_cells"] == "2"
     quoted = set(re.findall(r"\{glue:text\}`([^`]+)`", NOTEBOOK.read_text()))
-    assert quoted - set(values) == {"claim_alignment_mechanism_verdict", "claim_alignment_mechanism_evidence"}
+    assert quoted - set(values) == {
+        "claim_alignment_mechanism_verdict",
+        "claim_alignment_mechanism_evidence",
+    }
     (verdict,) = page.verdicts(tables)
     assert verdict.key == "alignment_mechanism" and "of 2 cells" in verdict.evidence
     assert list(tables["arms"]["arm"][:1]) == [page.ARMS["erm"]] and len(tables["arms"]) == 9
-    assert set(tables["curves"]["quantity"]) == {"val. accuracy", "val. DP difference", "cos(∇L_s, ∇L_q)"}
+    assert set(tables["curves"]["quantity"]) == {
+        "val. accuracy",
+        "val. DP difference",
+        "cos(∇L_s, ∇L_q)",
+    }

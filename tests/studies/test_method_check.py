@@ -1,5 +1,6 @@
 """The gradient-alignment approximation of the meta-gradient (paper 4.1), the alignment over training,
 and the method-check page's parameters."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -51,7 +52,10 @@ def test_alignment_term_is_gradient_of_dot_product():
     eta = 0.1
     g_dot = _flat(page.alignment_gradient(p, 0.0)) - _flat(page.alignment_gradient(p, eta))
     g_dot = g_dot / eta
-    direction = {k: torch.randn_like(v, generator=torch.Generator().manual_seed(1)) for k, v in p.params.items()}
+    direction = {
+        k: torch.randn_like(v, generator=torch.Generator().manual_seed(1))
+        for k, v in p.params.items()
+    }
     h = 1e-5
     plus = {k: p.params[k] + h * direction[k] for k in p.params}
     minus = {k: p.params[k] - h * direction[k] for k in p.params}
@@ -71,7 +75,7 @@ def test_alignment_term_is_hessian_vector_sum():
         out, i = {}, 0
         for k, s in shapes.items():
             n = int(np.prod(s))
-            out[k] = v[i:i + n].reshape(s)
+            out[k] = v[i : i + n].reshape(s)
             i += n
         return out
 
@@ -87,14 +91,27 @@ def test_alignment_term_is_hessian_vector_sum():
 
 def test_inner_steps_scale_the_alignment_term():
     p = _problem()
-    torch.testing.assert_close(_flat(page.alignment_gradient(p, 0.01, 4)),
-                               _flat(page.alignment_gradient(p, 0.04, 1)), rtol=0, atol=1e-15)
+    torch.testing.assert_close(
+        _flat(page.alignment_gradient(p, 0.01, 4)),
+        _flat(page.alignment_gradient(p, 0.04, 1)),
+        rtol=0,
+        atol=1e-15,
+    )
 
 
 def test_error_is_second_order_on_smooth_network():
     sweep = page.error_sweep(_problem("tanh"), np.logspace(-4, -1, 7))
-    assert list(sweep.columns) == ["inner_steps", "eta", "error", "relative_error", "one_step_formula_error",
-                                   "first_order_error", "activation_flips", "smooth", "resolved"]
+    assert list(sweep.columns) == [
+        "inner_steps",
+        "eta",
+        "error",
+        "relative_error",
+        "one_step_formula_error",
+        "first_order_error",
+        "activation_flips",
+        "smooth",
+        "resolved",
+    ]
     assert sweep["smooth"].all() and sweep["resolved"].all()  # tanh: no ReLU kinks
     assert (sweep["inner_steps"] == 1).all()
     assert (sweep["one_step_formula_error"] == sweep["error"]).all()
@@ -144,14 +161,18 @@ def test_error_sweep_rejects_bad_inner_steps_and_etas():
 
 def _reference_flips(p, eta, inner_steps):
     """Flips by hand: forward hooks on the ReLUs, at θ0 and at each explicit SGD iterate."""
+
     def preacts(params):
         seen = []
         model = build_mlp(5, TrainConfig(hidden=(6, 4), activation="relu"), 0).double()
         with torch.no_grad():
             for k, v in model.named_parameters():
                 v.copy_(params[k])
-        hooks = [m.register_forward_hook(lambda m, inp, out: seen.append(inp[0] > 0))
-                 for m in model if isinstance(m, nn.ReLU)]
+        hooks = [
+            m.register_forward_hook(lambda m, inp, out: seen.append(inp[0] > 0))
+            for m in model
+            if isinstance(m, nn.ReLU)
+        ]
         model(torch.cat([p.X_s, p.X_q]))
         for h in hooks:
             h.remove()
@@ -223,7 +244,10 @@ def test_describe_flips():
     p = _problem("relu", seed=3, hidden=(16,))
     sweep = page.error_sweep(p)
     text = page.describe_flips(sweep, page.first_flip_eta(p))
-    assert f"{int((~sweep['smooth']).sum())} of the {len(sweep)}" in text and "first sign change" in text
+    assert (
+        f"{int((~sweep['smooth']).sum())} of the {len(sweep)}" in text
+        and "first sign change" in text
+    )
     smooth = page.error_sweep(_problem("tanh"))
     assert "no hidden unit" in page.describe_flips(smooth, float("inf"))
 
@@ -237,8 +261,15 @@ def test_inner_steps_error_orders_on_smooth_network():
     assert sorted(sweep["inner_steps"].unique()) == [2, 5]
     table = page.slope_table(pd.concat([page.error_sweep(p), sweep], ignore_index=True))
     assert list(table["inner_steps"]) == [1, 2, 5]
-    assert list(table.columns) == ["inner_steps", "eta_min", "eta_max", "n_fit", "slope", "slope_one_step_formula",
-                                   "slope_first_order"]
+    assert list(table.columns) == [
+        "inner_steps",
+        "eta_min",
+        "eta_max",
+        "n_fit",
+        "slope",
+        "slope_one_step_formula",
+        "slope_first_order",
+    ]
     np.testing.assert_allclose(table["slope"], 2.0, atol=0.05)
     assert table.loc[0, "slope_one_step_formula"] == pytest.approx(2.0, abs=0.05)
     np.testing.assert_allclose(table.loc[1:, "slope_one_step_formula"], 1.0, atol=0.05)
@@ -253,7 +284,9 @@ def test_inner_steps_on_relu_network_stay_flip_free():
     sweep = page.inner_steps_sweep(p, [3])
     assert sweep["smooth"].all()
     assert page.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.05)
-    assert page.fitted_slope(sweep, "one_step_formula_error", smooth_only=True) == pytest.approx(1.0, abs=0.05)
+    assert page.fitted_slope(sweep, "one_step_formula_error", smooth_only=True) == pytest.approx(
+        1.0, abs=0.05
+    )
 
 
 def test_long_form_has_quantities_regime_and_labels():
@@ -266,15 +299,24 @@ def test_long_form_has_quantities_regime_and_labels():
 
 
 def _slopes(slope_1=2.0, slopes_i=(2.0, 2.0), one_step=(1.0, 1.0)):
-    return pd.DataFrame({
-        "inner_steps": [1, 2, 5], "slope": [slope_1, *slopes_i], "slope_one_step_formula": [slope_1, *one_step],
-    })
+    return pd.DataFrame(
+        {
+            "inner_steps": [1, 2, 5],
+            "slope": [slope_1, *slopes_i],
+            "slope_one_step_formula": [slope_1, *one_step],
+        }
+    )
 
 
 def test_derivation_verdict():
     v = page.derivation_verdict(_slopes(2.01, (1.98, 2.03), (1.0, 0.97)), dataset="compas")
     assert v.key == "derivation" and v.verdict == REPRODUCED
-    assert "5 of 5" in v.evidence and "2.010" in v.evidence and "compas" in v.evidence and "±0.1" in v.evidence
+    assert (
+        "5 of 5" in v.evidence
+        and "2.010" in v.evidence
+        and "compas" in v.evidence
+        and "±0.1" in v.evidence
+    )
     assert page.derivation_verdict(_slopes(1.5, (2.0, 2.0), (1.0, 1.0))).verdict == PARTLY
     assert page.derivation_verdict(_slopes(2.0, (2.0, 2.0), (2.0, 2.0))).verdict == PARTLY
     assert page.derivation_verdict(_slopes(1.0, (1.0, 1.0), (2.0, 2.0))).verdict == NOT_REPRODUCED
@@ -301,7 +343,9 @@ def test_auto_grid_gives_second_order_slope_on_every_dataset(dataset):
     sweep = page.error_sweep(p)
     assert page.fit_rows(sweep).sum() >= 4
     assert page.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.02)
-    assert page.fitted_slope(sweep, "first_order_error", smooth_only=True) == pytest.approx(1.0, abs=0.02)
+    assert page.fitted_slope(sweep, "first_order_error", smooth_only=True) == pytest.approx(
+        1.0, abs=0.02
+    )
 
 
 # --- the alignment over training --------------------------------------------------------
@@ -312,8 +356,12 @@ def test_gradient_cosine():
     g_s = _flat(grad(bce)(p.params, p.model, p.X_s, p.y_s))
     g_q = _flat(grad(bce)(p.params, p.model, p.X_q, p.y_q))
     expected = float(torch.nn.functional.cosine_similarity(g_s, g_q, dim=0))
-    assert gradient_cosine(p.params, p.model, p.X_s, p.y_s, p.X_q, p.y_q) == pytest.approx(expected, abs=1e-12)
-    assert gradient_cosine(p.params, p.model, p.X_s, p.y_s, p.X_s, p.y_s) == pytest.approx(1.0, abs=1e-12)
+    assert gradient_cosine(p.params, p.model, p.X_s, p.y_s, p.X_q, p.y_q) == pytest.approx(
+        expected, abs=1e-12
+    )
+    assert gradient_cosine(p.params, p.model, p.X_s, p.y_s, p.X_s, p.y_s) == pytest.approx(
+        1.0, abs=1e-12
+    )
 
 
 @pytest.fixture(scope="module")
@@ -330,7 +378,9 @@ def test_alignment_curves_shape_and_shared_start(german_curves):
         assert list(g["epoch"]) == [0, 1, 2, 3, 4]
     start = c[c["epoch"] == 0]["cosine"]
     assert start.nunique() == 1 and c["cosine"].between(-1, 1).all()
-    assert not np.allclose(c[c["method"] == "erm"]["cosine"], c[c["method"] == "faalgrad"]["cosine"])
+    assert not np.allclose(
+        c[c["method"] == "erm"]["cosine"], c[c["method"] == "faalgrad"]["cosine"]
+    )
 
 
 def test_alignment_curves_erm_matches_trained_model(german_curves):
@@ -339,12 +389,25 @@ def test_alignment_curves_erm_matches_trained_model(german_curves):
     s, q = support_query(data.y_train, data.a_train, "config1", dataset="german")
     config = erm_config("german", max_epochs=4, patience=4, outer_lr=0.1)
     last = {}
-    result = train_erm(data.X_train, data.y_train, data.X_val, data.y_val, config, 0,
-                       callback=lambda e, params: last.update(params))
+    result = train_erm(
+        data.X_train,
+        data.y_train,
+        data.X_val,
+        data.y_val,
+        config,
+        0,
+        callback=lambda e, params: last.update(params),
+    )
     assert len(result.val_loss) == 4
     t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
-    cos = gradient_cosine(last, result.model, t(data.X_train[s]), t(data.y_train[s]),
-                                    t(data.X_train[q]), t(data.y_train[q]))
+    cos = gradient_cosine(
+        last,
+        result.model,
+        t(data.X_train[s]),
+        t(data.y_train[s]),
+        t(data.X_train[q]),
+        t(data.y_train[q]),
+    )
     curve = german_curves[german_curves["method"] == "erm"]
     assert curve["cosine"].iloc[-1] == pytest.approx(cos, abs=1e-6)
 
@@ -355,29 +418,40 @@ def test_alignment_curves_deterministic_and_erm_lr(german_curves):
     fa = lambda c: c[c["method"] == "faalgrad"].reset_index(drop=True)  # noqa: E731
     erm = lambda c: c[c["method"] == "erm"]["cosine"].to_numpy()  # noqa: E731
     pd.testing.assert_frame_equal(fa(baseline), fa(german_curves))
-    assert not np.allclose(erm(baseline)[1:], erm(german_curves)[1:])  # German: 0.001 against FaAlGrad's 0.1
+    assert not np.allclose(
+        erm(baseline)[1:], erm(german_curves)[1:]
+    )  # German: 0.001 against FaAlGrad's 0.1
 
 
 def _curves(values):
     rows = []
     for dataset, methods in values.items():
         for method, cosines in methods.items():
-            rows += [{"dataset": dataset, "method": method, "epoch": e, "cosine": c} for e, c in enumerate(cosines)]
+            rows += [
+                {"dataset": dataset, "method": method, "epoch": e, "cosine": c}
+                for e, c in enumerate(cosines)
+            ]
     return pd.DataFrame(rows)
 
 
 def test_alignment_summary_and_verdict():
-    curves = _curves({
-        "a": {"erm": [0.9, 0.0, 0.0, 0.0, 0.0], "faalgrad": [0.9, 0.1, 0.1, 0.5, 0.5]},
-        "b": {"erm": [0.9, 0.5, 0.5, 0.0, 0.0], "faalgrad": [0.9, 0.1, 0.1, 0.2, 0.2]},
-    })
+    curves = _curves(
+        {
+            "a": {"erm": [0.9, 0.0, 0.0, 0.0, 0.0], "faalgrad": [0.9, 0.1, 0.1, 0.5, 0.5]},
+            "b": {"erm": [0.9, 0.5, 0.5, 0.0, 0.0], "faalgrad": [0.9, 0.1, 0.1, 0.2, 0.2]},
+        }
+    )
     summary = page.alignment_summary(curves, last_epochs=2)
     assert list(summary["dataset"]) == ["a", "b"]
     a, b = summary.iloc[0], summary.iloc[1]
     assert a["erm_mean"] == pytest.approx(0.0) and a["faalgrad_mean"] == pytest.approx(0.3)
     assert a["faalgrad_last"] == pytest.approx(0.5) and bool(a["holds"])
     # b: higher at the end (0.2 > 0) but not over training (0.15 < 0.25): does not hold
-    assert b["erm_mean"] == pytest.approx(0.25) and b["faalgrad_last"] == pytest.approx(0.2) and not b["holds"]
+    assert (
+        b["erm_mean"] == pytest.approx(0.25)
+        and b["faalgrad_last"] == pytest.approx(0.2)
+        and not b["holds"]
+    )
     verdict = page.alignment_verdict(summary, last_epochs=2)
     assert verdict.key == "alignment" and verdict.verdict == PARTLY
     assert "1 of 2" in verdict.evidence and "a 0.300 vs 0.000" in verdict.evidence
@@ -390,14 +464,29 @@ def test_alignment_summary_and_verdict():
 
 def test_notebook_defaults_pass():
     params = page.Params(
-        dataset="compas", seed=0, split="config1", etas="auto", inner_steps=[2, 5, 10], slope_tolerance=0.1,
-        datasets=["compas", "adult", "communities", "german"], epochs=100, last_epochs=20, erm_lr="faalgrad",
+        dataset="compas",
+        seed=0,
+        split="config1",
+        etas="auto",
+        inner_steps=[2, 5, 10],
+        slope_tolerance=0.1,
+        datasets=["compas", "adult", "communities", "german"],
+        epochs=100,
+        last_epochs=20,
+        erm_lr="faalgrad",
     )
     assert params == page.Params()  # lists become tuples: the defaults are the notebook's
-    assert params.datasets == ("compas", "adult", "communities", "german") and params.inner_steps == (2, 5, 10)
+    assert params.datasets == (
+        "compas",
+        "adult",
+        "communities",
+        "german",
+    ) and params.inner_steps == (2, 5, 10)
     fixed = page.Params(etas=list(page.DEFAULT_ETAS), split="config2", erm_lr="baseline")
     assert fixed.etas == page.DEFAULT_ETAS
-    page.Params(dataset="compas", seed=0, split="config1", etas=list(page.DEFAULT_ETAS))  # tests/book's defaults
+    page.Params(
+        dataset="compas", seed=0, split="config1", etas=list(page.DEFAULT_ETAS)
+    )  # tests/book's defaults
 
 
 @pytest.mark.parametrize(
@@ -445,14 +534,22 @@ def test_tables_glue_values_and_verdicts_cover_the_page():
     import re
     from pathlib import Path
 
-    params = page.Params(dataset="german", inner_steps=[2], datasets=["german"], epochs=4, last_epochs=2)
+    params = page.Params(
+        dataset="german", inner_steps=[2], datasets=["german"], epochs=4, last_epochs=2
+    )
     tables = page.tables(params)
     assert list(tables["curves"]["method"].unique()) == ["ERM", "FaAlGrad"]
     assert list(tables["slopes"]["inner_steps"]) == [1, 2] and len(tables["summary_table"]) == 1
     values = page.glue_values(tables)
     assert all(isinstance(v, str) for v in values.values())
-    assert values["dataset"] == "german" and values["inner_steps_list"] == "2" and values["epochs"] == "4"
-    assert values["n_params"] == str(sum(p.numel() for p in page.dataset_problem("german").params.values()))
+    assert (
+        values["dataset"] == "german"
+        and values["inner_steps_list"] == "2"
+        and values["epochs"] == "4"
+    )
+    assert values["n_params"] == str(
+        sum(p.numel() for p in page.dataset_problem("german").params.values())
+    )
     verdicts = page.verdicts(tables)
     assert [v.key for v in verdicts] == ["derivation", "alignment"]
     assert "on german" in verdicts[0].evidence and "(last 2:" in verdicts[1].evidence

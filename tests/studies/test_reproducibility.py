@@ -1,5 +1,6 @@
 """The Reproducibility page (faalgrad.studies.reproducibility): settings from the code, timings
 file round trip, parameters, tables and glue."""
+
 import json
 
 import pytest
@@ -13,7 +14,9 @@ def test_settings_read_from_the_code():
     table = rep.settings_table()
     assert list(table.columns) == ["setting", "applies to", "value", "source"]
     assert table["source"].str.len().min() > 0
-    lr = table[(table["setting"] == "inner lr / outer lr") & (table["applies to"] == "german")]["value"].item()
+    lr = table[(table["setting"] == "inner lr / outer lr") & (table["applies to"] == "german")][
+        "value"
+    ].item()
     c = faalgrad_config("german")
     assert lr == f"{c.inner_lr} / {c.outer_lr}"
     assert {"compas", "adult", "communities", "german"} <= set(table["applies to"])

@@ -1,4 +1,5 @@
 """The SHAP page (faalgrad.studies.shap): local accuracy, exactness on known models, tables, glue, claim rule."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -19,7 +20,9 @@ from faalgrad.train import TrainConfig, TrainResult, build_mlp  # noqa: E402
 
 def _result(n_features: int, activation: str = "relu", seed: int = 0, hidden=(6,)) -> TrainResult:
     model = build_mlp(n_features, TrainConfig(hidden=hidden, activation=activation), seed)
-    return TrainResult(model=model, params={k: v.detach().clone() for k, v in model.named_parameters()})
+    return TrainResult(
+        model=model, params={k: v.detach().clone() for k, v in model.named_parameters()}
+    )
 
 
 def _split(n_features: int = 5, seed: int = 3) -> SplitData:
@@ -28,17 +31,34 @@ def _split(n_features: int = 5, seed: int = 3) -> SplitData:
     X[:, -1] = rng.integers(0, 2, size=120)  # a 0/1 protected column, last as in split_dataset
     y = rng.integers(0, 2, size=120)
     names = tuple(f"x{i}" for i in range(n_features - 1)) + ("sex_female",)
-    return SplitData(X[:60], y[:60], X[:60, -1].astype(int), X[60:80], y[60:80], X[60:80, -1].astype(int),
-                     X[80:], y[80:], X[80:, -1].astype(int), names, "toy", seed)
+    return SplitData(
+        X[:60],
+        y[:60],
+        X[:60, -1].astype(int),
+        X[60:80],
+        y[60:80],
+        X[60:80, -1].astype(int),
+        X[80:],
+        y[80:],
+        X[80:, -1].astype(int),
+        names,
+        "toy",
+        seed,
+    )
 
 
 def _explanation(values, names=("a", "b", "c")):
     values = np.asarray(values, dtype=float)
-    return shap.Explanation(values=values, base_values=np.zeros(len(values)), data=np.zeros_like(values),
-                            feature_names=list(names))
+    return shap.Explanation(
+        values=values,
+        base_values=np.zeros(len(values)),
+        data=np.zeros_like(values),
+        feature_names=list(names),
+    )
 
 
 # --- attributions ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_deep_shap_is_locally_accurate(activation):
@@ -50,7 +70,11 @@ def test_deep_shap_is_locally_accurate(activation):
     assert e.values.shape == (30, 5) and list(e.feature_names) == list(data.feature_names)
     assert page.additivity_error(e, f_x) < 1e-5
     # the base value is the mean prediction over the background rows
-    assert np.allclose(e.base_values, page.predicted_probability(result, data.X_train[background]).mean(), atol=1e-6)
+    assert np.allclose(
+        e.base_values,
+        page.predicted_probability(result, data.X_train[background]).mean(),
+        atol=1e-6,
+    )
 
 
 def test_explanation_is_deterministic_and_does_not_touch_the_model():
@@ -61,7 +85,9 @@ def test_explanation_is_deterministic_and_does_not_touch_the_model():
     b = page.explain_model(result, data, n_explain=20, n_background=20)
     np.testing.assert_array_equal(a.values, b.values)
     assert all(torch.equal(before[k], result.params[k]) for k in before)
-    assert not result.model._forward_hooks and not any(m._forward_hooks for m in result.model.modules())
+    assert not result.model._forward_hooks and not any(
+        m._forward_hooks for m in result.model.modules()
+    )
 
 
 def test_sample_rows_is_seeded_and_clamped():
@@ -104,8 +130,11 @@ def test_only_the_feature_that_matters_gets_rank_1():
     np.testing.assert_allclose(e.values[:, 1:], 0.0, atol=1e-7)
     # and Deep SHAP then equals the exact Shapley values (a function of one feature)
     background, explained = page.sample_rows(data, n_explain=30, n_background=25)
-    exact, _ = page.exact_shap(lambda Z: page.predicted_probability(result, Z), data.X_test[explained],
-                                  data.X_train[background])
+    exact, _ = page.exact_shap(
+        lambda Z: page.predicted_probability(result, Z),
+        data.X_test[explained],
+        data.X_train[background],
+    )
     np.testing.assert_allclose(e.values, exact, atol=1e-5)
 
 
@@ -114,16 +143,22 @@ def test_deep_shap_is_close_to_exact_on_a_small_mlp():
     result = _result(5, "tanh", hidden=(4,))
     e = page.explain_model(result, data, n_explain=20, n_background=20)
     background, explained = page.sample_rows(data, n_explain=20, n_background=20)
-    exact, base = page.exact_shap(lambda Z: page.predicted_probability(result, Z), data.X_test[explained],
-                                     data.X_train[background])
+    exact, base = page.exact_shap(
+        lambda Z: page.predicted_probability(result, Z),
+        data.X_test[explained],
+        data.X_train[background],
+    )
     assert e.base_values[0] == pytest.approx(base, abs=1e-6)
     scale = np.abs(exact).mean()
     assert np.abs(e.values - exact).mean() < 0.2 * scale
-    np.testing.assert_array_equal(page.feature_importance(e)["rank"],
-                                  page.feature_importance(_explanation(exact, data.feature_names))["rank"])
+    np.testing.assert_array_equal(
+        page.feature_importance(e)["rank"],
+        page.feature_importance(_explanation(exact, data.feature_names))["rank"],
+    )
 
 
 # --- importance, tables -----------------------------------------------------------------------
+
 
 def test_feature_importance_on_a_hand_made_explanation():
     table = page.feature_importance(_explanation([[1.0, -2.0, 0.0], [-3.0, 2.0, 0.0]]))
@@ -133,9 +168,18 @@ def test_feature_importance_on_a_hand_made_explanation():
     assert list(table["rank"]) == [1, 1, 3]  # ties share the best rank
     got = page.sensitive_importance(_explanation([[1.0, -4.0, 0.5]]), "a")
     assert np.isnan(got.pop("protected_shap"))  # no explained row has a = 1
-    assert got == {"mean_abs_shap": 1.0, "share": pytest.approx(1 / 5.5), "rank": 2, "n_features": 3}
-    e = shap.Explanation(values=np.array([[-0.3, 1.0], [0.1, 1.0], [-0.1, 1.0]]), base_values=np.zeros(3),
-                         data=np.array([[1.0, 0.0], [0.0, 0.0], [1.0, 0.0]]), feature_names=["sex_female", "x"])
+    assert got == {
+        "mean_abs_shap": 1.0,
+        "share": pytest.approx(1 / 5.5),
+        "rank": 2,
+        "n_features": 3,
+    }
+    e = shap.Explanation(
+        values=np.array([[-0.3, 1.0], [0.1, 1.0], [-0.1, 1.0]]),
+        base_values=np.zeros(3),
+        data=np.array([[1.0, 0.0], [0.0, 0.0], [1.0, 0.0]]),
+        feature_names=["sex_female", "x"],
+    )
     assert page.sensitive_importance(e, "sex_female")["protected_shap"] == pytest.approx(-0.2)
     with pytest.raises(ValueError, match="'z'"):
         page.sensitive_importance(_explanation([[1.0, 2.0, 3.0]]), "z")
@@ -143,11 +187,23 @@ def test_feature_importance_on_a_hand_made_explanation():
 
 def _rows(values: dict[tuple[str, str], list[tuple[float, float, int]]]) -> pd.DataFrame:
     """rows from {(dataset, model): [(mean_abs_shap, share, rank) per seed]}."""
-    return pd.DataFrame([
-        {"dataset": d, "seed": s, "model": m, "feature": "sex_female", "mean_abs_shap": v, "share": sh, "rank": r,
-         "n_features": 10, "protected_shap": -v}
-        for (d, m), per_seed in values.items() for s, (v, sh, r) in enumerate(per_seed)
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "dataset": d,
+                "seed": s,
+                "model": m,
+                "feature": "sex_female",
+                "mean_abs_shap": v,
+                "share": sh,
+                "rank": r,
+                "n_features": 10,
+                "protected_shap": -v,
+            }
+            for (d, m), per_seed in values.items()
+            for s, (v, sh, r) in enumerate(per_seed)
+        ]
+    )
 
 
 def test_sensitive_rows_and_table():
@@ -165,7 +221,9 @@ def test_sensitive_rows_and_table():
     assert table.loc[0, "mean_abs_shap_baseline_mean"] == pytest.approx(3.0)
     assert table.loc[0, "mean_abs_shap_baseline_std"] == pytest.approx(np.std([4.0, 2.0], ddof=1))
     assert table.loc[0, "mean_abs_shap_faalgrad_mean"] == pytest.approx(2.0)
-    assert table.loc[0, "rank_baseline_mean"] == 1 and table.loc[0, "rank_faalgrad_mean"] == pytest.approx(1.5)
+    assert table.loc[0, "rank_baseline_mean"] == 1 and table.loc[
+        0, "rank_faalgrad_mean"
+    ] == pytest.approx(1.5)
     shown = page.format_sensitive_table(table)
     assert shown.loc[0, "mean |SHAP| baseline"] == "3.000 ± 1.414"
     assert shown.loc[0, "rank FaAlGrad"] == "1.5 ± 0.7"
@@ -181,19 +239,33 @@ def test_tables_glue_values_and_verdicts():
         ("adult", 1, "baseline"): _explanation([[0.0, 0.0, 2.0]], names),
         ("adult", 1, "faalgrad"): _explanation([[1.0, 2.0, 3.0]], names),
     }
-    accuracy = pd.DataFrame({"model": list(page.MODEL_LABELS.values()), "additivity_error": [1e-8, 2e-6],
-                             "max_abs_error": [0.01234, 0.02], "sensitive_deep": [0.11, 0.2],
-                             "sensitive_exact": [0.1, 0.2], "rank_deep": [1, 2], "rank_exact": [1, 3],
-                             "spearman": [0.987, 0.9]})
+    accuracy = pd.DataFrame(
+        {
+            "model": list(page.MODEL_LABELS.values()),
+            "additivity_error": [1e-8, 2e-6],
+            "max_abs_error": [0.01234, 0.02],
+            "sensitive_deep": [0.11, 0.2],
+            "sensitive_exact": [0.1, 0.2],
+            "rank_deep": [1, 2],
+            "rank_exact": [1, 3],
+            "spearman": [0.987, 0.9],
+        }
+    )
     params = page.Params(datasets=["adult"], seeds=2, n_explain=30, n_background=20, n_jobs=1)
     tables = page.tables({"explanations": explanations, "accuracy": accuracy}, params)
     assert list(tables["accuracy_shown"]["additivity_error"]) == ["< 1e-6", ">= 1e-6"]
     assert tables["accuracy_shown"].loc[0, "max_abs_error"] == pytest.approx(0.012)
     values = page.glue_values(tables)
     assert all(isinstance(v, str) for v in values.values())
-    assert values["n_seeds"] == "2" and values["n_explain"] == "30" and values["n_background"] == "20"
+    assert (
+        values["n_seeds"] == "2" and values["n_explain"] == "30" and values["n_background"] == "20"
+    )
     assert values["acc_additivity"] == "2.0e-06" and values["acc_max_error"] == "0.020"
-    assert values["acc_rel_error"] == "10" and values["acc_rank_agree"] == "1" and values["acc_min_spearman"] == "0.90"
+    assert (
+        values["acc_rel_error"] == "10"
+        and values["acc_rank_agree"] == "1"
+        and values["acc_min_spearman"] == "0.90"
+    )
     assert values["adult_feature"] == "sex_female" and values["adult_n_features"] == "3"
     assert values["adult_before"] == "3.000" and values["adult_after"] == "2.000"
     assert values["adult_rank_before"] == "1.0" and values["adult_rank_after"] == "1.5"
@@ -229,14 +301,23 @@ def test_sensitive_feature_is_one_column_for_every_dataset():
 
 # --- the claim --------------------------------------------------------------------------------
 
+
 def test_claim_reproduced_when_every_dataset_drops():
-    rows = _rows({
-        ("a", "baseline"): [(0.10, 0.20, 2), (0.12, 0.22, 1)], ("a", "faalgrad"): [(0.02, 0.05, 8), (0.03, 0.06, 7)],
-        ("b", "baseline"): [(0.05, 0.10, 3), (0.06, 0.10, 3)], ("b", "faalgrad"): [(0.01, 0.02, 9), (0.02, 0.03, 9)],
-    })
+    rows = _rows(
+        {
+            ("a", "baseline"): [(0.10, 0.20, 2), (0.12, 0.22, 1)],
+            ("a", "faalgrad"): [(0.02, 0.05, 8), (0.03, 0.06, 7)],
+            ("b", "baseline"): [(0.05, 0.10, 3), (0.06, 0.10, 3)],
+            ("b", "faalgrad"): [(0.01, 0.02, 9), (0.02, 0.03, 9)],
+        }
+    )
     v = page.shap_claim(rows)
     assert v.key == "shap" and v.verdict == REPRODUCED
-    assert "2 of 2" in v.evidence and "a 0.110 → 0.025" in v.evidence and "rank 1.5 → 7.5" in v.evidence
+    assert (
+        "2 of 2" in v.evidence
+        and "a 0.110 → 0.025" in v.evidence
+        and "rank 1.5 → 7.5" in v.evidence
+    )
 
 
 def test_claim_partly_when_one_dataset_rises_and_not_when_none_drops():
@@ -254,10 +335,12 @@ def test_claim_needs_a_lower_share_not_just_smaller_outputs():
 
 def test_claim_ignores_a_drop_within_one_standard_error():
     # paired differences -0.05, +0.04, -0.02: mean -0.01, standard error about 0.027
-    rows = _rows({
-        ("a", "baseline"): [(0.10, 0.2, 2), (0.10, 0.2, 2), (0.10, 0.2, 2)],
-        ("a", "faalgrad"): [(0.05, 0.1, 3), (0.14, 0.1, 3), (0.08, 0.1, 3)],
-    })
+    rows = _rows(
+        {
+            ("a", "baseline"): [(0.10, 0.2, 2), (0.10, 0.2, 2), (0.10, 0.2, 2)],
+            ("a", "faalgrad"): [(0.05, 0.1, 3), (0.14, 0.1, 3), (0.08, 0.1, 3)],
+        }
+    )
     assert page.shap_claim(rows).verdict == NOT_REPRODUCED
 
 
@@ -271,10 +354,16 @@ def test_claim_needs_both_models():
 
 # --- parameters, plot --------------------------------------------------------------------------
 
+
 def test_page_defaults_pass():
     page.Params()
-    params = page.Params(datasets=["compas", "adult", "communities", "german"], seeds=5, n_explain=200,
-                         n_background=100, n_jobs=2)
+    params = page.Params(
+        datasets=["compas", "adult", "communities", "german"],
+        seeds=5,
+        n_explain=200,
+        n_background=100,
+        n_jobs=2,
+    )
     assert params.datasets == ("compas", "adult", "communities", "german")
 
 
@@ -310,4 +399,6 @@ def test_beeswarm_always_shows_the_sensitive_feature():
     labels = [t.get_text() for t in ax.get_yticklabels()]
     plt.close(fig)
     assert "sex_female (sensitive, rank 12/12)" in labels
-    assert any(label.startswith("Sum of") for label in labels) and "f0" in labels and len(labels) == 5
+    assert (
+        any(label.startswith("Sum of") for label in labels) and "f0" in labels and len(labels) == 5
+    )

@@ -1,4 +1,5 @@
 """Paired statistics against scipy and plain references on fixed arrays."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -43,13 +44,22 @@ def test_holm_against_a_plain_reference():
 
 def test_paired_cells_pairs_by_seed_and_corrects_across_cells():
     seeds = np.arange(10)
-    rows = pd.concat([
-        pd.DataFrame({"dataset": "x", "method": "base", "seed": seeds, "dp": A}),
-        pd.DataFrame({"dataset": "x", "method": "new", "seed": seeds[::-1], "dp": B[::-1]}),  # order must not matter
-        pd.DataFrame({"dataset": "y", "method": "base", "seed": seeds, "dp": B}),
-        pd.DataFrame({"dataset": "y", "method": "new", "seed": seeds, "dp": B + 0.01 * (seeds % 3 - 1)}),
-    ], ignore_index=True)
-    out = paired_cells(rows, ["dataset"], "dp", rows["method"] == "new", rows["method"] == "base").set_index("dataset")
+    rows = pd.concat(
+        [
+            pd.DataFrame({"dataset": "x", "method": "base", "seed": seeds, "dp": A}),
+            pd.DataFrame(
+                {"dataset": "x", "method": "new", "seed": seeds[::-1], "dp": B[::-1]}
+            ),  # order must not matter
+            pd.DataFrame({"dataset": "y", "method": "base", "seed": seeds, "dp": B}),
+            pd.DataFrame(
+                {"dataset": "y", "method": "new", "seed": seeds, "dp": B + 0.01 * (seeds % 3 - 1)}
+            ),
+        ],
+        ignore_index=True,
+    )
+    out = paired_cells(
+        rows, ["dataset"], "dp", rows["method"] == "new", rows["method"] == "base"
+    ).set_index("dataset")
     assert out.loc["x", "mean"] == pytest.approx((B - A).mean())
     assert out.loc["x", "p"] == pytest.approx(stats.ttest_rel(B, A).pvalue)
     np.testing.assert_allclose(out["p_holm"], holm(out["p"]))

@@ -1,5 +1,6 @@
 """The Table 1 page (faalgrad.studies.table1): its parameters, Table 1 in long form for the
 book's figure, the verdict rule and the protected-input table."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +10,12 @@ from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
 from faalgrad.studies import paper
 from faalgrad.studies import table1 as page
 from faalgrad.studies import stats
-from faalgrad.studies.table1 import baseline_comparison, fairer_than_baseline, protected_input_table, table1_long
+from faalgrad.studies.table1 import (
+    baseline_comparison,
+    fairer_than_baseline,
+    protected_input_table,
+    table1_long,
+)
 
 
 def test_table1_defaults_pass():
@@ -41,11 +47,24 @@ def _rows():
     rows = []
     for seed in (0, 1):
         for method, split, inner, label in [
-            ("erm", "config1", 1, "Baseline MLP"), ("threshold", "config1", 1, "Threshold adjustment"),
-            ("faalgrad", "config1", 1, "Config 1"), ("faalgrad", "config1", 10, "Config 1"),
+            ("erm", "config1", 1, "Baseline MLP"),
+            ("threshold", "config1", 1, "Threshold adjustment"),
+            ("faalgrad", "config1", 1, "Config 1"),
+            ("faalgrad", "config1", 10, "Config 1"),
         ]:
-            rows.append({"dataset": "german", "method": method, "split": split, "inner_steps": inner, "seed": seed,
-                         "label": label, "accuracy": 0.7, "dp_diff": 0.1 + seed / 10, "eod_diff": 0.2})
+            rows.append(
+                {
+                    "dataset": "german",
+                    "method": method,
+                    "split": split,
+                    "inner_steps": inner,
+                    "seed": seed,
+                    "label": label,
+                    "accuracy": 0.7,
+                    "dp_diff": 0.1 + seed / 10,
+                    "eod_diff": 0.2,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -54,10 +73,17 @@ def test_long_form_ours_and_paper():
     assert list(long.columns) == ["dataset", "method", "source", "value"]
     ours = long[long["source"] == "ours"]
     assert len(ours) == 8
-    assert set(ours["method"]) == {"Baseline MLP", "Threshold adjustment", "Config 1 (I=1)", "Config 1 (I=10)"}
+    assert set(ours["method"]) == {
+        "Baseline MLP",
+        "Threshold adjustment",
+        "Config 1 (I=1)",
+        "Config 1 (I=10)",
+    }
     reported = paper.table1().set_index(["dataset", "row", "inner_steps"])
     got = long[(long["source"] == "paper")].set_index("method")["value"]
-    assert got["Config 1 (I=10)"] == pytest.approx(reported.loc[("german", "config1", 10), "dp_diff"])
+    assert got["Config 1 (I=10)"] == pytest.approx(
+        reported.loc[("german", "config1", 10), "dp_diff"]
+    )
     assert set(got.index) == set(ours["method"])
 
 
@@ -66,22 +92,43 @@ def test_unknown_metric():
         table1_long(_rows(), "auc")
 
 
-def _cell_rows(dp_base=0.30, eod_base=0.30, dp_meta=0.10, eod_meta=0.10, noise=0.01, seeds=5, shift=None):
+def _cell_rows(
+    dp_base=0.30, eod_base=0.30, dp_meta=0.10, eod_meta=0.10, noise=0.01, seeds=5, shift=None
+):
     """Run rows of one dataset: the baseline and the four FaAlGrad cells, per seed (paired noise)."""
     rng = np.random.default_rng(0)
     rows = []
     for seed in range(seeds):
         common = rng.normal(0, 0.02)  # shared by every method of a seed: pairing removes it
-        rows.append({"dataset": "german", "method": "erm", "split": "config1", "inner_steps": 1, "seed": seed,
-                     "include_protected": True, "direction": "counter", "dp_diff": dp_base + common,
-                     "eod_diff": eod_base + common})
+        rows.append(
+            {
+                "dataset": "german",
+                "method": "erm",
+                "split": "config1",
+                "inner_steps": 1,
+                "seed": seed,
+                "include_protected": True,
+                "direction": "counter",
+                "dp_diff": dp_base + common,
+                "eod_diff": eod_base + common,
+            }
+        )
         for split in ("config1", "config2"):
             for inner in (1, 10):
                 extra = (shift or {}).get((split, inner), 0.0)
-                rows.append({"dataset": "german", "method": "faalgrad", "split": split, "inner_steps": inner,
-                             "seed": seed, "include_protected": True, "direction": "counter",
-                             "dp_diff": dp_meta + extra + common + rng.normal(0, noise),
-                             "eod_diff": eod_meta + common + rng.normal(0, noise)})
+                rows.append(
+                    {
+                        "dataset": "german",
+                        "method": "faalgrad",
+                        "split": split,
+                        "inner_steps": inner,
+                        "seed": seed,
+                        "include_protected": True,
+                        "direction": "counter",
+                        "dp_diff": dp_meta + extra + common + rng.normal(0, noise),
+                        "eod_diff": eod_meta + common + rng.normal(0, noise),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -118,12 +165,33 @@ def test_protected_input_table_pairs_runs():
     for seed in (0, 1):
         for flag, shift in ((True, 0.0), (False, 0.1)):
             for method, split in (("erm", "config1"), ("faalgrad", "config1")):
-                rows.append({"dataset": "german", "method": method, "split": split, "inner_steps": 1, "seed": seed,
-                             "include_protected": flag, "accuracy": 0.7, "dp_diff": 0.2 + shift + seed / 50,
-                             "eod_diff": 0.3})
+                rows.append(
+                    {
+                        "dataset": "german",
+                        "method": method,
+                        "split": split,
+                        "inner_steps": 1,
+                        "seed": seed,
+                        "include_protected": flag,
+                        "accuracy": 0.7,
+                        "dp_diff": 0.2 + shift + seed / 50,
+                        "eod_diff": 0.3,
+                    }
+                )
     # an included-only run is not compared
-    rows.append({"dataset": "german", "method": "mba_dp", "split": "config1", "inner_steps": 1, "seed": 0,
-                 "include_protected": True, "accuracy": 0.7, "dp_diff": 0.2, "eod_diff": 0.3})
+    rows.append(
+        {
+            "dataset": "german",
+            "method": "mba_dp",
+            "split": "config1",
+            "inner_steps": 1,
+            "seed": 0,
+            "include_protected": True,
+            "accuracy": 0.7,
+            "dp_diff": 0.2,
+            "eod_diff": 0.3,
+        }
+    )
     table = protected_input_table(pd.DataFrame(rows))
     assert list(table["method"]) == ["Baseline MLP", "Config 1"]
     assert list(table["DP change"]) == ["+0.10", "+0.10"]
