@@ -17,7 +17,7 @@ import torch
 
 from faalgrad import train
 from faalgrad.presets import erm_config, faalgrad_config
-from faalgrad.runs import split_data
+from faalgrad.runs import cached_split
 from faalgrad.splits import support_query
 
 
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    d = split_data("adult", 0)
+    d = cached_split("adult", 0)
     s, q = support_query(d.y_train, d.a_train, "config1", dataset="adult")
     erm, meta = (
         erm_config("adult", max_epochs=100, patience=100),

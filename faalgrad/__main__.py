@@ -14,13 +14,16 @@ from faalgrad.runs import (
     METHODS,
     SETUPS,
     RunSpec,
-    check_seeds,
     run_grid,
     setup_fields,
     table1_specs,
 )
 from faalgrad.splits import DIRECTIONS
 from faalgrad.studies.table1 import format_table, table1
+from faalgrad.validation import check_choice, check_seeds
+
+#: The output formats of ``--format``.
+FORMATS = ("table", "csv", "json")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -123,8 +126,7 @@ def _emit(df: pd.DataFrame, fmt: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.format not in ("table", "csv", "json"):
-            raise ValueError(f"unknown format {args.format!r}; valid choices: table, csv, json")
+        check_choice("format", args.format, FORMATS)
         seed_list = [args.seed] if args.seed is not None else list(range(check_seeds(args.seeds)))
         overrides = {} if args.epochs is None else {"max_epochs": args.epochs}
         include = not args.exclude_protected

@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from faalgrad.splits import SPLITS, support_query
 from faalgrad.train import TrainConfig, train_faalgrad
+from faalgrad.validation import check_choice
 
 __all__ = ["FaAlGradClassifier"]
 
@@ -88,8 +89,7 @@ class FaAlGradClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, *, sensitive_features):
         """Meta-train on (X, y); ``sensitive_features`` is 0/1 with 1 = protected."""
-        if self.split not in SPLITS:
-            raise ValueError(f"unknown split {self.split!r}; valid choices: {', '.join(SPLITS)}")
+        check_choice("split", self.split, SPLITS)
         if not 0.0 < self.validation_fraction < 1.0:
             raise ValueError(
                 f"validation_fraction={self.validation_fraction!r} must lie strictly between 0 and 1"

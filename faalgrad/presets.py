@@ -5,14 +5,13 @@ every setting with its source and the reason for each of our choices.
 
 from __future__ import annotations
 
-from faalgrad.datasets import DATASETS
 from faalgrad.train import TrainConfig
+from faalgrad.validation import check_dataset
 
 __all__ = [
     "CODE_SETTINGS",
     "ERM_LR",
     "ERM_MAX_EPOCHS",
-    "check_dataset",
     "erm_config",
     "faalgrad_config",
 ]
@@ -27,13 +26,6 @@ _FAALGRAD: dict[str, TrainConfig] = {
 CODE_SETTINGS: dict[str, dict] = {"compas": {"inner_lr": 0.005, "outer_lr": 0.01}}
 ERM_LR = 0.001
 ERM_MAX_EPOCHS = 1000
-
-
-def check_dataset(name: str) -> str:
-    """``name`` if it is a known dataset, else a ``ValueError`` listing the valid choices."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; valid choices: {', '.join(DATASETS)}")
-    return name
 
 
 def faalgrad_config(dataset: str, **overrides) -> TrainConfig:

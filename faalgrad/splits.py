@@ -17,6 +17,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from faalgrad.datasets import Dataset
+from faalgrad.validation import check_choice
 
 __all__ = [
     "DIRECTIONS",
@@ -140,12 +141,8 @@ def split_dataset(
     -------
     SplitData
     """
-    if procedure not in SPLIT_PROCEDURES:
-        raise ValueError(
-            f"unknown split procedure {procedure!r}; valid choices: {', '.join(SPLIT_PROCEDURES)}"
-        )
-    if inputs not in INPUTS:
-        raise ValueError(f"unknown inputs {inputs!r}; valid choices: {', '.join(INPUTS)}")
+    check_choice("split procedure", procedure, SPLIT_PROCEDURES)
+    check_choice("inputs", inputs, INPUTS)
     numeric = {
         "scaled": StandardScaler(),
         "raw": "passthrough",
@@ -288,10 +285,7 @@ def support_query(
     if split == "config1":
         support = idx[a == 1]
     elif split == "config2":
-        if direction not in DIRECTIONS:
-            raise ValueError(
-                f"unknown Config 2 direction {direction!r}; valid choices: {', '.join(DIRECTIONS)}"
-            )
+        check_choice("Config 2 direction", direction, DIRECTIONS)
         label = over_represented_label(y, a)
         consistent = ((a == 1) & (y == label)) | ((a == 0) & (y != label))
         support = idx[~consistent] if direction == "consistent" else idx[consistent]
@@ -314,6 +308,6 @@ def support_query(
         rng = np.random.default_rng(seed)
         support = np.sort(rng.choice(pool, size=n_support, replace=False))
     else:
-        raise ValueError(f"unknown split {split!r}; valid choices: {', '.join(SPLITS)}")
+        check_choice("split", split, SPLITS)
     query = np.setdiff1d(idx, support, assume_unique=True)
     return support, query

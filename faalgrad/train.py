@@ -9,6 +9,7 @@ early on the validation loss and keep the best parameters. See the book's Method
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Literal
@@ -21,13 +22,14 @@ from torch.func import functional_call, grad
 
 from faalgrad.validation import check_choice, check_int, replace_settings
 
-Params = dict[str, torch.Tensor]
-EpochCallback = Callable[[int, Params], None]
+#: A network's weights and biases by parameter name (`dict(model.named_parameters())`).
+Weights = dict[str, torch.Tensor]
+EpochCallback = Callable[[int, Weights], None]
 
 __all__ = [
     "ACTIVATIONS",
     "EpochCallback",
-    "Params",
+    "EpochSelection",
     "SparseRows",
     "TrainConfig",
     "TrainResult",
@@ -40,10 +42,12 @@ __all__ = [
     "logits",
     "meta_gradient",
     "meta_loss",
+    "minibatches",
     "single_thread",
     "snapshot",
     "train_erm",
     "train_faalgrad",
+    "Weights",
 ]
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
@@ -99,7 +103,7 @@ class TrainResult:
     """A trained model: θ0 at the best validation epoch and the loss history."""
 
     model: nn.Module
-    params: Params
+    params: Weights
     val_loss: list[float] = field(default_factory=list)
     best_epoch: int = 0
 
@@ -171,7 +175,7 @@ class _CsrProduct(torch.autograd.Function):
         return _CsrProduct.apply(G, ctx.X, not ctx.gram), None, None
 
 
-def logits(params: Params, model: nn.Module, X: torch.Tensor | SparseRows) -> torch.Tensor:
+def logits(params: Weights, model: nn.Module, X: torch.Tensor | SparseRows) -> torch.Tensor:
     """Logits of ``model`` with parameters ``params`` on ``X``, shape (n,).
 
     For the ``nn.Sequential`` MLPs of :func:`build_mlp` the layers are applied directly
@@ -198,7 +202,7 @@ def logits(params: Params, model: nn.Module, X: torch.Tensor | SparseRows) -> to
 
 
 def bce(
-    params: Params,
+    params: Weights,
     model: nn.Module,
     X: torch.Tensor,
     y: torch.Tensor,
@@ -212,13 +216,13 @@ def bce(
 
 
 def adapt(
-    params: Params,
+    params: Weights,
     model: nn.Module,
     X_s: torch.Tensor,
     y_s: torch.Tensor,
     inner_lr: float,
     inner_steps: int,
-) -> Params:
+) -> Weights:
     """θ_I: ``inner_steps`` sequential SGD steps on the support set, differentiable in θ0."""
     for _ in range(inner_steps):
         g = grad(bce)(params, model, X_s, y_s)
@@ -226,7 +230,7 @@ def adapt(
     return params
 
 
-def gradient_cosine(params: Params, model: nn.Module, X_s, y_s, X_q, y_q) -> float:
+def gradient_cosine(params: Weights, model: nn.Module, X_s, y_s, X_q, y_q) -> float:
     """cos(∇L(θ, X_s), ∇L(θ, X_q)): the alignment of the support and query gradients at θ."""
     g_s, g_q = (
         torch.cat([g.reshape(-1) for g in grad(bce)(params, model, X, y).values()])
@@ -236,14 +240,14 @@ def gradient_cosine(params: Params, model: nn.Module, X_s, y_s, X_q, y_q) -> flo
 
 
 def meta_loss(
-    params: Params, model: nn.Module, X_s, y_s, X_q, y_q, inner_lr: float, inner_steps: int
+    params: Weights, model: nn.Module, X_s, y_s, X_q, y_q, inner_lr: float, inner_steps: int
 ) -> torch.Tensor:
     """L(θ_I, X_q): the query loss at the parameters adapted on the support set."""
     return bce(adapt(params, model, X_s, y_s, inner_lr, inner_steps), model, X_q, y_q)
 
 
 def meta_gradient(
-    params: Params,
+    params: Weights,
     model: nn.Module,
     X_s,
     y_s,
@@ -253,7 +257,7 @@ def meta_gradient(
     inner_lr: float,
     inner_steps: int,
     first_order: bool = False,
-) -> Params:
+) -> Weights:
     """∂L(θ_I, X_q)/∂θ0: through every inner step, or ∇L(θ_I, X_q) when ``first_order``.
 
     As in the functorch MAML example, the inner steps use ``torch.func.grad`` and the
@@ -309,7 +313,7 @@ def train_erm(
     w_t = None if sample_weight is None else as_tensor(sample_weight)
     model = build_mlp(X_t.shape[1], config, seed)
 
-    def step_grad(params: Params, batch: np.ndarray | None) -> Params:
+    def step_grad(params: Weights, batch: np.ndarray | None) -> Weights:
         if batch is None:
             return grad(bce)(params, model, X_t, y_t, w_t)
         w = None if w_t is None else w_t[batch]
@@ -361,7 +365,7 @@ def train_faalgrad(
     model = build_mlp(Xs.shape[1], config, seed)
     support_rng = np.random.default_rng(seed + 1)
 
-    def step_grad(params: Params, batch: np.ndarray | None) -> Params:
+    def step_grad(params: Weights, batch: np.ndarray | None) -> Weights:
         if batch is None:
             s_x, s_y, q_x, q_y = Xs, ys, Xq, yq
         else:
@@ -384,7 +388,7 @@ def train_faalgrad(
 
 def _fit(
     model: nn.Module,
-    step_grad: Callable[[Params, np.ndarray | None], Params],
+    step_grad: Callable[[Weights, np.ndarray | None], Weights],
     n_rows: int,
     X_val: np.ndarray,
     y_val: np.ndarray,
@@ -395,18 +399,13 @@ def _fit(
     """The shared epoch loop: outer optimiser steps, validation loss, early stopping."""
     params = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
     optimizer = OPTIMIZERS[config.optimizer](params.values(), lr=config.outer_lr)
-    Xv, yv = as_inputs(X_val), as_tensor(y_val)
+    X_v, y_v = as_inputs(X_val), as_tensor(y_val)
     batch_rng = np.random.default_rng(seed)
     result = TrainResult(model=model, params=snapshot(params))
-    best, waited = float("inf"), 0
+    selection = EpochSelection(result, patience=config.patience)
+    full_batch = config.batch_size is None or config.batch_size >= n_rows
     for epoch in range(config.max_epochs):
-        if config.batch_size is None or config.batch_size >= n_rows:
-            batches: list[np.ndarray | None] = [None]
-        else:
-            order = batch_rng.permutation(n_rows)
-            batches = [
-                order[i : i + config.batch_size] for i in range(0, n_rows, config.batch_size)
-            ]
+        batches = [None] if full_batch else minibatches(batch_rng, n_rows, config.batch_size)
         for batch in batches:
             grads = step_grad(params, batch)
             for k, p in params.items():
@@ -415,19 +414,72 @@ def _fit(
         if callback is not None:
             callback(epoch, snapshot(params))
         with torch.no_grad():
-            loss = float(bce(params, model, Xv, yv))
+            loss = float(bce(params, model, X_v, y_v))
         result.val_loss.append(loss)
-        if loss < best:
-            best, waited = loss, 0
-            result.params, result.best_epoch = snapshot(params), epoch
-        else:
-            waited += 1
-            if waited >= config.patience:
-                break
+        if selection.update(epoch, (-loss,), params):
+            break
     return result
 
 
-def snapshot(params: Params) -> Params:
+def minibatches(rng: np.random.Generator, n_rows: int, batch_size: int) -> list[np.ndarray]:
+    """One epoch's minibatches: a fresh permutation of the rows, cut into ``batch_size`` pieces.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The trainer's batch-order generator (advanced by one permutation).
+    n_rows : int
+        The number of training rows.
+    batch_size : int
+        Rows per batch; the last batch holds the remainder.
+
+    Returns
+    -------
+    list of numpy.ndarray
+    """
+    order = rng.permutation(n_rows)
+    return [order[i : i + batch_size] for i in range(0, n_rows, batch_size)]
+
+
+class EpochSelection:
+    """The one epoch-selection rule of every trainer.
+
+    After each epoch, :meth:`update` compares the epoch's validation score with the best
+    so far (a tuple, larger is better; a score holding a NaN is never an improvement); on an
+    improvement it keeps a copy of the weights in ``result.params`` and the epoch in
+    ``result.best_epoch``. Training stops after ``patience`` epochs in a row without one
+    (``None``: it never stops early).
+
+    Parameters
+    ----------
+    result : TrainResult
+        Receives the selected weights and epoch.
+    patience : int or None
+        Epochs without improvement before stopping.
+    """
+
+    def __init__(self, result: TrainResult, patience: int | None) -> None:
+        self.result = result
+        self.patience = patience
+        self.best: tuple | None = None
+        self.waited = 0
+
+    def update(self, epoch: int, score: tuple, params: Weights) -> bool:
+        """Record ``epoch``'s ``score``; ``True`` when training should stop."""
+        improved = not any(math.isnan(v) for v in score) and (
+            self.best is None or score > self.best
+        )
+        if improved:
+            self.best = score
+            self.waited = 0
+            self.result.params = snapshot(params)
+            self.result.best_epoch = epoch
+            return False
+        self.waited += 1
+        return self.patience is not None and self.waited >= self.patience
+
+
+def snapshot(params: Weights) -> Weights:
     """Detached copies of ``params``."""
     return {k: v.detach().clone() for k, v in params.items()}
 

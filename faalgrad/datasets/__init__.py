@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 
+from ..validation import check_dataset
 from ._dataset import Dataset
 from ._files import ChecksumError
 from ._loaders import _LOADERS
@@ -47,9 +48,7 @@ def load_dataset(name: str) -> Dataset:
     FileNotFoundError
         If a raw file is missing.
     """
-    if not isinstance(name, str) or name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; valid choices: {', '.join(DATASETS)}")
-    return _load_cached(name)
+    return _load_cached(check_dataset(name))
 
 
 @functools.lru_cache(maxsize=None)

@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from faalgrad.presets import check_dataset
 from faalgrad.train import ACTIVATIONS, TrainConfig
-from faalgrad.validation import check_choice, check_int, replace_settings
+from faalgrad.validation import check_choice, check_dataset, check_int, replace_settings
 
 __all__ = ["NASH_METHODS", "OBJECTIVES", "NashConfig", "nash_config", "split_method"]
 
@@ -95,6 +94,5 @@ def nash_config(dataset: str, **overrides) -> NashConfig:
 
 def split_method(method: str) -> tuple[str, bool]:
     """``"nash_forml"`` -> ``("forml", True)``: the stage-2 objective and whether it bargains first."""
-    if method not in NASH_METHODS:
-        raise ValueError(f"unknown method {method!r}; valid choices: {', '.join(NASH_METHODS)}")
+    check_choice("method", method, NASH_METHODS)
     return method.removeprefix("nash_"), method.startswith("nash_")

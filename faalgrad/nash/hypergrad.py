@@ -17,7 +17,8 @@ from torch.func import grad_and_value, vmap
 
 from faalgrad.nash.config import OBJECTIVES
 from faalgrad.nash.solver import nbs_solve
-from faalgrad.train import Params, logits
+from faalgrad.train import Weights, logits
+from faalgrad.validation import check_choice
 
 __all__ = [
     "MetaSet",
@@ -109,13 +110,13 @@ _ELEMENTWISE = (
 
 
 def _example_loss(
-    params: Params, model: nn.Module, x: torch.Tensor, y: torch.Tensor
+    params: Weights, model: nn.Module, x: torch.Tensor, y: torch.Tensor
 ) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits(params, model, x[None]), y[None])
 
 
 def per_example_grads(
-    params: Params, model: nn.Module, X: torch.Tensor, y: torch.Tensor
+    params: Weights, model: nn.Module, X: torch.Tensor, y: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-example BCE gradients, flattened in ``params`` order (n × P), and the losses (n,).
 
@@ -155,7 +156,7 @@ class _Activations:
     losses: torch.Tensor
 
 
-def _record(params: Params, layers, X: torch.Tensor, y: torch.Tensor) -> _Activations:
+def _record(params: Weights, layers, X: torch.Tensor, y: torch.Tensor) -> _Activations:
     h, hs, zs, prefixes = X, [], [], []
     with torch.enable_grad():
         for prefix, m in layers:
@@ -177,7 +178,7 @@ def _record(params: Params, layers, X: torch.Tensor, y: torch.Tensor) -> _Activa
     return _Activations(prefixes, hs, list(deltas), losses.detach())
 
 
-def _gram(params: Params, left: _Activations, right: _Activations) -> torch.Tensor:
+def _gram(params: Weights, left: _Activations, right: _Activations) -> torch.Tensor:
     """∇ℓᵢ·∇ℓ_j for rows i of ``left`` and j of ``right`` (n_left × n_right)."""
     out = None
     for prefix, h1, d1, h2, d2 in zip(left.prefixes, left.hs, left.deltas, right.hs, right.deltas):
@@ -225,7 +226,7 @@ def _hyper_parts(
         J_meta, meta_losses = per_example_grads(params, model, X_meta, y_meta)
         G = (-lookahead_lr) * ((A @ J_meta) @ J.T)
 
-        def weighted_grad(w: torch.Tensor) -> Params:
+        def weighted_grad(w: torch.Tensor) -> Weights:
             flat, out, offset = w @ J, {}, 0
             for k, p in params.items():
                 out[k] = flat[offset : offset + p.numel()].view_as(p)
@@ -244,7 +245,7 @@ def _hyper_parts(
         meta_losses = meta.losses
         G = (-lookahead_lr) * (A @ _gram(params, meta, batch))
 
-        def weighted_grad(w: torch.Tensor) -> Params:
+        def weighted_grad(w: torch.Tensor) -> Weights:
             out = {}
             for prefix, h, d in zip(batch.prefixes, batch.hs, batch.deltas):
                 wd = d * w[:, None]
@@ -257,7 +258,7 @@ def _hyper_parts(
 
 
 def hypergradients(
-    params: Params,
+    params: Weights,
     model: nn.Module,
     X_batch: torch.Tensor,
     y_batch: torch.Tensor,
@@ -320,7 +321,8 @@ def objective_coefficients(
     if objective == "forml":
         lo = int(torch.argmin(group_losses))
         return weights[hi] - weights[lo] if hi != lo else torch.zeros_like(sizes)
-    raise ValueError(f"unknown objective {objective!r}; valid choices: {', '.join(OBJECTIVES)}")
+    check_choice("objective", objective, OBJECTIVES)
+    raise AssertionError(f"objective {objective!r} has no coefficients")
 
 
 def reweight(d: torch.Tensor, norm: str = "l2") -> torch.Tensor:
@@ -343,7 +345,7 @@ class StepInfo:
 
 
 def nash_step(
-    params: Params,
+    params: Weights,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     X_batch: torch.Tensor,

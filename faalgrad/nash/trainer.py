@@ -19,7 +19,16 @@ from torch import nn
 from faalgrad.metrics import roc_auc
 from faalgrad.nash.config import NashConfig, split_method
 from faalgrad.nash.hypergrad import MetaSet, StepInfo, meta_set, nash_step
-from faalgrad.train import Params, TrainResult, as_tensor, build_mlp, logits, snapshot
+from faalgrad.train import (
+    EpochSelection,
+    TrainResult,
+    Weights,
+    as_tensor,
+    build_mlp,
+    logits,
+    minibatches,
+    snapshot,
+)
 
 __all__ = ["NashHistory", "NashResult", "synthetic_two_group", "train_nash", "worst_group_auc"]
 
@@ -106,26 +115,29 @@ def train_nash(
     config = config or NashConfig()
     objective, two_stage = split_method(method)
     X_t, y_t = as_tensor(X), as_tensor(y)
-    Xv, yv = as_tensor(X_val), as_tensor(y_val)
-    yv_np, av_np = np.asarray(y_val).astype(int), np.asarray(a_val).astype(int)
-    if not (len(X_t) == len(y_t) == len(np.asarray(a))) or not (len(Xv) == len(yv) == len(av_np)):
+    X_v, y_v = as_tensor(X_val), as_tensor(y_val)
+    y_v_np, a_v_np = np.asarray(y_val).astype(int), np.asarray(a_val).astype(int)
+    same_train = len(X_t) == len(y_t) == len(np.asarray(a))
+    same_val = len(X_v) == len(y_v) == len(a_v_np)
+    if not (same_train and same_val):
         raise ValueError(
             f"lengths differ: X {len(X_t)}, y {len(y_t)}, a {len(np.asarray(a))}; "
-            f"X_val {len(Xv)}, y_val {len(yv)}, a_val {len(av_np)}"
+            f"X_val {len(X_v)}, y_val {len(y_v)}, a_val {len(a_v_np)}"
         )
     if len(y_t) == 0:
         raise ValueError("the training split is empty")
-    meta = meta_set(yv_np, av_np, config.meta_per_cell, seed)
-    X_meta, y_meta = Xv[meta.indices], yv[meta.indices]
-    held = np.ones(len(yv_np), dtype=bool)  # selection on validation rows outside the meta set
+    meta = meta_set(y_v_np, a_v_np, config.meta_per_cell, seed)
+    X_meta, y_meta = X_v[meta.indices], y_v[meta.indices]
+    held = np.ones(len(y_v_np), dtype=bool)
     held[meta.indices] = False
     if not held.any():
         held[:] = True
-    Xs, ys, ys_np, as_np = (
-        Xv[torch.from_numpy(held)],
-        yv[torch.from_numpy(held)],
-        yv_np[held],
-        av_np[held],
+    # the epoch is selected on the validation rows outside the meta set
+    X_sel, y_sel, y_sel_np, a_sel_np = (
+        X_v[torch.from_numpy(held)],
+        y_v[torch.from_numpy(held)],
+        y_v_np[held],
+        a_v_np[held],
     )
     model = build_mlp(X_t.shape[1], config.mlp_config(), seed)
     params = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
@@ -136,15 +148,13 @@ def train_nash(
     result = NashResult(
         model=model, params=snapshot(params), method=method, history=history, meta=meta
     )
+    selection = EpochSelection(result, patience=None)
     batch_rng = np.random.default_rng(seed)
-    n, B = len(y_t), config.batch_size
-    best: tuple | None = None
     for epoch in range(config.epochs):
         bargain = two_stage and epoch < config.bargain_epochs
         history.epoch_stage.append("bargain" if bargain else "objective")
-        order = batch_rng.permutation(n)
-        for start in range(0, n, B):
-            batch = torch.from_numpy(order[start : start + B])
+        for batch in minibatches(batch_rng, len(y_t), config.batch_size):
+            batch = torch.from_numpy(batch)
             info = nash_step(
                 params,
                 model,
@@ -165,20 +175,17 @@ def train_nash(
             history.batch_epoch.append(epoch)
             history.steps.append(info)
         with torch.no_grad():
-            z = logits(params, model, Xs)
-            loss = float(F.binary_cross_entropy_with_logits(z, ys))
-            worst = worst_group_auc(ys_np, z.numpy(), as_np)
+            z = logits(params, model, X_sel)
+            loss = float(F.binary_cross_entropy_with_logits(z, y_sel))
+            worst = worst_group_auc(y_sel_np, z.numpy(), a_sel_np)
         history.val_loss.append(loss)
         history.val_worst_auc.append(worst)
-        # larger is better; a NaN worst-group AUC ranks below any number, ties go to the lower loss
-        key = (
-            (-loss,)
-            if config.selection == "val_loss"
-            else (-math.inf if math.isnan(worst) else worst, -loss)
-        )
-        if best is None or key > best:
-            best = key
-            result.params, result.best_epoch = snapshot(params), epoch
+        # a NaN worst-group AUC ranks below any number, ties go to the lower loss
+        if config.selection == "val_loss":
+            score = (-loss,)
+        else:
+            score = (-math.inf if math.isnan(worst) else worst, -loss)
+        selection.update(epoch, score, params)
     result.val_loss = list(history.val_loss)
     return result
 
@@ -189,7 +196,7 @@ def train_nash(
 class _PlainSGD:
     """θ ← θ − lr · grad, without ``torch.optim``'s per-step overhead (the toy takes ~4,000 steps)."""
 
-    def __init__(self, params: Params, lr: float) -> None:
+    def __init__(self, params: Weights, lr: float) -> None:
         self.params, self.lr = params, lr
 
     def step(self) -> None:

@@ -14,8 +14,7 @@ import pandas as pd
 from faalgrad.datasets import DATASETS, load_dataset
 from faalgrad.mitigators import MITIGATORS
 from faalgrad.nash import NASH_METHODS, nash_config
-from faalgrad.presets import check_dataset
-from faalgrad.runs.spec import RunSpec, check_seeds
+from faalgrad.runs.spec import RunSpec
 from faalgrad.splits import (
     PAPER_RATIOS,
     format_ratio,
@@ -23,7 +22,7 @@ from faalgrad.splits import (
     support_query,
     train_val_test_indices,
 )
-from faalgrad.validation import check_choice
+from faalgrad.validation import check_choice, check_dataset, check_seeds
 
 __all__ = [
     "INFEASIBLE_COLUMNS",

@@ -16,15 +16,16 @@ from faalgrad import baselines
 from faalgrad.datasets import load_dataset
 from faalgrad.mitigators import MITIGATORS, fit_mitigator
 from faalgrad.nash import NASH_METHODS, nash_config, train_nash
-from faalgrad.presets import check_dataset, erm_config, faalgrad_config
+from faalgrad.presets import erm_config, faalgrad_config
 from faalgrad.runs import cache
 from faalgrad.splits import SplitData, split_dataset, support_query
 from faalgrad.train import TrainResult, single_thread, train_erm, train_faalgrad
+from faalgrad.validation import check_dataset
 
 if TYPE_CHECKING:
     from faalgrad.runs.spec import RunSpec
 
-__all__ = ["FAMILIES", "METHODS", "Method", "erm_model", "fit", "split_data"]
+__all__ = ["FAMILIES", "METHODS", "Method", "cached_split", "erm_model", "fit_run"]
 
 Fit = Callable[["RunSpec", SplitData], tuple[Any, dict[str, Any]]]
 
@@ -92,7 +93,7 @@ def _data(spec: RunSpec) -> SplitData:
     )
 
 
-def split_data(
+def cached_split(
     dataset: str,
     seed: int,
     include_protected: bool = True,
@@ -256,7 +257,7 @@ def _fit_mitigator(spec: RunSpec, data: SplitData):
     return fit_mitigator(spec.method, data, spec.seed, model=erm), {}
 
 
-def fit(spec: RunSpec) -> tuple[Any, dict[str, Any]]:
+def fit_run(spec: RunSpec) -> tuple[Any, dict[str, Any]]:
     """Train the model of ``spec`` with its registry entry's fit function.
 
     Parameters

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faalgrad.datasets import load_dataset
-from faalgrad.presets import CODE_SETTINGS, check_dataset
+from faalgrad.presets import CODE_SETTINGS
 from faalgrad.runs.methods import METHODS
 from faalgrad.splits import (
     DIRECTIONS,
@@ -19,19 +19,14 @@ from faalgrad.splits import (
     support_query,
     train_val_test_indices,
 )
-from faalgrad.validation import check_choice, check_int
+from faalgrad.validation import check_choice, check_dataset, check_int
 
-__all__ = ["SETUPS", "SPLIT_LABELS", "RunSpec", "check_seeds", "setup_fields"]
+__all__ = ["SETUPS", "SPLIT_LABELS", "RunSpec", "setup_fields"]
 
 SPLIT_LABELS = {"config1": "Config 1", "config2": "Config 2", "ratio": "Ratio", "swap": "Swap"}
 #: Named setups: the paper's (this book's defaults) and the authors' released script,
 #: replayed for FaAlGrad on COMPAS (its splits, integer inputs and learning rates).
 SETUPS: tuple[str, ...] = ("paper", "code")
-
-
-def check_seeds(seeds: int) -> int:
-    """``seeds`` if it is a positive integer (the number of seeds 0..seeds-1), else a ``ValueError``."""
-    return check_int("seeds", seeds, note="the number of seeds 0..seeds-1")
 
 
 def setup_fields(setup: str, dataset: str, method: str) -> dict[str, Any]:

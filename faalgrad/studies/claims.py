@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from faalgrad.validation import check_choice
+
 __all__ = [
     "CLAIMS",
     "NOT_REPRODUCED",
@@ -86,12 +88,8 @@ class Verdict:
     evidence: str
 
     def __post_init__(self) -> None:
-        if self.key not in CLAIMS:
-            raise ValueError(f"unknown claim {self.key!r}; valid choices: {', '.join(CLAIMS)}")
-        if self.verdict not in VERDICTS:
-            raise ValueError(
-                f"unknown verdict {self.verdict!r}; valid choices: {', '.join(VERDICTS)}"
-            )
+        check_choice("claim", self.key, CLAIMS)
+        check_choice("verdict", self.verdict, VERDICTS)
 
     @property
     def claim(self) -> str:

@@ -17,11 +17,11 @@ import pandas as pd
 from faalgrad.datasets import DATASETS
 from faalgrad.metrics import aggregate, mean_std
 from faalgrad.nash import NASH_METHODS, OBJECTIVES, nash_config, synthetic_two_group
-from faalgrad.runs import METHODS, SPLIT_LABELS, RunSpec, check_seeds, comparison_specs, split_data
+from faalgrad.runs import METHODS, SPLIT_LABELS, RunSpec, cached_split, comparison_specs
 from faalgrad.splits import format_ratio
 from faalgrad.studies import claims, paper
 from faalgrad.studies._common import DATASET_LABELS, number
-from faalgrad.studies._params import check_dataset_list, check_int, check_n_jobs, check_number
+from faalgrad.validation import check_datasets, check_int, check_n_jobs, check_number, check_seeds
 
 __all__ = [
     "AUTHORS_NASH",
@@ -90,7 +90,7 @@ class Params:
 
     def __post_init__(self) -> None:
         object.__setattr__(
-            self, "datasets", check_dataset_list("datasets", self.datasets, distinct=True)
+            self, "datasets", check_datasets("datasets", self.datasets, distinct=True)
         )
         check_seeds(self.seeds)
         check_n_jobs(self.n_jobs)
@@ -126,7 +126,10 @@ def majority_rate(dataset: str, seeds: int) -> float:
     """Mean over the seeds of the validation split's majority-class rate (a constant predictor's accuracy)."""
     return float(
         np.mean(
-            [max(np.mean(y := split_data(dataset, s).y_val), 1 - np.mean(y)) for s in range(seeds)]
+            [
+                max(np.mean(y := cached_split(dataset, s).y_val), 1 - np.mean(y))
+                for s in range(seeds)
+            ]
         )
     )
 

@@ -12,10 +12,10 @@ import pandas as pd
 
 from faalgrad.metrics import aggregate, mean_std
 from faalgrad.presets import CODE_SETTINGS
-from faalgrad.runs import RunSpec, check_seeds, setup_fields
+from faalgrad.runs import RunSpec, setup_fields
 from faalgrad.studies import claims, paper, stats
 from faalgrad.studies._common import DATASET_LABELS, number
-from faalgrad.studies._params import check_dataset_list, check_int, check_n_jobs
+from faalgrad.validation import check_datasets, check_int, check_n_jobs, check_seeds
 
 __all__ = [
     "CONFIGS",
@@ -68,7 +68,7 @@ class Params:
 
     def __post_init__(self) -> None:
         object.__setattr__(
-            self, "datasets", check_dataset_list("datasets", self.datasets, distinct=True)
+            self, "datasets", check_datasets("datasets", self.datasets, distinct=True)
         )
         check_seeds(self.seeds)
         check_int(

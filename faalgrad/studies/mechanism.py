@@ -19,15 +19,13 @@ from faalgrad.runs import (
     METHODS,
     SPLIT_LABELS,
     RunSpec,
-    check_seeds,
+    cached_split,
     erm_model,
     run_grid,
-    split_data,
 )
 from faalgrad.splits import support_query
 from faalgrad.studies import claims, stats
 from faalgrad.studies._common import DATASET_LABELS, number
-from faalgrad.studies._params import check_dataset_list, check_int, check_n_jobs
 from faalgrad.train import (
     as_tensor,
     build_mlp,
@@ -37,6 +35,7 @@ from faalgrad.train import (
     train_erm,
     train_faalgrad,
 )
+from faalgrad.validation import check_datasets, check_int, check_n_jobs, check_seeds
 
 __all__ = [
     "ARMS",
@@ -113,7 +112,7 @@ class Params:
 
     def __post_init__(self) -> None:
         object.__setattr__(
-            self, "datasets", check_dataset_list("datasets", self.datasets, distinct=True)
+            self, "datasets", check_datasets("datasets", self.datasets, distinct=True)
         )
         check_seeds(self.seeds)
         check_int(
@@ -248,7 +247,7 @@ def _point(data, scores_val, scores_test, threshold: float = 0.5) -> dict:
 def _probe(dataset: str, seed: int, targets: dict[str, float], params: Params, trace: bool):
     """One (dataset, seed): ERM's trajectory and the equal-accuracy matches of FaAlGrad's ``targets`` (validation
     accuracy per split); with ``trace``, FaAlGrad's trajectories and the gradient cosines too."""
-    data, epochs = split_data(dataset, seed), params.trajectory_epochs
+    data, epochs = cached_split(dataset, seed), params.trajectory_epochs
     fa_cfg = faalgrad_config(dataset, max_epochs=epochs, patience=epochs)
     erm_cfg = erm_config(dataset, max_epochs=epochs, patience=epochs, outer_lr=fa_cfg.outer_lr)
     sets = {

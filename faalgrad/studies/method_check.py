@@ -15,21 +15,12 @@ from torch.func import grad
 
 from faalgrad.datasets import DATASETS
 from faalgrad.presets import erm_config, faalgrad_config
-from faalgrad.runs import METHODS, split_data
+from faalgrad.runs import METHODS, cached_split
 from faalgrad.splits import support_query
 from faalgrad.studies import claims
 from faalgrad.studies._common import number
-from faalgrad.studies._params import (
-    check_choice,
-    check_dataset_list,
-    check_dataset_name,
-    check_int,
-    check_int_list,
-    check_number,
-    check_number_list,
-)
 from faalgrad.train import (
-    Params as Theta,
+    Weights,
     adapt,
     as_tensor,
     bce,
@@ -39,6 +30,15 @@ from faalgrad.train import (
     single_thread,
     train_erm,
     train_faalgrad,
+)
+from faalgrad.validation import (
+    check_choice,
+    check_dataset,
+    check_datasets,
+    check_int,
+    check_int_list,
+    check_number,
+    check_number_list,
 )
 
 __all__ = [
@@ -107,7 +107,7 @@ QUANTITY_LABELS = {
 
 
 def _check_problem(dataset, seed, split) -> None:
-    check_dataset_name("dataset", dataset)
+    check_dataset(dataset)
     check_int("seed", seed, minimum=0)
     check_choice("split", split, CHECK_SPLITS)
 
@@ -150,7 +150,7 @@ class Params:
         )
         check_number("slope_tolerance", self.slope_tolerance, 0, 1, closed=False)
         object.__setattr__(
-            self, "datasets", check_dataset_list("datasets", self.datasets, distinct=True)
+            self, "datasets", check_datasets("datasets", self.datasets, distinct=True)
         )
         check_int("epochs", self.epochs)
         check_int(
@@ -167,7 +167,7 @@ class AlignmentProblem:
     """θ0 of an MLP with its support (X_s, y_s) and query (X_q, y_q) sets, in float64."""
 
     model: nn.Module
-    params: Theta
+    params: Weights
     X_s: torch.Tensor
     y_s: torch.Tensor
     X_q: torch.Tensor
@@ -195,7 +195,7 @@ def dataset_problem(
     """The preset MLP of ``dataset`` at its seeded initialisation, on the seed's training split (support and
     query sets of :func:`faalgrad.splits.support_query`; ``inner_lr`` is the preset's, a marker only)."""
     _check_problem(dataset, seed, split)
-    data = split_data(dataset, seed)
+    data = cached_split(dataset, seed)
     support, query = support_query(data.y_train, data.a_train, split, dataset=dataset, seed=seed)
     config = faalgrad_config(dataset)
     model = build_mlp(data.X_train.shape[1], config, seed)
@@ -210,24 +210,24 @@ def dataset_problem(
     )
 
 
-def _flat(g: Theta) -> torch.Tensor:
+def _flat(g: Weights) -> torch.Tensor:
     return torch.cat([v.reshape(-1) for v in g.values()])
 
 
-def _loss_grads_dot(params: Theta, model: nn.Module, X_s, y_s, X_q, y_q) -> torch.Tensor:
+def _loss_grads_dot(params: Weights, model: nn.Module, X_s, y_s, X_q, y_q) -> torch.Tensor:
     """∇L(θ, X_q) · ∇L(θ, X_s)."""
     g_q, g_s = grad(bce)(params, model, X_q, y_q), grad(bce)(params, model, X_s, y_s)
     return sum((g_q[k] * g_s[k]).sum() for k in params)
 
 
-def _alignment_term(problem: AlignmentProblem) -> Theta:
+def _alignment_term(problem: AlignmentProblem) -> Weights:
     """∇_θ0 (∇L(θ0, X_q) · ∇L(θ0, X_s))."""
     return grad(_loss_grads_dot)(
         problem.params, problem.model, problem.X_s, problem.y_s, problem.X_q, problem.y_q
     )
 
 
-def alignment_gradient(problem: AlignmentProblem, eta: float, inner_steps: int = 1) -> Theta:
+def alignment_gradient(problem: AlignmentProblem, eta: float, inner_steps: int = 1) -> Weights:
     """The first-order approximation ∇L(θ0, X_q) - Iη ∇(∇L(θ0, X_q) · ∇L(θ0, X_s)), I = ``inner_steps``
     (with ``inner_steps=1`` the paper's formula, section 4.1)."""
     g_q, g_dot = (
@@ -237,7 +237,7 @@ def alignment_gradient(problem: AlignmentProblem, eta: float, inner_steps: int =
     return {k: g_q[k] - inner_steps * eta * g_dot[k] for k in problem.params}
 
 
-def exact_gradient(problem: AlignmentProblem, eta: float, inner_steps: int = 1) -> Theta:
+def exact_gradient(problem: AlignmentProblem, eta: float, inner_steps: int = 1) -> Weights:
     """The exact meta-gradient through ``inner_steps`` inner steps, :func:`faalgrad.train.meta_gradient`."""
     p = problem
     return meta_gradient(
@@ -245,7 +245,7 @@ def exact_gradient(problem: AlignmentProblem, eta: float, inner_steps: int = 1) 
     )
 
 
-def _relu_preactivations(model: nn.Module, params: Theta, X: torch.Tensor) -> list[torch.Tensor]:
+def _relu_preactivations(model: nn.Module, params: Weights, X: torch.Tensor) -> list[torch.Tensor]:
     """The pre-activations of the hidden units followed by a ReLU, one tensor per layer."""
     out, h = [], X
     children = list(model.named_children())
@@ -497,7 +497,7 @@ def alignment_curves(
     (``erm_lr="faalgrad"``, so that only the objective differs) or the baseline preset's (``"baseline"``)."""
     _check_problem(dataset, seed, split)
     check_choice("erm_lr", erm_lr, ERM_LRS)
-    data = split_data(dataset, seed)
+    data = cached_split(dataset, seed)
     support, query = support_query(data.y_train, data.a_train, split, dataset=dataset, seed=seed)
     fa_config = faalgrad_config(dataset, max_epochs=epochs, patience=epochs)
     erm_cfg = erm_config(

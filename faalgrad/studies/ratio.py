@@ -16,19 +16,20 @@ from joblib import Parallel, delayed
 
 from faalgrad.datasets import DATASETS, load_dataset
 from faalgrad.metrics import aggregate, mean_std
-from faalgrad.runs import METHODS, RunSpec, ablation_specs, check_seeds, erm_model, split_data
+from faalgrad.runs import METHODS, RunSpec, ablation_specs, cached_split, erm_model
 from faalgrad.runs.grids import STUDIES
 from faalgrad.splits import PAPER_RATIOS, format_ratio, parse_ratio
 from faalgrad.studies import claims, paper, stats
 from faalgrad.studies._common import in_dataset_order, k_of_n, number, paper_band, paper_vs_ours
-from faalgrad.studies._params import (
+from faalgrad.train import single_thread
+from faalgrad.validation import (
     check_choice,
-    check_dataset_list,
+    check_datasets,
     check_int_list,
     check_n_jobs,
     check_ratio_list,
+    check_seeds,
 )
-from faalgrad.train import single_thread
 
 __all__ = [
     "BASE_THRESHOLD",
@@ -101,7 +102,7 @@ class Params:
     def __post_init__(self) -> None:
         check_choice("study", self.study, STUDIES)
         least = 2 if self.study == "ratio" else 1
-        object.__setattr__(self, "datasets", check_dataset_list("datasets", self.datasets))
+        object.__setattr__(self, "datasets", check_datasets("datasets", self.datasets))
         object.__setattr__(self, "ratios", check_ratio_list("ratios", self.ratios))
         object.__setattr__(
             self,
@@ -329,7 +330,7 @@ def sweep_scores(
 
 
 def _sweep_one(dataset: str, seed: int, thresholds: tuple[float, ...]) -> pd.DataFrame:
-    model, data = erm_model(dataset, seed), split_data(dataset, seed)
+    model, data = erm_model(dataset, seed), cached_split(dataset, seed)
     with single_thread():
         scores = model.predict_proba(data.X_test)
     return sweep_scores(scores, data.y_test, data.a_test, thresholds).assign(

@@ -21,13 +21,19 @@ from torch import nn
 
 from faalgrad.datasets import DATASETS, load_dataset
 from faalgrad.metrics import mean_std
-from faalgrad.presets import check_dataset
-from faalgrad.runs import METHODS, SPLIT_LABELS, RunSpec, check_seeds, erm_model, fit, split_data
+from faalgrad.runs import METHODS, SPLIT_LABELS, RunSpec, cached_split, erm_model, fit_run
 from faalgrad.splits import SplitData
 from faalgrad.studies import claims
 from faalgrad.studies._common import DATASET_LABELS, number
-from faalgrad.studies._params import check_choice, check_dataset_list, check_int, check_n_jobs
 from faalgrad.train import TrainResult, as_tensor, single_thread
+from faalgrad.validation import (
+    check_choice,
+    check_dataset,
+    check_datasets,
+    check_int,
+    check_n_jobs,
+    check_seeds,
+)
 
 __all__ = [
     "ACCURACY_DATASET",
@@ -85,7 +91,7 @@ class Params:
     n_jobs: int = 2
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "datasets", check_dataset_list("datasets", self.datasets))
+        object.__setattr__(self, "datasets", check_datasets("datasets", self.datasets))
         check_seeds(self.seeds)
         for name in ("n_explain", "n_background"):
             check_int(name, getattr(self, name), minimum=10, note="a number of rows")
@@ -98,7 +104,7 @@ def trained_model(dataset: str, seed: int, model: str) -> TrainResult:
     if model == "baseline":
         return erm_model(dataset, seed)
     with single_thread():  # as in every run: results do not depend on the thread count
-        return fit(RunSpec(dataset, "faalgrad", split="config1", inner_steps=1, seed=seed))[0]
+        return fit_run(RunSpec(dataset, "faalgrad", split="config1", inner_steps=1, seed=seed))[0]
 
 
 def sample_rows(
@@ -118,7 +124,7 @@ def sensitive_feature(dataset: str, feature_names: Iterable[str] | None = None) 
     """The input column of ``dataset``'s protected attribute; a ``ValueError`` if it is missing or
     repeated, or if another column looks like a one-hot level of it (same prefix before ``_``)."""
     name = load_dataset(check_dataset(dataset)).protected_feature
-    names = list(split_data(dataset, 0).feature_names if feature_names is None else feature_names)
+    names = list(cached_split(dataset, 0).feature_names if feature_names is None else feature_names)
     if names.count(name) != 1:
         raise ValueError(
             f"{dataset}: the protected attribute {name!r} must be exactly one input column, "
@@ -253,7 +259,7 @@ def explainer_accuracy(
         (largest |Deep − exact|), ``sensitive_deep`` / ``_exact`` (the sensitive feature's mean
         |SHAP|), ``rank_deep`` / ``_exact`` (its rank), ``spearman`` (rank correlation of all features).
     """
-    data = split_data(dataset, seed)
+    data = cached_split(dataset, seed)
     feature = sensitive_feature(dataset, data.feature_names)
     background, explained = sample_rows(data, n_explain=n_explain, n_background=n_background)
     X, B = data.X_test[explained], data.X_train[background]
@@ -300,7 +306,7 @@ def _explain_both(dataset: str, seed: int, n_explain: int, n_background: int) ->
     return {
         model: explain_model(
             trained_model(dataset, seed, model),
-            split_data(dataset, seed),
+            cached_split(dataset, seed),
             n_explain=n_explain,
             n_background=n_background,
         )

@@ -14,9 +14,8 @@ from faalgrad.datasets import DATASETS
 from faalgrad.metrics import aggregate, mean_std
 from faalgrad.runs import (
     METHODS,
-    RunSpec,
     SPLIT_LABELS,
-    check_seeds,
+    RunSpec,
     protected_input_specs,
     table1_specs,
 )
@@ -24,7 +23,7 @@ from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
 from faalgrad.splits import DIRECTIONS
 from faalgrad.studies import claims, paper, stats
 from faalgrad.studies._common import number, paper_band, paper_vs_ours
-from faalgrad.studies._params import check_choice, check_dataset_list, check_n_jobs
+from faalgrad.validation import check_choice, check_datasets, check_n_jobs, check_seeds
 
 __all__ = [
     "Params",
@@ -61,7 +60,7 @@ class Params:
     n_jobs: int = 2
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "datasets", check_dataset_list("datasets", self.datasets))
+        object.__setattr__(self, "datasets", check_datasets("datasets", self.datasets))
         check_seeds(self.seeds)
         check_n_jobs(self.n_jobs)
 

@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 
 import faalgrad.datasets as fd
-from faalgrad.datasets import DATASETS, ChecksumError, Dataset, load_dataset
-from faalgrad.datasets import _files
+from faalgrad.datasets import DATASETS, ChecksumError, Dataset, _files, load_dataset
 
 # name -> (rows, positives y == 1, protected a == 1, n features), computed once
 # from the shipped files and pinned here.

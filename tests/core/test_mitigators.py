@@ -9,7 +9,6 @@ from sklearn.base import is_classifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from faalgrad.runs import METHODS, RunSpec, run, split_data
 from faalgrad.mitigators import (
     MITIGATORS,
     POSTPROCESSORS,
@@ -19,6 +18,7 @@ from faalgrad.mitigators import (
     check_mitigator,
     fit_mitigator,
 )
+from faalgrad.runs import METHODS, RunSpec, cached_split, run
 from faalgrad.splits import SplitData
 
 
@@ -162,7 +162,7 @@ def test_bad_method_and_missing_model(data):
 def test_run_row_uses_the_randomised_labels(method):
     row = run(RunSpec("german", method, seed=0))
     assert row["label"] == METHODS[method].label
-    d = split_data("german", 0)
+    d = cached_split("german", 0)
     from faalgrad.runs import erm_model
 
     result = fit_mitigator(

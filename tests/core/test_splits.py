@@ -11,12 +11,12 @@ import pytest
 from faalgrad.datasets import DATASETS, Dataset, load_dataset
 from faalgrad.splits import (
     DIRECTIONS,
-    code_split_indices,
-    over_represented_label,
     PAPER_RATIOS,
     SPLITS,
+    code_split_indices,
     format_ratio,
     max_ratio,
+    over_represented_label,
     parse_ratio,
     split_dataset,
     support_query,

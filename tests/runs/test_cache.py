@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from faalgrad.runs import cache
-from faalgrad.runs import RunSpec
+from faalgrad.runs import RunSpec, cache
 
 
 def test_off_without_environment(monkeypatch, tmp_path):

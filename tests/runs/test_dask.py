@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from faalgrad.__main__ import main
-from faalgrad.runs import RunSpec, grid, run_grid
+from faalgrad.runs import RunSpec, run_grid, runner
 
 distributed = pytest.importorskip("distributed")
 
@@ -57,6 +57,6 @@ def test_cli_scheduler(cluster, capsys):
 
 
 def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(grid, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(runner, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(ValueError, match="no Dask scheduler answers"):
         run_grid(_specs()[:1], scheduler="tcp://127.0.0.1:9", progress=False)

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from faalgrad.runs import METHODS, RunSpec, methods, run, run_grid, table1_specs
-from faalgrad.studies.table1 import format_table, table1
-from faalgrad.metrics import METRICS
-from faalgrad.splits import split_dataset
 from faalgrad.datasets import load_dataset
+from faalgrad.metrics import METRICS
+from faalgrad.runs import METHODS, RunSpec, methods, run, run_grid, table1_specs
+from faalgrad.splits import split_dataset
+from faalgrad.studies.table1 import format_table, table1
 
 FAST = {"max_epochs": 3}
 

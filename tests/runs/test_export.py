@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from faalgrad.datasets import load_dataset
-from faalgrad.runs import export, split_data
+from faalgrad.runs import cached_split, export
 
 
 def test_nothing_is_written_without_the_data_dir(monkeypatch, tmp_path):
@@ -28,7 +28,7 @@ def test_split_indices_are_the_runs_splits(monkeypatch, tmp_path):
     for seed in (0, 1):
         mine = table[table["seed"] == seed]
         assert sorted(mine["row"]) == list(range(1000))  # a partition of the rows
-        data = split_data("german", seed)
+        data = cached_split("german", seed)
         train = mine.loc[mine["part"] == "train", "row"].to_numpy()
         assert len(train) == len(data.y_train)
         for part, labels in (

@@ -3,9 +3,9 @@
 import pytest
 
 from faalgrad.__main__ import main
-from faalgrad.runs import METHODS, RunSpec, run
 from faalgrad.metrics import METRICS
 from faalgrad.nash import NASH_METHODS
+from faalgrad.runs import METHODS, RunSpec, run
 
 
 def test_every_nash_method_is_a_grid_method():

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from faalgrad.datasets import load_dataset
-from faalgrad.runs import RunSpec, run, setup_fields, split_data
+from faalgrad.runs import RunSpec, cached_split, run, setup_fields
 from faalgrad.train import TrainConfig, build_mlp
 
 SCRIPT_COLUMNS = (
@@ -28,13 +28,13 @@ def _code(split="config1", seed=102):
 
 
 def test_split_sizes_and_order():
-    data = split_data("compas", 102, procedure="code", inputs="integer")
+    data = cached_split("compas", 102, procedure="code", inputs="integer")
     assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (4319, 618, 1235)
     assert len(set(map(len, (data.X_train, data.a_train)))) == 1
 
 
 def test_columns_and_unscaled_integer_values():
-    data = split_data("compas", 102, procedure="code", inputs="integer")
+    data = cached_split("compas", 102, procedure="code", inputs="integer")
     assert data.feature_names == SCRIPT_COLUMNS
     X = data.X_train
     np.testing.assert_array_equal(X, np.floor(X))  # integers, as the script's int cast

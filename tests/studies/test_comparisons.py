@@ -9,7 +9,8 @@ from faalgrad.mitigators import MITIGATORS
 from faalgrad.nash import NASH_METHODS, synthetic_two_group
 from faalgrad.runs import FAMILIES, METHODS, RunSpec, ablation_specs, table1_specs
 from faalgrad.runs.grids import nash_overrides
-from faalgrad.studies import claims, comparisons as C
+from faalgrad.studies import claims
+from faalgrad.studies import comparisons as C
 
 #: Every name the page glues (its prose and the claims scorecard read them).
 GLUED = {

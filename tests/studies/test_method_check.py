@@ -10,7 +10,7 @@ from torch.func import grad
 
 from faalgrad.datasets import DATASETS
 from faalgrad.presets import erm_config
-from faalgrad.runs import split_data
+from faalgrad.runs import cached_split
 from faalgrad.splits import support_query
 from faalgrad.studies import method_check as page
 from faalgrad.studies.claims import NOT_REPRODUCED, PARTLY, REPRODUCED
@@ -331,7 +331,7 @@ def test_derivation_verdict():
 def test_dataset_problem_uses_config1_split():
     p = page.dataset_problem("german", 0)
     assert p.dataset == "german" and len(p.y_s) > 0 and len(p.y_q) > 0
-    data = split_data("german", 0)
+    data = cached_split("german", 0)
     assert len(p.y_s) == int(data.a_train.sum()) and len(p.y_s) + len(p.y_q) == len(data.y_train)
     assert isinstance(p.model, nn.Sequential)
 
@@ -385,7 +385,7 @@ def test_alignment_curves_shape_and_shared_start(german_curves):
 
 def test_alignment_curves_erm_matches_trained_model(german_curves):
     # the last ERM cosine is the cosine at θ after the 4th epoch of train_erm with FaAlGrad's lr
-    data = split_data("german", 0)
+    data = cached_split("german", 0)
     s, q = support_query(data.y_train, data.a_train, "config1", dataset="german")
     config = erm_config("german", max_epochs=4, patience=4, outer_lr=0.1)
     last = {}

@@ -1,5 +1,5 @@
-from faalgrad.studies import paper
 from faalgrad.datasets import DATASETS
+from faalgrad.studies import paper
 
 
 def test_table1_has_every_row_of_every_dataset():

@@ -7,13 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from faalgrad.studies._common import k_of_n
-
 from faalgrad.baselines import predict_with_threshold
 from faalgrad.metrics import evaluate
 from faalgrad.runs import RunSpec, run
 from faalgrad.runs.grids import INFEASIBLE_COLUMNS, ablation_specs, infeasibility
 from faalgrad.studies import ratio as ab
+from faalgrad.studies._common import k_of_n
 from faalgrad.studies.claims import NOT_REPRODUCED, PARTLY, REPRODUCED
 
 PAPER_GRID = ["80:20", "70:30", "60:40", "50:50"]

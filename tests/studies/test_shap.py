@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 import shap  # noqa: E402
 import torch  # noqa: E402
 
-from faalgrad.runs import split_data  # noqa: E402
+from faalgrad.runs import cached_split  # noqa: E402
 from faalgrad.splits import SplitData  # noqa: E402
 from faalgrad.studies import shap as page  # noqa: E402
 from faalgrad.studies.claims import NOT_REPRODUCED, PARTLY, REPRODUCED  # noqa: E402
@@ -292,7 +292,7 @@ def test_sensitive_rows_of_real_feature_names():
 def test_sensitive_feature_is_one_column_for_every_dataset():
     for dataset in ("compas", "german"):
         name = page.sensitive_feature(dataset)
-        assert name in split_data(dataset, 0).feature_names
+        assert name in cached_split(dataset, 0).feature_names
     with pytest.raises(ValueError, match="exactly one"):
         page.sensitive_feature("adult", ["age", "sex_female", "sex_female"])
     with pytest.raises(ValueError, match="one-hot"):

@@ -7,9 +7,8 @@ import pytest
 
 from faalgrad.runs import protected_input_specs
 from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
-from faalgrad.studies import paper
+from faalgrad.studies import paper, stats
 from faalgrad.studies import table1 as page
-from faalgrad.studies import stats
 from faalgrad.studies.table1 import (
     baseline_comparison,
     fairer_than_baseline,

@@ -16,19 +16,12 @@ from faalgrad import baselines
 from faalgrad.datasets import load_dataset
 from faalgrad.metrics import evaluate
 from faalgrad.runs import cache
-from faalgrad.runs.methods import METHODS, fit, split_data
+from faalgrad.runs.methods import METHODS, cached_split, fit_run
 from faalgrad.runs.spec import RunSpec
 from faalgrad.train import single_thread
-from faalgrad.validation import check_int
+from faalgrad.validation import check_n_jobs
 
-__all__ = ["check_n_jobs", "run", "run_grid"]
-
-
-def check_n_jobs(n_jobs: int) -> int:
-    """``n_jobs`` if it is a non-zero integer (joblib's convention: -1 = all cores), else a ``ValueError``."""
-    if check_int("n_jobs", n_jobs, minimum=-(2**31), note="-1 = all cores") == 0:
-        raise ValueError(f"n_jobs={n_jobs!r} must be a non-zero integer (-1 = all cores)")
-    return int(n_jobs)
+__all__ = ["run", "run_grid"]
 
 
 def run(spec: RunSpec) -> dict[str, Any]:
@@ -52,8 +45,8 @@ def run(spec: RunSpec) -> dict[str, Any]:
 
 def _run(spec: RunSpec) -> dict[str, Any]:
     with single_thread():
-        model, facts = fit(spec)
-        data = split_data(
+        model, facts = fit_run(spec)
+        data = cached_split(
             spec.dataset, spec.seed, spec.include_protected, spec.split_procedure, spec.inputs
         )
         scores = model.predict_proba(data.X_test)
