@@ -40,7 +40,32 @@ _HOMES = {
     "train_faalgrad": "faalgrad.train",
 }
 
-__all__ = sorted(_HOMES)
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "load_dataset",
+    "FaAlGradClassifier",
+    "METRICS",
+    "aggregate",
+    "evaluate",
+    "erm_config",
+    "faalgrad_config",
+    "METHODS",
+    "RunSpec",
+    "run",
+    "run_grid",
+    "table1_specs",
+    "SPLITS",
+    "SplitData",
+    "split_dataset",
+    "support_query",
+    "table1",
+    "TrainConfig",
+    "TrainResult",
+    "meta_gradient",
+    "train_erm",
+    "train_faalgrad",
+]
 
 if TYPE_CHECKING:
     from faalgrad.datasets import DATASETS, Dataset, load_dataset

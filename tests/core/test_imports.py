@@ -55,3 +55,9 @@ def test_top_level_names_load_on_first_use():
         assert getattr(faalgrad, name) is not None
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         faalgrad.nope  # noqa: B018
+
+
+def test_every_exported_name_has_a_home():
+    import faalgrad
+
+    assert list(faalgrad.__all__) == list(faalgrad._HOMES)
