@@ -5,13 +5,28 @@ corrected together with Holm's step-down method. Used by every page that decides
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["ALPHA", "holm", "paired_cells", "paired_difference"]
+__all__ = [
+    "ALPHA",
+    "CONTRADICTED",
+    "INCONCLUSIVE",
+    "OPPOSITE",
+    "OUTCOMES",
+    "POWER",
+    "REPRODUCED",
+    "REPRODUCED_SMALLER",
+    "cell_outcomes",
+    "holm",
+    "paired_cells",
+    "paired_difference",
+    "power",
+    "seeds_for_power",
+]
 
 #: Family-wise error rate of one claim's cells (and 1 - the confidence level of intervals).
 ALPHA = 0.05
@@ -128,13 +143,13 @@ def paired_cells(
         key = key if isinstance(key, tuple) else (key,)
         match = c_rows
         for col in shared:
-            match = match[match[col] == dict(zip(cells, key))[col]]
+            match = match[match[col] == dict(zip(cells, key, strict=True))[col]]
         pairs = t[[pair_on, metric]].merge(
             match[[pair_on, metric]], on=pair_on, suffixes=("_t", "_c")
         )
         out.append(
             {
-                **dict(zip(cells, key)),
+                **dict(zip(cells, key, strict=True)),
                 **paired_difference(
                     pairs[f"{metric}_t"], pairs[f"{metric}_c"], confidence=confidence
                 ),
@@ -143,3 +158,119 @@ def paired_cells(
     table = pd.DataFrame(out, columns=[*cells, "n", "mean", "low", "high", "p"])
     table["p_holm"] = holm(table["p"])
     return table
+
+
+#: The outcome of one cell of a claim (one metric, one dataset and setting), against the
+#: paper's own effect there. Precedence, when several tests hold: opposite, then reproduced
+#: and contradicted together ("reproduced, smaller than the paper's"), then reproduced,
+#: then contradicted; a cell where none holds is inconclusive.
+REPRODUCED = "reproduced"
+REPRODUCED_SMALLER = "reproduced, smaller than the paper's"
+CONTRADICTED = "contradicted"
+OPPOSITE = "opposite"
+INCONCLUSIVE = "inconclusive"
+OUTCOMES = (REPRODUCED, REPRODUCED_SMALLER, CONTRADICTED, OPPOSITE, INCONCLUSIVE)
+#: The power a claim's seeds are chosen for, against the paper's own effect.
+POWER = 0.8
+
+
+def _one_sided_p(mean: float, sd: float, n: int, null: float, *, above: bool) -> float:
+    """p-value of the one-sided t-test of "the mean difference is above (below) ``null``"."""
+    if n < 2 or not np.isfinite(sd):
+        return np.nan
+    if sd == 0:
+        return 0.0 if (mean > null if above else mean < null) else 1.0
+    t = (mean - null) / (sd / np.sqrt(n))
+    return float(stats.t.sf(t, n - 1) if above else stats.t.cdf(t, n - 1))
+
+
+def cell_outcomes(cells: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
+    """Each cell's outcome against the paper's effect, Holm-corrected across the cells.
+
+    Three one-sided t-tests per cell, each family Holm-corrected across the claim's cells:
+    the paired difference lies on the paper's side of 0 (*reproduced*), on the other side
+    (*opposite*), or closer to 0 than the paper's own effect (*contradicted*: the data rule
+    out an effect as large as the paper's, as in the non-inferiority half of a TOST).
+    :data:`OUTCOMES` gives the precedence.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        One row per cell with ``n`` (seeds), ``mean`` and ``sd`` of the paired difference
+        (ours treated − ours control) and ``paper_effect`` (the paper's treated − control,
+        non-zero; its sign is the paper's direction).
+    alpha : float
+        Family-wise level of each test family.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cells`` with ``p_direction``, ``p_opposite`` and ``p_smaller`` (Holm-adjusted)
+        and ``outcome``.
+    """
+    out = cells.copy()
+    sign = np.sign(out["paper_effect"].to_numpy(dtype=float))
+    if (sign == 0).any() or np.isnan(sign).any():
+        raise ValueError("every cell needs a non-zero paper_effect (its sign is the direction)")
+    raw = {"p_direction": [], "p_opposite": [], "p_smaller": []}
+    for s, row in zip(sign, out.itertuples(), strict=True):
+        up = bool(s > 0)
+        raw["p_direction"].append(_one_sided_p(row.mean, row.sd, row.n, 0.0, above=up))
+        raw["p_opposite"].append(_one_sided_p(row.mean, row.sd, row.n, 0.0, above=not up))
+        raw["p_smaller"].append(
+            _one_sided_p(row.mean, row.sd, row.n, row.paper_effect, above=not up)
+        )
+    for name, values in raw.items():
+        out[name] = holm(values)
+    direction = out["p_direction"] <= alpha
+    smaller = out["p_smaller"] <= alpha
+    outcome = np.select(
+        [out["p_opposite"] <= alpha, direction & smaller, direction, smaller],
+        [OPPOSITE, REPRODUCED_SMALLER, REPRODUCED, CONTRADICTED],
+        default=INCONCLUSIVE,
+    )
+    out["outcome"] = outcome
+    return out
+
+
+def power(effect: float, sd: float, n: int, *, alpha: float = ALPHA) -> float:
+    """Power of the one-sided paired t-test at level ``alpha`` to find ``effect`` with ``n`` seeds.
+
+    Parameters
+    ----------
+    effect : float
+        The true mean paired difference (its sign is the tested direction).
+    sd : float
+        The standard deviation of the paired differences across seeds.
+    n : int
+        The number of seeds (pairs).
+    alpha : float
+        The test's level (e.g. Holm's first step: the family level over the claim's cells).
+
+    Returns
+    -------
+    float
+        P(reject) under the non-central t distribution with ``n - 1`` degrees of freedom.
+    """
+    if n < 2:
+        return np.nan
+    if sd <= 0:
+        return 1.0
+    noncentrality = abs(effect) * np.sqrt(n) / sd
+    critical = stats.t.isf(alpha, n - 1)
+    return float(stats.nct.sf(critical, n - 1, noncentrality))
+
+
+def seeds_for_power(
+    effect: float, sd: float, *, alpha: float = ALPHA, target: float = POWER, most: int = 1000
+) -> int | None:
+    """The fewest seeds whose one-sided paired t-test reaches ``target`` power for ``effect``.
+
+    Returns ``None`` when even ``most`` seeds do not (e.g. an effect of 0).
+    """
+    if not np.isfinite(sd) or not np.isfinite(effect) or effect == 0:
+        return None
+    for n in range(2, most + 1):
+        if power(effect, sd, n, alpha=alpha) >= target:
+            return n
+    return None
