@@ -21,29 +21,27 @@ from faalgrad.runs import (
 )
 from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
 from faalgrad.splits import DIRECTIONS
-from faalgrad.studies import claims, paper, stats
+from faalgrad.studies import PageResult, claims, paper, stats
 from faalgrad.studies._common import number, paper_band, paper_vs_ours
 from faalgrad.validation import check_choice, check_datasets, check_n_jobs, check_seeds
 
 __all__ = [
     "Params",
-    "baseline_comparison",
-    "direction_table",
-    "fairer_than_baseline",
+    "compute",
     "format_table",
     "glue_values",
-    "protected_input_table",
     "specs",
     "table1",
-    "table1_long",
-    "table_row_key",
-    "tables",
     "verdicts",
 ]
 
+#: Names the package's own API takes from this page (``faalgrad.table1`` and the CLI's
+#: ``table1`` command), besides the page protocol.
+_LIBRARY_API = {"table1", "format_table"}
+
 _METRICS = (("accuracy", 100, "acc"), ("dp_diff", 1, "DP"), ("eod_diff", 1, "EOD"))
 #: Display label of each Table 1 row name.
-ROW_LABELS = {
+_ROW_LABELS = {
     "baseline": METHODS["erm"].label,
     "config1": SPLIT_LABELS["config1"],
     "config2": SPLIT_LABELS["config2"],
@@ -80,7 +78,7 @@ def specs(params: Params) -> list[RunSpec]:
     )
 
 
-def table_row_key(rows: pd.DataFrame) -> pd.Series:
+def _table_row_key(rows: pd.DataFrame) -> pd.Series:
     """The paper's Table 1 row name of each run row ("baseline", "mba_dp", ..., "config1")."""
     return (
         rows["method"]
@@ -106,7 +104,8 @@ def table1(rows: pd.DataFrame) -> pd.DataFrame:
         ``n_seeds``. ``inner_steps`` is missing for the non-meta-learning rows.
     """
     rows = rows.assign(
-        row=table_row_key(rows), inner_steps=rows["inner_steps"].where(rows["method"] == "faalgrad")
+        row=_table_row_key(rows),
+        inner_steps=rows["inner_steps"].where(rows["method"] == "faalgrad"),
     )
     ours = aggregate(rows, ["dataset", "row", "inner_steps"], ("accuracy", "dp_diff", "eod_diff"))
     ours["inner_steps"] = ours["inner_steps"].astype("Int64")
@@ -116,7 +115,7 @@ def table1(rows: pd.DataFrame) -> pd.DataFrame:
     for m in ("accuracy", "dp_diff", "eod_diff"):
         out[f"{m}_paper"] = out[m]
         out[f"{m}_diff"] = out[f"{m}_mean"] - out[m]
-    out["method"] = out["row"].map(ROW_LABELS)
+    out["method"] = out["row"].map(_ROW_LABELS)
     cols = (
         ["dataset", "row", "method", "inner_steps"]
         + [
@@ -141,7 +140,7 @@ def _row_label(method: pd.Series, inner_steps: pd.Series) -> pd.Series:
     return method.where(steps.isna(), method + " (I=" + steps.fillna("") + ")")
 
 
-def table1_long(rows: pd.DataFrame, metric: str = "dp_diff") -> pd.DataFrame:
+def _table1_long(rows: pd.DataFrame, metric: str = "dp_diff") -> pd.DataFrame:
     """Per-seed values of ``metric`` ("ours") beside the paper's value ("paper"), long form.
 
     Columns ``dataset``, ``method`` (e.g. ``"Config 1 (I=1)"``), ``source`` and ``value``,
@@ -171,13 +170,13 @@ def table1_long(rows: pd.DataFrame, metric: str = "dp_diff") -> pd.DataFrame:
     return pd.concat([ours, reported], ignore_index=True)
 
 
-def protected_input_table(rows: pd.DataFrame) -> pd.DataFrame:
+def _protected_input_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean ± std of accuracy, DP and EOD difference with the protected attribute included
     and excluded, per dataset and Table 1 row, and the change (excluded − included).
 
     Only rows run both ways (same dataset, row, I and seeds) are compared.
     """
-    rows = rows.assign(row=table_row_key(rows))
+    rows = rows.assign(row=_table_row_key(rows))
     keys = ["dataset", "row", "inner_steps"]
     both = rows.groupby(keys + ["seed"])["include_protected"].transform("nunique") == 2
     rows = rows[both]
@@ -186,12 +185,12 @@ def protected_input_table(rows: pd.DataFrame) -> pd.DataFrame:
     stats = aggregate(rows, keys + ["include_protected"], ("accuracy", "dp_diff", "eod_diff"))
     wide = stats.pivot(index=keys, columns="include_protected")
     out = wide.index.to_frame(index=False)
-    out["method"] = out["row"].map(ROW_LABELS)
+    out["method"] = out["row"].map(_ROW_LABELS)
     for m, scale, name in _METRICS:
         for flag, word in ((True, "included"), (False, "excluded")):
             out[f"{name} {word}"] = [
                 mean_std(a, b, 2, scale)
-                for a, b in zip(wide[(f"{m}_mean", flag)], wide[(f"{m}_std", flag)])
+                for a, b in zip(wide[(f"{m}_mean", flag)], wide[(f"{m}_std", flag)], strict=True)
             ]
         out[f"{name} change"] = [
             number(v, 2, scale, sign=True)
@@ -214,7 +213,7 @@ def protected_input_table(rows: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def direction_table(rows: pd.DataFrame) -> pd.DataFrame:
+def _direction_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Config 2 (I = 1) with each direction: mean ± std per dataset, and the paired change
     (stereotype-consistent − counter-stereotypical cells in X_q) with its 95 % interval."""
     c2 = rows[(rows["split"] == "config2") & (rows["inner_steps"] == 1) & rows["include_protected"]]
@@ -227,18 +226,20 @@ def direction_table(rows: pd.DataFrame) -> pd.DataFrame:
                 entry[f"{name} X_q {d}"] = mean_std(wide[d].mean(), wide[d].std(), 2, scale)
             diff = stats.paired_difference(wide[DIRECTIONS[1]], wide[DIRECTIONS[0]])
             entry[f"{name} change"] = (
-                f"{number(diff['mean'], 2, scale, sign=True)} [{number(diff['low'], 2, scale, sign=True)}"
+                f"{number(diff['mean'], 2, scale, sign=True)} "
+                f"[{number(diff['low'], 2, scale, sign=True)}"
                 f", {number(diff['high'], 2, scale, sign=True)}]"
             )
         out.append(entry)
     return pd.DataFrame(out)
 
 
-def baseline_comparison(rows: pd.DataFrame) -> pd.DataFrame:
+def _baseline_comparison(rows: pd.DataFrame) -> pd.DataFrame:
     """Each FaAlGrad cell (dataset × Config × I) against the baseline MLP, paired by seed, for
-    DP and EOD difference: mean change, 95 % interval, Holm-adjusted p across all cells and both metrics."""
+    DP and EOD difference: mean change, 95 % interval, Holm-adjusted p across all cells and
+    both metrics."""
     rows = rows[rows["include_protected"] & (rows["direction"] == DIRECTIONS[0])]
-    rows = rows.assign(row=table_row_key(rows))
+    rows = rows.assign(row=_table_row_key(rows))
     parts = [
         stats.paired_cells(
             rows,
@@ -256,9 +257,12 @@ def baseline_comparison(rows: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
-    """Every table of the page: ``table1`` (numbers), ``paper`` (printable), ``band`` (per "ours" cell
-    of ``paper``: True/False if our mean is within/outside the paper's ± spread, NA without one), ``long``
+def compute(params: Params, rows: pd.DataFrame) -> PageResult:
+    """Every table of the page, from the run rows of :func:`specs` (``params`` adds nothing
+    the rows do not hold).
+
+    ``table1`` (numbers), ``paper`` (printable), ``band`` (per "ours" cell of ``paper``:
+    True/False if our mean is within/outside the paper's ± spread, NA without one), ``long``
     (DP per seed for the figure), ``protected`` (excluded versus included), ``directions``
     (Config 2 both ways) and ``versus_baseline`` (paired tests of the claim)."""
     included = rows[rows["include_protected"]]
@@ -267,17 +271,17 @@ def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
     return {
         "table1": table,
         "paper": format_table(table),
-        "long": table1_long(main, "dp_diff"),
+        "long": _table1_long(main, "dp_diff"),
         "band": paper_band(table, paper.table1(), ["dataset", "row", "inner_steps"], _METRICS),
-        "protected": protected_input_table(rows[rows["direction"] == DIRECTIONS[0]]),
-        "directions": direction_table(included),
-        "versus_baseline": baseline_comparison(rows),
+        "protected": _protected_input_table(rows[rows["direction"] == DIRECTIONS[0]]),
+        "directions": _direction_table(included),
+        "versus_baseline": _baseline_comparison(rows),
     }
 
 
-def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
+def glue_values(result: PageResult) -> dict[str, str]:
     """The numbers the page's prose quotes, as text."""
-    table, protected = tables["table1"], tables["protected"]
+    table, protected = result["table1"], result["protected"]
     dataset = table["dataset"].iloc[0]
     head = table.query("row == 'config1' and inner_steps == 1").set_index("dataset").loc[dataset]
     change = protected.set_index(["dataset", "method"])["DP change"].astype(float)
@@ -292,18 +296,18 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
         "excl_dp_change_min": number(change.min(), 2, sign=True),
         "excl_dp_change_max": number(change.max(), 2, sign=True),
         "excl_baseline_dp_change_mean": number(
-            change.xs(ROW_LABELS["baseline"], level="method").mean(), 2, sign=True
+            change.xs(_ROW_LABELS["baseline"], level="method").mean(), 2, sign=True
         ),
         "direction_dp_changes": "; ".join(
-            f"{r['dataset']} {r['DP change']}" for _, r in tables["directions"].iterrows()
+            f"{r['dataset']} {r['DP change']}" for _, r in result["directions"].iterrows()
         ),
     }
 
 
-def fairer_than_baseline(comparison: pd.DataFrame) -> claims.Verdict:
+def _fairer_than_baseline(comparison: pd.DataFrame) -> claims.Verdict:
     """Verdict on "FaAlGrad lowers DP and EOD difference versus the baseline on all datasets".
 
-    ``comparison`` is :func:`baseline_comparison`. A FaAlGrad cell (dataset × Config 1/2 ×
+    ``comparison`` is :func:`_baseline_comparison`. A FaAlGrad cell (dataset × Config 1/2 ×
     I) holds when its DP *and* its EOD difference are both lower than the baseline MLP's,
     paired by seed, with Holm-adjusted p < 0.05 across all cells and both metrics.
     Reproduced if every cell holds, partly if some do.
@@ -328,15 +332,17 @@ def fairer_than_baseline(comparison: pd.DataFrame) -> claims.Verdict:
     )
     n = int(comparison["n"].min())
     evidence = (
-        f"{int(cells.sum())} of {len(cells)} FaAlGrad cells (dataset × Config 1/2 × I = 1/10) have both DP and EOD "
-        f"difference lower than the baseline MLP's, paired over {n} seeds, Holm-corrected over the {len(comparison)} "
-        f"tests ({per_dataset}). DP change, Config 1 with I = 1 minus baseline, with 95 % intervals: {pairs}."
+        f"{int(cells.sum())} of {len(cells)} FaAlGrad cells (dataset × Config 1/2 × I = 1/10) "
+        "have both DP and EOD difference lower than the baseline MLP's, "
+        f"paired over {n} seeds, Holm-corrected over the {len(comparison)} tests "
+        f"({per_dataset}). DP change, Config 1 with I = 1 minus baseline, "
+        f"with 95 % intervals: {pairs}."
     )
     return claims.Verdict(
         "fairer_than_baseline", claims.verdict_from_counts(int(cells.sum()), len(cells)), evidence
     )
 
 
-def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:
+def verdicts(result: PageResult) -> list[claims.Verdict]:
     """The page's claim verdicts."""
-    return [fairer_than_baseline(tables["versus_baseline"])]
+    return [_fairer_than_baseline(result["versus_baseline"])]

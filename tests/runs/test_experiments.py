@@ -1,4 +1,4 @@
-"""Tests for :mod:`faalgrad.experiments`: run specs, runs, grids and Table 1."""
+"""Tests for :mod:`faalgrad.runs`: run specs, runs, grids and Table 1."""
 
 from __future__ import annotations
 

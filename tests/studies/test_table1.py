@@ -10,10 +10,10 @@ from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
 from faalgrad.studies import paper, stats
 from faalgrad.studies import table1 as page
 from faalgrad.studies.table1 import (
-    baseline_comparison,
-    fairer_than_baseline,
-    protected_input_table,
-    table1_long,
+    _baseline_comparison,
+    _fairer_than_baseline,
+    _protected_input_table,
+    _table1_long,
 )
 
 
@@ -68,7 +68,7 @@ def _rows():
 
 
 def test_long_form_ours_and_paper():
-    long = table1_long(_rows(), "dp_diff")
+    long = _table1_long(_rows(), "dp_diff")
     assert list(long.columns) == ["dataset", "method", "source", "value"]
     ours = long[long["source"] == "ours"]
     assert len(ours) == 8
@@ -88,13 +88,14 @@ def test_long_form_ours_and_paper():
 
 def test_unknown_metric():
     with pytest.raises(ValueError, match="metric"):
-        table1_long(_rows(), "auc")
+        _table1_long(_rows(), "auc")
 
 
 def _cell_rows(
     dp_base=0.30, eod_base=0.30, dp_meta=0.10, eod_meta=0.10, noise=0.01, seeds=5, shift=None
 ):
-    """Run rows of one dataset: the baseline and the four FaAlGrad cells, per seed (paired noise)."""
+    """Run rows of one dataset: the baseline and the four FaAlGrad cells, per seed (paired
+    noise)."""
     rng = np.random.default_rng(0)
     rows = []
     for seed in range(seeds):
@@ -132,7 +133,7 @@ def _cell_rows(
 
 
 def _verdict(**kwargs):
-    return fairer_than_baseline(baseline_comparison(_cell_rows(**kwargs)))
+    return _fairer_than_baseline(_baseline_comparison(_cell_rows(**kwargs)))
 
 
 def test_fairer_than_baseline_verdicts():
@@ -148,7 +149,7 @@ def test_fairer_than_baseline_verdicts():
 
 def test_baseline_comparison_is_paired_and_holm_corrected():
     rows = _cell_rows(noise=0.0)
-    table = baseline_comparison(rows)
+    table = _baseline_comparison(rows)
     assert len(table) == 8 and set(table["metric"]) == {"dp_diff", "eod_diff"}
     assert table["mean"].to_numpy() == pytest.approx(-0.2)  # the shared per-seed noise cancels
     np.testing.assert_allclose(table["p_holm"], stats.holm(table["p"]))
@@ -156,7 +157,9 @@ def test_baseline_comparison_is_paired_and_holm_corrected():
 
 def test_fairer_than_baseline_needs_rows():
     with pytest.raises(ValueError, match="baseline MLP"):
-        fairer_than_baseline(baseline_comparison(_cell_rows()[lambda r: r["method"] != "faalgrad"]))
+        _fairer_than_baseline(
+            _baseline_comparison(_cell_rows()[lambda r: r["method"] != "faalgrad"])
+        )
 
 
 def test_protected_input_table_pairs_runs():
@@ -191,13 +194,13 @@ def test_protected_input_table_pairs_runs():
             "eod_diff": 0.3,
         }
     )
-    table = protected_input_table(pd.DataFrame(rows))
+    table = _protected_input_table(pd.DataFrame(rows))
     assert list(table["method"]) == ["Baseline MLP", "Config 1"]
     assert list(table["DP change"]) == ["+0.10", "+0.10"]
     assert table.loc[0, "DP included"] == "0.21 ± 0.01"
     assert table.loc[0, "acc excluded"] == "70.00 ± 0.00"
     with pytest.raises(ValueError, match="both with and without"):
-        protected_input_table(pd.DataFrame(rows[-1:]))
+        _protected_input_table(pd.DataFrame(rows[-1:]))
 
 
 def test_protected_input_specs_exclude():
