@@ -2,13 +2,14 @@
 
 Pages: ``book/ratio.ipynb`` (``Params(study="ratio")``: Tables 2 and 3, Figure 2, claims
 ``ratio`` and ``inner_steps``) and ``book/swap.ipynb`` (``Params(study="swap")``: Table 4,
-the trend figure, claim ``swap``). Runs and infeasible cells: :func:`faalgrad.runs.ablation_specs`.
+the trend figure, claim ``swap``). Runs and infeasible cells:
+:func:`faalgrad.runs.ablation_specs`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from faalgrad.metrics import aggregate, mean_std
 from faalgrad.runs import METHODS, RunSpec, ablation_specs, cached_split, erm_model
 from faalgrad.runs.grids import STUDIES
 from faalgrad.splits import PAPER_RATIOS, format_ratio, parse_ratio
-from faalgrad.studies import claims, paper, stats
+from faalgrad.studies import PageResult, claims, paper, stats
 from faalgrad.studies._common import in_dataset_order, k_of_n, number, paper_band, paper_vs_ours
 from faalgrad.train import single_thread
 from faalgrad.validation import (
@@ -32,43 +33,23 @@ from faalgrad.validation import (
 )
 
 __all__ = [
-    "BASE_THRESHOLD",
-    "FAIRNESS",
-    "STUDY_LABELS",
     "SWEEP_SERIES",
-    "SWEEP_THRESHOLDS",
     "Params",
-    "ablation_table",
-    "cell_value",
-    "format_table",
+    "compute",
     "glue_values",
-    "group_summary",
-    "group_table",
-    "inner_steps_verdict",
     "specs",
-    "steps_cases",
-    "sweep_comparison",
-    "sweep_scores",
-    "sweep_summary",
-    "table_summary",
-    "tables",
-    "threshold_sweep",
-    "tradeoff_frame",
-    "trend_cases",
-    "trend_long",
-    "trend_verdict",
     "verdicts",
 ]
 
-#: Protected-group thresholds of the baseline sweep (the unprotected group keeps BASE_THRESHOLD).
-SWEEP_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 20))
-BASE_THRESHOLD = 0.5
+#: Protected-group thresholds of the baseline sweep (the unprotected group keeps _BASE_THRESHOLD).
+_SWEEP_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 20))
+_BASE_THRESHOLD = 0.5
 SWEEP_SERIES = f"{METHODS['erm'].label}, threshold sweep"  #: Figure 2's name of the sweep curve.
-FAIRNESS: dict[str, str] = {
+_FAIRNESS: dict[str, str] = {
     "dp_diff": "DP",
     "eod_diff": "EOD",
 }  #: The claims' metrics, with display names.
-STUDY_LABELS = {
+_STUDY_LABELS = {
     "ratio": "ratio: protected in X_s",
     "swap": "swap: unprotected in X_s",
 }  #: The trend figure names.
@@ -85,7 +66,8 @@ class Params:
     study : {"ratio", "swap"}
         Which group fills X_s: protected samples (ratio) or unprotected samples (swap).
     datasets, seeds, n_jobs
-        Names from :data:`~faalgrad.datasets.DATASETS` (the prose quotes the first), seeds 0..seeds-1, workers.
+        Names from :data:`~faalgrad.datasets.DATASETS` (the prose quotes the first), seeds
+        0..seeds-1, workers.
     ratios : sequence of float or str
         At least two distinct X_s shares (``0.2`` or ``"80:20"``).
     inner_steps : sequence of int
@@ -182,7 +164,7 @@ def _beside_paper(
     ]
 
 
-def ablation_table(
+def _ablation_table(
     rows: pd.DataFrame, infeasible: pd.DataFrame, *, split: str = "ratio"
 ) -> pd.DataFrame:
     """Table 2 (``ratio``) or Table 4 (``swap``) from run rows, beside the paper.
@@ -190,15 +172,17 @@ def ablation_table(
     Parameters
     ----------
     rows, infeasible : pandas.DataFrame
-        Run rows (other splits are ignored) and the infeasible cells of :func:`~faalgrad.runs.ablation_specs`.
+        Run rows (other splits are ignored) and the infeasible cells of
+        :func:`~faalgrad.runs.ablation_specs`.
     split : {"ratio", "swap"}
 
     Returns
     -------
     pandas.DataFrame
-        One row per (dataset, I, ratio) cell, infeasible ones included (``feasible`` False, ``reason``):
-        ``<metric>_paper``, ``_mean``, ``_std``, ``_diff`` (ours - paper) for accuracy (fraction), DP and
-        EOD difference; ``paper_feasible`` (False: the paper reports it as not feasible; NaN: no such cell).
+        One row per (dataset, I, ratio) cell, infeasible ones included (``feasible`` False,
+        ``reason``): ``<metric>_paper``, ``_mean``, ``_std``, ``_diff`` (ours - paper) for
+        accuracy (fraction), DP and EOD difference; ``paper_feasible`` (False: the paper
+        reports it as not feasible; NaN: no such cell).
     """
     check_choice("split", split, STUDIES)
     cells = _cells(rows, infeasible, split, _TABLE_METRICS)
@@ -211,20 +195,21 @@ def ablation_table(
     )
 
 
-def group_table(
+def _group_table(
     rows: pd.DataFrame, infeasible: pd.DataFrame, sweep: pd.DataFrame, *, dataset="compas"
 ) -> pd.DataFrame:
-    """Table 3: per-group accuracy (fractions) of the baseline MLP (the ``sweep``'s threshold-0.5 rows;
-    ``xq_xs`` "baseline", no I), then of each (I, ratio) cell of ``rows``/``infeasible`` (as for
-    :func:`ablation_table`), beside the paper: ``acc_{protected,unprotected}_{paper,mean,std,diff}``,
-    ``gap_paper`` and ``gap_mean`` (unprotected minus protected accuracy)."""
+    """Table 3: per-group accuracy (fractions) of the baseline MLP (the ``sweep``'s
+    threshold-0.5 rows; ``xq_xs`` "baseline", no I), then of each (I, ratio) cell of
+    ``rows``/``infeasible`` (as for :func:`_ablation_table`), beside the paper:
+    ``acc_{protected,unprotected}_{paper,mean,std,diff}``, ``gap_paper`` and ``gap_mean``
+    (unprotected minus protected accuracy)."""
     cells = _cells(
         rows[rows["dataset"] == dataset] if len(rows) else rows,
         infeasible[infeasible["dataset"] == dataset] if len(infeasible) else infeasible,
         "ratio",
         _GROUP_METRICS,
     )
-    base = sweep[(sweep["dataset"] == dataset) & np.isclose(sweep["threshold"], BASE_THRESHOLD)]
+    base = sweep[(sweep["dataset"] == dataset) & np.isclose(sweep["threshold"], _BASE_THRESHOLD)]
     if len(base):
         agg = aggregate(base.assign(row="baseline"), ["row"], _GROUP_METRICS).drop(columns="row")
         agg = agg.assign(
@@ -259,7 +244,8 @@ def group_table(
 
 
 def _note(row: pd.Series) -> str:
-    """The builder's reason if the cell is infeasible here; whether the paper reports it as not feasible."""
+    """The builder's reason if the cell is infeasible here; whether the paper reports it as
+    not feasible."""
     head, sep, tail = row["reason"].partition(": ")
     notes = (
         []
@@ -274,9 +260,9 @@ def _note(row: pd.Series) -> str:
     )
 
 
-def format_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """Printable :func:`ablation_table` or :func:`group_table`: accuracies in percent, "mean ± std" (or
-    "infeasible") cells, paper and difference columns, and a note column."""
+def _format_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """Printable :func:`_ablation_table` or :func:`_group_table`: accuracies in percent,
+    "mean ± std" (or "infeasible") cells, paper and difference columns, and a note column."""
     groups = "gap_mean" in table
     shown = (
         (("acc_protected", 100, "protected"), ("acc_unprotected", 100, "unprotected"))
@@ -299,12 +285,13 @@ def format_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     return out.assign(note=[_note(row) for _, row in table.iterrows()]).reset_index(drop=True)
 
 
-def sweep_scores(
-    scores, y, a, thresholds: Sequence[float] = SWEEP_THRESHOLDS, base: float = BASE_THRESHOLD
+def _sweep_scores(
+    scores, y, a, thresholds: Sequence[float] = _SWEEP_THRESHOLDS, base: float = _BASE_THRESHOLD
 ) -> pd.DataFrame:
     """Per protected-group (``a == 1``) threshold, the other group at ``base``, the metrics of
-    :func:`faalgrad.baselines.predict_with_threshold` (fairlearn's, vectorised): ``accuracy``, ``dp_diff``,
-    ``eod_diff``, ``acc_{protected,unprotected}``, ``selection_{protected,unprotected}``."""
+    :func:`faalgrad.baselines.predict_with_threshold` (fairlearn's, vectorised): ``accuracy``,
+    ``dp_diff``, ``eod_diff``, ``acc_{protected,unprotected}``,
+    ``selection_{protected,unprotected}``."""
     scores, y, a = (
         np.asarray(scores, dtype=float),
         np.asarray(y).astype(int),
@@ -333,15 +320,15 @@ def _sweep_one(dataset: str, seed: int, thresholds: tuple[float, ...]) -> pd.Dat
     model, data = erm_model(dataset, seed), cached_split(dataset, seed)
     with single_thread():
         scores = model.predict_proba(data.X_test)
-    return sweep_scores(scores, data.y_test, data.a_test, thresholds).assign(
+    return _sweep_scores(scores, data.y_test, data.a_test, thresholds).assign(
         dataset=dataset, seed=seed
     )
 
 
-def threshold_sweep(
+def _threshold_sweep(
     datasets: Iterable[str],
     seeds: int,
-    thresholds: Sequence[float] = SWEEP_THRESHOLDS,
+    thresholds: Sequence[float] = _SWEEP_THRESHOLDS,
     *,
     n_jobs: int = 1,
 ) -> pd.DataFrame:
@@ -350,14 +337,15 @@ def threshold_sweep(
     Parameters
     ----------
     datasets, seeds, n_jobs
-        Dataset names; seeds 0..seeds-1 (each seed's :func:`faalgrad.runs.erm_model`); joblib workers.
+        Dataset names; seeds 0..seeds-1 (each seed's :func:`faalgrad.runs.erm_model`); joblib
+        workers.
     thresholds : sequence of float
         The protected group's thresholds; the whole curve is reported, nothing is selected.
 
     Returns
     -------
     pandas.DataFrame
-        One row per (dataset, seed, threshold) with the columns of :func:`sweep_scores`.
+        One row per (dataset, seed, threshold) with the columns of :func:`_sweep_scores`.
     """
     datasets, seeds, thresholds = (
         list(datasets),
@@ -370,6 +358,7 @@ def threshold_sweep(
         zip(
             by_cost,
             Parallel(n_jobs=n_jobs)(delayed(_sweep_one)(d, s, thresholds) for d, s in by_cost),
+            strict=True,
         )
     )
     out = pd.concat([frames[job] for job in jobs], ignore_index=True)
@@ -381,9 +370,10 @@ def _curve(sweep: pd.DataFrame) -> pd.DataFrame:  # mean over the seeds per (dat
     return sweep.groupby(["dataset", "threshold"], sort=False)[metrics].mean().reset_index()
 
 
-def tradeoff_frame(table: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
-    """Figure 2, long form: ``dataset``, ``series`` (:data:`SWEEP_SERIES`, then ``"FaAlGrad, I=<I>"``),
-    ``label`` (threshold or X_q:X_s), ``accuracy`` (percent), ``dp_diff``; means over the seeds."""
+def _tradeoff_frame(table: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
+    """Figure 2, long form: ``dataset``, ``series`` (:data:`SWEEP_SERIES`, then
+    ``"FaAlGrad, I=<I>"``), ``label`` (threshold or X_q:X_s), ``accuracy`` (percent),
+    ``dp_diff``; means over the seeds."""
     curve, ok = _curve(sweep), table[table["feasible"]]
     line = pd.DataFrame(
         {
@@ -407,9 +397,10 @@ def tradeoff_frame(table: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([line, points], ignore_index=True)
 
 
-def sweep_comparison(table: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
-    """Per feasible cell of DP difference d: ``sweep_accuracy``, the best mean accuracy of a threshold
-    whose mean DP difference is at most d (NaN if none), and ``above`` (the cell's accuracy exceeds it)."""
+def _sweep_comparison(table: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
+    """Per feasible cell of DP difference d: ``sweep_accuracy``, the best mean accuracy of a
+    threshold whose mean DP difference is at most d (NaN if none), and ``above`` (the cell's
+    accuracy exceeds it)."""
     curve = _curve(sweep)
     out = table.loc[
         table["feasible"], ["dataset", "inner_steps", "xq_xs", "accuracy_mean", "dp_diff_mean"]
@@ -417,7 +408,7 @@ def sweep_comparison(table: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
     out["sweep_accuracy"] = np.asarray(
         [
             curve.loc[(curve["dataset"] == d) & (curve["dp_diff"] <= dp), "accuracy"].max()
-            for d, dp in zip(out["dataset"], out["dp_diff_mean"])
+            for d, dp in zip(out["dataset"], out["dp_diff_mean"], strict=True)
         ],
         dtype=float,
     )
@@ -425,9 +416,10 @@ def sweep_comparison(table: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def trend_long(rows: pd.DataFrame, *, with_paper: bool = True) -> pd.DataFrame:
-    """DP and EOD difference against ``x_s_share`` per run, long form (``study``: :data:`STUDY_LABELS`,
-    ``source``: "ours"; with ``with_paper``, "paper" rows: Tables 2 and 4 for the same datasets and I)."""
+def _trend_long(rows: pd.DataFrame, *, with_paper: bool = True) -> pd.DataFrame:
+    """DP and EOD difference against ``x_s_share`` per run, long form (``study``:
+    :data:`_STUDY_LABELS`, ``source``: "ours"; with ``with_paper``, "paper" rows: Tables 2
+    and 4 for the same datasets and I)."""
     names, keys = (
         {"dp_diff": "DP difference", "eod_diff": "EOD difference"},
         ["dataset", "split", "inner_steps", "ratio"],
@@ -455,7 +447,7 @@ def trend_long(rows: pd.DataFrame, *, with_paper: bool = True) -> pd.DataFrame:
                 .assign(source="paper")
             )
     out = pd.concat(frames, ignore_index=True)
-    out["study"], out["metric"] = out.pop("split").map(STUDY_LABELS), out["metric"].map(names)
+    out["study"], out["metric"] = out.pop("split").map(_STUDY_LABELS), out["metric"].map(names)
     out = out.rename(columns={"ratio": "x_s_share"}).astype({"inner_steps": int, "value": float})
     return out[["dataset", "study", "inner_steps", "source", "x_s_share", "metric", "value"]]
 
@@ -469,7 +461,7 @@ def _first_last(
     rows: pd.DataFrame | None,
 ) -> pd.DataFrame:
     out, tests = [], []
-    for metric in FAIRNESS:
+    for metric in _FAIRNESS:
         col = f"{metric}_{value}"
         for key, cell in (
             table[table[col].notna()].sort_values(along).groupby(["dataset", *within], sort=False)
@@ -501,12 +493,13 @@ def _first_last(
     return in_dataset_order(cases.assign(holds=holds), [*within, "metric"])
 
 
-def trend_cases(
+def _trend_cases(
     table: pd.DataFrame, value: str = "mean", rows: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Per (dataset, I, metric) with two ratios or more: ``{metric}_{value}`` (``"mean"``: ours; ``"paper"``)
-    at the smallest and largest ratio (``from_value``, ``to_value``); ``holds`` if it fell. With the run
-    ``rows``, ``holds`` means a fall significant in a paired test over seeds, Holm-corrected across cases."""
+    """Per (dataset, I, metric) with two ratios or more: ``{metric}_{value}`` (``"mean"``:
+    ours; ``"paper"``) at the smallest and largest ratio (``from_value``, ``to_value``);
+    ``holds`` if it fell. With the run ``rows``, ``holds`` means a fall significant in a
+    paired test over seeds, Holm-corrected across cases."""
     return _first_last(
         table,
         value,
@@ -517,11 +510,12 @@ def trend_cases(
     )
 
 
-def steps_cases(
+def _steps_cases(
     table: pd.DataFrame, value: str = "mean", rows: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Per (dataset, ratio, metric) with two I or more: ``{metric}_{value}`` at the fewest and the most inner
-    steps (``few_value``, ``many_value``); ``holds`` as in :func:`trend_cases`."""
+    """Per (dataset, ratio, metric) with two I or more: ``{metric}_{value}`` at the fewest and
+    the most inner steps (``few_value``, ``many_value``); ``holds`` as in
+    :func:`_trend_cases`."""
     return _first_last(
         table,
         value,
@@ -537,31 +531,33 @@ def _counted(
 ) -> tuple[str, str]:  # (verdict, "for DP in k of n <unit> cells and ...")
     counts = {
         m: (int(cases.loc[cases["metric"] == m, "holds"].sum()), int((cases["metric"] == m).sum()))
-        for m in FAIRNESS
+        for m in _FAIRNESS
     }
     verdict = claims.verdict_from_counts(
         sum(k for k, _ in counts.values()), sum(n for _, n in counts.values())
     )
     return verdict, " and ".join(
-        f"for {FAIRNESS[m]} in {k} of {n} {unit} cells" for m, (k, n) in counts.items()
+        f"for {_FAIRNESS[m]} in {k} of {n} {unit} cells" for m, (k, n) in counts.items()
     )
 
 
-def trend_verdict(cases: pd.DataFrame, study: str = "ratio") -> claims.Verdict:
-    """Claim ``ratio`` (or ``swap``), from :func:`trend_cases` with run rows: all hold, reproduced; some, partly."""
+def _trend_verdict(cases: pd.DataFrame, study: str = "ratio") -> claims.Verdict:
+    """Claim ``ratio`` (or ``swap``), from :func:`_trend_cases` with run rows: all hold,
+    reproduced; some, partly."""
     key, what = (
         check_choice("study", study, STUDIES),
         {"ratio": "The fairness gap", "swap": "With unprotected samples in X_s, the fairness gap"},
     )
     if cases.empty:
         raise ValueError(
-            f"claim {key!r}: no (dataset, I) cell has two feasible ratios to compare; add ratios or datasets"
+            f"claim {key!r}: no (dataset, I) cell has two feasible ratios to compare; "
+            "add ratios or datasets"
         )
     verdict, counts = _counted(cases, "(dataset, I)")
     details = "; ".join(
         f"{dataset} I={steps} ({group['from_ratio'].iloc[0]}→{group['to_ratio'].iloc[0]}): "
         + ", ".join(
-            f"{FAIRNESS[r.metric]} {r.from_value:.3f}→{r.to_value:.3f}" for r in group.itertuples()
+            f"{_FAIRNESS[r.metric]} {r.from_value:.3f}→{r.to_value:.3f}" for r in group.itertuples()
         )
         for (dataset, steps), group in cases.groupby(["dataset", "inner_steps"], sort=False)
     )
@@ -574,8 +570,9 @@ def trend_verdict(cases: pd.DataFrame, study: str = "ratio") -> claims.Verdict:
     )
 
 
-def inner_steps_verdict(cases: pd.DataFrame) -> claims.Verdict:
-    """Claim ``inner_steps``, from :func:`steps_cases` with run rows: all hold, reproduced; some, partly."""
+def _inner_steps_verdict(cases: pd.DataFrame) -> claims.Verdict:
+    """Claim ``inner_steps``, from :func:`_steps_cases` with run rows: all hold, reproduced;
+    some, partly."""
     if cases.empty:
         raise ValueError(
             "claim 'inner_steps': needs at least two inner_steps values with a common feasible cell"
@@ -591,8 +588,8 @@ def inner_steps_verdict(cases: pd.DataFrame) -> claims.Verdict:
     details = "; ".join(
         f"{d}: "
         + ", ".join(
-            f"{FAIRNESS[m]} {mean.loc[d, m]:+.3f}"
-            for m in FAIRNESS
+            f"{_FAIRNESS[m]} {mean.loc[d, m]:+.3f}"
+            for m in _FAIRNESS
             if m in mean and pd.notna(mean.loc[d, m])
         )
         for d in mean.index
@@ -606,10 +603,11 @@ def inner_steps_verdict(cases: pd.DataFrame) -> claims.Verdict:
     )
 
 
-def table_summary(table: pd.DataFrame, *, far: float = 0.05) -> dict[str, str]:
-    """Text from :func:`ablation_table`: ``n_infeasible`` ("k of n" cells), ``infeasible_cells`` and
-    ``largest_feasible`` (per dataset), ``n_compared``, ``mean_abs_{acc,dp,eod}_diff`` (ours - paper,
-    accuracy in points), ``far``, ``n_dp_far`` (cells whose DP is more than ``far`` off), ``worst_dp_cell``."""
+def _table_summary(table: pd.DataFrame, *, far: float = 0.05) -> dict[str, str]:
+    """Text from :func:`_ablation_table`: ``n_infeasible`` ("k of n" cells),
+    ``infeasible_cells`` and ``largest_feasible`` (per dataset), ``n_compared``,
+    ``mean_abs_{acc,dp,eod}_diff`` (ours - paper, accuracy in points), ``far``, ``n_dp_far``
+    (cells whose DP is more than ``far`` off), ``worst_dp_cell``."""
     ok, bad = table[table["feasible"]], table[~table["feasible"]].groupby("dataset", sort=False)
     both = ok[ok["dp_diff_paper"].notna()]
     limits = bad["reason"].first().map(lambda r: r.rpartition("largest feasible ratio is ")[2] or r)
@@ -636,10 +634,11 @@ def table_summary(table: pd.DataFrame, *, far: float = 0.05) -> dict[str, str]:
     return out
 
 
-def cell_value(
+def _cell_value(
     table: pd.DataFrame, dataset: str, inner_steps: int, which: str, metric: str
 ) -> dict[str, str]:
-    """Text (``xq_xs``, ``ours``, ``paper``) of ``metric`` at the first or last feasible ratio of a (dataset, I)."""
+    """Text (``xq_xs``, ``ours``, ``paper``) of ``metric`` at the first or last feasible ratio
+    of a (dataset, I)."""
     cells = table[
         (table["dataset"] == dataset) & (table["inner_steps"] == inner_steps) & table["feasible"]
     ]
@@ -656,9 +655,10 @@ def cell_value(
     }
 
 
-def group_summary(table: pd.DataFrame) -> dict[str, str]:
-    """Text from :func:`group_table`, percent: ``base_{protected,unprotected,gap}_{ours,paper}`` (the baseline),
-    ``gap_{ours,paper}`` (mean gap of the FaAlGrad cells both have), ``n_narrower`` (cells narrower than it)."""
+def _group_summary(table: pd.DataFrame) -> dict[str, str]:
+    """Text from :func:`_group_table`, percent: ``base_{protected,unprotected,gap}_{ours,paper}``
+    (the baseline), ``gap_{ours,paper}`` (mean gap of the FaAlGrad cells both have),
+    ``n_narrower`` (cells narrower than it)."""
     cells, base = (
         table[(table["xq_xs"] != "baseline") & table["feasible"]],
         table[table["xq_xs"] == "baseline"],
@@ -682,8 +682,9 @@ def group_summary(table: pd.DataFrame) -> dict[str, str]:
     }
 
 
-def sweep_summary(comparison: pd.DataFrame) -> dict[str, str]:
-    """Text from :func:`sweep_comparison`: ``n_above`` ("k of n" cells) and ``per_dataset`` ("compas 3 of 8; ...")."""
+def _sweep_summary(comparison: pd.DataFrame) -> dict[str, str]:
+    """Text from :func:`_sweep_comparison`: ``n_above`` ("k of n" cells) and ``per_dataset``
+    ("compas 3 of 8; ...")."""
     per = comparison.groupby("dataset", sort=False)["above"]
     return {
         "n_above": k_of_n(comparison["above"]),
@@ -691,23 +692,26 @@ def sweep_summary(comparison: pd.DataFrame) -> dict[str, str]:
     }
 
 
-def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
-    """Every table of the page.
+def compute(params: Params, rows: pd.DataFrame) -> PageResult:
+    """Every table of the page; the ratio page also runs the baseline's threshold sweep
+    (:func:`_threshold_sweep`, Figure 2's curve) here.
 
     Parameters
     ----------
-    rows, params
-        The rows of :func:`specs` run by :func:`faalgrad.runs.run_grid`; the :class:`Params`.
+    params, rows
+        The :class:`Params`; the rows of :func:`specs` run by :func:`faalgrad.runs.run_grid`.
 
     Returns
     -------
     dict of str to pandas.DataFrame
-        ``headline`` (study, first dataset and I, seeds), ``table`` (:func:`ablation_table`), ``paper`` (printable), ``band``
-        (its "ours" cells in the paper's ± spread), ``trend_cases``; ratio page: ``steps_cases``, ``groups`` (:func:`group_table`),
-        ``groups_shown``, ``tradeoff`` (Figure 2), ``sweep_comparison``; swap page: ``unswapped`` (the ratio study's cases), ``trend``.
+        ``headline`` (study, first dataset and I, seeds), ``table``
+        (:func:`_ablation_table`), ``paper`` (printable), ``band`` (its "ours" cells in the
+        paper's ± spread), ``trend_cases``; ratio page: ``steps_cases``, ``groups``
+        (:func:`_group_table`), ``groups_shown``, ``tradeoff`` (Figure 2),
+        ``sweep_comparison``; swap page: ``unswapped`` (the ratio study's cases), ``trend``.
     """
     infeasible = _grid(params, params.study)[1]
-    table = ablation_table(rows, infeasible, split=params.study)
+    table = _ablation_table(rows, infeasible, split=params.study)
     out = {
         "headline": pd.DataFrame(
             {
@@ -718,39 +722,41 @@ def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
             }
         ),
         "table": table,
-        "paper": format_table(table),
+        "paper": _format_table(table),
         "band": paper_band(table, _paper_values(params.study), ["dataset", "inner_steps", "xq_xs"]),
-        "trend_cases": trend_cases(table, rows=rows[rows["split"] == params.study]),
+        "trend_cases": _trend_cases(table, rows=rows[rows["split"] == params.study]),
     }
     if params.study == "swap":
         return {
             **out,
-            "unswapped": trend_cases(
-                ablation_table(rows, _grid(params, "ratio")[1]), rows=rows[rows["split"] == "ratio"]
+            "unswapped": _trend_cases(
+                _ablation_table(rows, _grid(params, "ratio")[1]),
+                rows=rows[rows["split"] == "ratio"],
             ),
-            "trend": trend_long(rows),
+            "trend": _trend_long(rows),
         }
-    out["steps_cases"] = steps_cases(table, rows=rows[rows["split"] == "ratio"])
-    sweep = threshold_sweep(params.datasets, params.seeds, n_jobs=params.n_jobs)
-    groups = group_table(rows, infeasible, sweep, dataset="compas")
+    out["steps_cases"] = _steps_cases(table, rows=rows[rows["split"] == "ratio"])
+    sweep = _threshold_sweep(params.datasets, params.seeds, n_jobs=params.n_jobs)
+    groups = _group_table(rows, infeasible, sweep, dataset="compas")
     return {
         **out,
         "groups": groups,
-        "groups_shown": format_table(groups),
-        "tradeoff": tradeoff_frame(table, sweep),
-        "sweep_comparison": sweep_comparison(table, sweep),
+        "groups_shown": _format_table(groups),
+        "tradeoff": _tradeoff_frame(table, sweep),
+        "sweep_comparison": _sweep_comparison(table, sweep),
     }
 
 
-def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
-    """The numbers the prose quotes, as text (``t2_``, ``t3_``, ``fig2_``: ratio page; ``t4_``: swap page)."""
-    head, table = tables["headline"].iloc[0], tables["table"]
+def glue_values(result: PageResult) -> dict[str, str]:
+    """The numbers the prose quotes, as text (``t2_``, ``t3_``, ``fig2_``: ratio page;
+    ``t4_``: swap page)."""
+    head, table = result["headline"].iloc[0], result["table"]
     dataset, steps, ratio = head["dataset"], int(head["inner_steps"]), head["study"] == "ratio"
     out = {
         "n_seeds": str(int(head["seeds"])),
         "head_dataset": dataset,
         "head_steps": str(steps),
-        **{f"{'t2' if ratio else 't4'}_{k}": v for k, v in table_summary(table).items()},
+        **{f"{'t2' if ratio else 't4'}_{k}": v for k, v in _table_summary(table).items()},
     }
     for metric, which in [
         (m, w)
@@ -759,25 +765,25 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
     ]:
         name = f"head_{which}" if ratio else f"head_{metric}_{which}"
         out.update(
-            {f"{name}_{k}": v for k, v in cell_value(table, dataset, steps, which, metric).items()}
+            {f"{name}_{k}": v for k, v in _cell_value(table, dataset, steps, which, metric).items()}
         )
     if not ratio:
         return {
             **out,
-            "swap_paper_counts": k_of_n(trend_cases(table, "paper")["holds"]),
-            "unswapped_counts": k_of_n(tables["unswapped"]["holds"]),
+            "swap_paper_counts": k_of_n(_trend_cases(table, "paper")["holds"]),
+            "unswapped_counts": k_of_n(result["unswapped"]["holds"]),
         }
     return {
         **out,
-        **{f"t3_{k}": v for k, v in group_summary(tables["groups"]).items()},
-        **{f"fig2_{k}": v for k, v in sweep_summary(tables["sweep_comparison"]).items()},
-        "ratio_paper_counts": k_of_n(trend_cases(table, "paper")["holds"]),
-        "steps_paper_counts": k_of_n(steps_cases(table, "paper")["holds"]),
+        **{f"t3_{k}": v for k, v in _group_summary(result["groups"]).items()},
+        **{f"fig2_{k}": v for k, v in _sweep_summary(result["sweep_comparison"]).items()},
+        "ratio_paper_counts": k_of_n(_trend_cases(table, "paper")["holds"]),
+        "steps_paper_counts": k_of_n(_steps_cases(table, "paper")["holds"]),
     }
 
 
-def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:
+def verdicts(result: PageResult) -> list[claims.Verdict]:
     """The page's claim verdicts: ``ratio`` and ``inner_steps`` (ratio page), or ``swap``."""
-    if tables["headline"]["study"].iloc[0] == "swap":
-        return [trend_verdict(tables["trend_cases"], "swap")]
-    return [trend_verdict(tables["trend_cases"]), inner_steps_verdict(tables["steps_cases"])]
+    if result["headline"]["study"].iloc[0] == "swap":
+        return [_trend_verdict(result["trend_cases"], "swap")]
+    return [_trend_verdict(result["trend_cases"]), _inner_steps_verdict(result["steps_cases"])]

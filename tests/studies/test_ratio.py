@@ -94,7 +94,7 @@ def test_specs_separate_feasible_and_infeasible_cells():
         s.split == "ratio" and s.method == "faalgrad" and s.dataset == "german" for s in specs
     )
     assert list(infeasible.columns) == INFEASIBLE_COLUMNS
-    assert sorted(zip(infeasible["inner_steps"], infeasible["xq_xs"])) == [
+    assert sorted(zip(infeasible["inner_steps"], infeasible["xq_xs"], strict=True)) == [
         (1, "50:50"),
         (1, "60:40"),
         (10, "50:50"),
@@ -132,7 +132,8 @@ def test_specs_reject_a_non_study_split():
 
 
 def _rows(cells: list[tuple], split: str = "ratio") -> pd.DataFrame:
-    """Run rows: (dataset, inner_steps, ratio, seed, accuracy, dp, eod[, acc_protected, acc_unprotected])."""
+    """Run rows: (dataset, inner_steps, ratio, seed, accuracy, dp, eod[, acc_protected,
+    acc_unprotected])."""
     frame = pd.DataFrame(
         [c + (np.nan,) * (9 - len(c)) for c in cells],
         columns=[
@@ -178,7 +179,7 @@ def test_ablation_table_merges_the_paper_and_keeps_infeasible_cells():
             ),  # another study: ignored
         ]
     )
-    table = ab.ablation_table(
+    table = ab._ablation_table(
         rows, _infeasible([("adult", 1, 0.4), ("adult", 1, 0.5)]), split="ratio"
     )
     key = table.set_index(["dataset", "inner_steps", "xq_xs"])
@@ -213,7 +214,7 @@ def test_swap_table_uses_table4():
     rows = _rows(
         [("compas", 1, 0.2, 0, 0.6, 0.1, 0.2), ("german", 1, 0.2, 0, 0.7, 0.05, 0.06)], split="swap"
     )
-    table = ab.ablation_table(
+    table = ab._ablation_table(
         rows, _infeasible([("compas", 1, 0.5)], "swap"), split="swap"
     ).set_index(["dataset", "xq_xs"])
     assert table.loc[("compas", "80:20"), "accuracy_paper"] == pytest.approx(0.5657)
@@ -225,8 +226,8 @@ def test_swap_table_uses_table4():
 
 def test_format_ablation_table_marks_infeasible_cells_with_the_reason():
     rows = _rows([("adult", 1, 0.2, 0, 0.75, 0.08, 0.09), ("adult", 1, 0.2, 1, 0.77, 0.10, 0.11)])
-    table = ab.ablation_table(rows, _infeasible([("adult", 1, 0.5)]), split="ratio")
-    shown = ab.format_table(table).set_index("X_q:X_s")
+    table = ab._ablation_table(rows, _infeasible([("adult", 1, 0.5)]), split="ratio")
+    shown = ab._format_table(table).set_index("X_q:X_s")
     assert shown.loc["80:20", "acc paper"] == "75.53"
     assert shown.loc["80:20", "acc ours"] == "76.00 ± 1.41"
     assert shown.loc["80:20", "acc diff"] == "+0.47"
@@ -254,7 +255,7 @@ def test_group_table_takes_the_baseline_at_threshold_half():
             "acc_unprotected": [0.0, 0.70, 0.0, 0.72],
         }
     )
-    table = ab.group_table(rows, _infeasible([]), sweep).set_index("xq_xs")
+    table = ab._group_table(rows, _infeasible([]), sweep).set_index("xq_xs")
     assert list(table.index) == ["baseline", "80:20"]
     base = table.loc["baseline"]
     assert pd.isna(base["inner_steps"]) and base["n_seeds"] == 2
@@ -269,12 +270,12 @@ def test_group_table_takes_the_baseline_at_threshold_half():
         "acc_unprotected_paper"
     ] == pytest.approx(0.6326)
     assert cell["acc_protected_diff"] == pytest.approx(0.59 - 0.5767)
-    summary = ab.group_summary(table.reset_index())
+    summary = ab._group_summary(table.reset_index())
     assert summary["base_protected_ours"] == "67.00" and summary["base_gap_paper"] == "3.99"
     assert (
         summary["n_narrower"] == "0 of 1"
     )  # the cell's gap (0.06) is wider than the baseline's (0.04)
-    shown = ab.format_table(table.reset_index())
+    shown = ab._format_table(table.reset_index())
     assert shown["I"].tolist() == ["–", "10"] and shown.loc[0, "protected paper"] == "66.82"
 
 
@@ -295,7 +296,8 @@ def _claim_table(cells: list[tuple]) -> pd.DataFrame:
 
 
 def _claim_rows(table: pd.DataFrame, noise: float = 0.001, seeds: int = 5) -> pd.DataFrame:
-    """Per-seed run rows around the table's means: a per-seed shift shared by every cell (paired) plus noise."""
+    """Per-seed run rows around the table's means: a per-seed shift shared by every cell
+    (paired) plus noise."""
     rng = np.random.default_rng(1)
     shift = rng.normal(0, 0.05, seeds)
     rows = [
@@ -316,7 +318,7 @@ def _claim_rows(table: pd.DataFrame, noise: float = 0.001, seeds: int = 5) -> pd
 
 
 def _verdict(table, study="ratio", **kwargs):
-    return ab.trend_verdict(ab.trend_cases(table, rows=_claim_rows(table, **kwargs)), study)
+    return ab._trend_verdict(ab._trend_cases(table, rows=_claim_rows(table, **kwargs)), study)
 
 
 def test_ratio_verdict_counts_cases_per_dataset_steps_and_metric():
@@ -332,7 +334,7 @@ def test_ratio_verdict_counts_cases_per_dataset_steps_and_metric():
             ("adult", 1, 0.3, np.nan, np.nan),  # one feasible ratio: no case
         ]
     )
-    cases = ab.trend_cases(table)
+    cases = ab._trend_cases(table)
     assert cases[["dataset", "metric", "from_ratio", "to_ratio", "holds"]].values.tolist() == [
         ["compas", "dp_diff", "80:20", "50:50", True],
         ["compas", "eod_diff", "80:20", "50:50", False],
@@ -344,7 +346,7 @@ def test_ratio_verdict_counts_cases_per_dataset_steps_and_metric():
     assert "for DP in 2 of 2 (dataset, I) cells and for EOD in 1 of 2" in verdict.evidence
     assert "paired over 5 seeds, Holm-corrected" in verdict.evidence
     assert "compas I=1 (80:20→50:50): DP 0.300→0.100, EOD 0.300→0.400" in verdict.evidence
-    assert k_of_n(ab.trend_cases(table, "paper")["holds"]) == "3 of 4"
+    assert k_of_n(ab._trend_cases(table, "paper")["holds"]) == "3 of 4"
 
 
 @pytest.mark.parametrize(("last", "expected"), [(0.05, REPRODUCED), (0.5, NOT_REPRODUCED)])
@@ -357,7 +359,7 @@ def test_trend_verdicts_all_or_none(last, expected):
 
 def test_a_fall_within_the_seed_noise_does_not_count():
     table = _claim_table([("compas", 1, 0.2, 0.20, 0.20), ("compas", 1, 0.5, 0.19, 0.19)])
-    assert ab.trend_cases(table)["holds"].all()  # the means fell ...
+    assert ab._trend_cases(table)["holds"].all()  # the means fell ...
     assert (
         _verdict(table, noise=0.05).verdict == NOT_REPRODUCED
     )  # ... but not beyond the noise of 5 seeds
@@ -379,20 +381,21 @@ def test_inner_steps_verdict_compares_most_and_fewest_steps_per_cell():
             ("german", 10, 0.3, 0.01, 0.01),  # no common ratio: no case
         ]
     )
-    cases = ab.steps_cases(table)
+    cases = ab._steps_cases(table)
     assert len(cases) == 4 and set(cases["dataset"]) == {"compas"}
-    verdict = ab.inner_steps_verdict(ab.steps_cases(table, rows=_claim_rows(table)))
+    verdict = ab._inner_steps_verdict(ab._steps_cases(table, rows=_claim_rows(table)))
     assert verdict.verdict == PARTLY
     assert "I=10 gives a significantly lower fairness gap than I=1" in verdict.evidence
     assert "for DP in 1 of 2 (dataset, ratio) cells and for EOD in 2 of 2" in verdict.evidence
     assert "compas: DP +0.050, EOD -0.100" in verdict.evidence
     lower = _claim_table([("compas", 1, 0.2, 0.2, 0.2), ("compas", 10, 0.2, 0.1, 0.1)])
     assert (
-        ab.inner_steps_verdict(ab.steps_cases(lower, rows=_claim_rows(lower))).verdict == REPRODUCED
+        ab._inner_steps_verdict(ab._steps_cases(lower, rows=_claim_rows(lower))).verdict
+        == REPRODUCED
     )
     single = _claim_table([("compas", 1, 0.2, 0.2, 0.2), ("compas", 1, 0.3, 0.1, 0.1)])
     with pytest.raises(ValueError, match="two inner_steps"):
-        ab.inner_steps_verdict(ab.steps_cases(single, rows=_claim_rows(single)))
+        ab._inner_steps_verdict(ab._steps_cases(single, rows=_claim_rows(single)))
 
 
 # --- threshold sweep (Figure 2) -----------------------------------------------------------
@@ -404,7 +407,7 @@ def test_sweep_scores_match_fairlearn_on_a_tiny_case():
     y = rng.integers(0, 2, 40)
     y[[0, 1, 20, 21]] = [0, 1, 0, 1]  # both labels in both groups
     scores = rng.random(40)
-    sweep = ab.sweep_scores(scores, y, a, thresholds=(0.1, 0.3, 0.5, 0.7))
+    sweep = ab._sweep_scores(scores, y, a, thresholds=(0.1, 0.3, 0.5, 0.7))
     for row in sweep.itertuples():
         expected = evaluate(y, predict_with_threshold(scores, a, row.threshold), a)
         for metric in ("accuracy", "dp_diff", "eod_diff", "acc_protected", "acc_unprotected"):
@@ -414,7 +417,7 @@ def test_sweep_scores_match_fairlearn_on_a_tiny_case():
 def test_sweep_scores_monotone_in_the_protected_threshold():
     rng = np.random.default_rng(1)
     a, y, scores = rng.integers(0, 2, 200), rng.integers(0, 2, 200), rng.random(200)
-    sweep = ab.sweep_scores(scores, y, a)
+    sweep = ab._sweep_scores(scores, y, a)
     assert np.all(np.diff(sweep["selection_protected"]) <= 0)
     assert sweep["selection_unprotected"].nunique() == 1 and sweep["acc_unprotected"].nunique() == 1
     half = sweep[np.isclose(sweep["threshold"], 0.5)].iloc[0]
@@ -425,13 +428,13 @@ def test_sweep_scores_monotone_in_the_protected_threshold():
 
 
 def test_threshold_sweep_baseline_row_is_the_erm_run():
-    sweep = ab.threshold_sweep(["german"], 1, n_jobs=1)
-    assert sweep["threshold"].tolist() == list(ab.SWEEP_THRESHOLDS) and set(sweep["seed"]) == {0}
+    sweep = ab._threshold_sweep(["german"], 1, n_jobs=1)
+    assert sweep["threshold"].tolist() == list(ab._SWEEP_THRESHOLDS) and set(sweep["seed"]) == {0}
     erm = run(RunSpec("german", "erm", seed=0))
-    base = sweep[np.isclose(sweep["threshold"], ab.BASE_THRESHOLD)].iloc[0]
+    base = sweep[np.isclose(sweep["threshold"], ab._BASE_THRESHOLD)].iloc[0]
     for metric in ("accuracy", "dp_diff", "eod_diff", "acc_protected", "acc_unprotected"):
         assert base[metric] == pytest.approx(erm[metric])
-    groups = ab.group_table(
+    groups = ab._group_table(
         _rows([]), _infeasible([]), sweep, dataset="german"
     )  # Table 3's baseline row
     assert groups["xq_xs"].tolist() == ["baseline"]
@@ -458,18 +461,19 @@ def test_tradeoff_frame_and_sweep_comparison():
             "dp_diff_mean": [0.10, 0.25, 0.01, np.nan],
         }
     )
-    trade = ab.tradeoff_frame(table, sweep)
+    trade = ab._tradeoff_frame(table, sweep)
     assert list(trade["series"].unique()) == [ab.SWEEP_SERIES, "FaAlGrad, I=1", "FaAlGrad, I=10"]
     line = trade[trade["series"] == ab.SWEEP_SERIES]
     assert line["accuracy"].tolist() == pytest.approx([61.0, 71.0, 65.0]) and line[
         "dp_diff"
     ].tolist() == pytest.approx([0.3, 0.2, 0.05])
     assert len(trade) == 3 + 3  # the infeasible cell is not drawn
-    comparison = ab.sweep_comparison(table, sweep)
-    # 0.10: best sweep accuracy with DP <= 0.10 is 0.65 -> above; 0.25: 0.71 -> below; 0.01: none -> above
+    comparison = ab._sweep_comparison(table, sweep)
+    # 0.10: best sweep accuracy with DP <= 0.10 is 0.65 -> above; 0.25: 0.71 -> below;
+    # 0.01: none -> above
     assert comparison["sweep_accuracy"].tolist()[:2] == pytest.approx([0.65, 0.71])
     assert comparison["above"].tolist() == [True, False, True]
-    assert ab.sweep_summary(comparison) == {"n_above": "2 of 3", "per_dataset": "compas 2 of 3"}
+    assert ab._sweep_summary(comparison) == {"n_above": "2 of 3", "per_dataset": "compas 2 of 3"}
 
 
 # --- long form and summaries --------------------------------------------------------------
@@ -482,17 +486,17 @@ def test_trend_long_adds_the_paper_for_the_same_cells():
             _rows([("german", 1, 0.2, 0, 0.7, 0.05, 0.06)], "ratio"),
         ]
     )
-    long = ab.trend_long(rows)
+    long = ab._trend_long(rows)
     ours = long[long["source"] == "ours"]
     assert len(ours) == 4 and set(ours["metric"]) == {"DP difference", "EOD difference"}
     paper = long[long["source"] == "paper"]
-    assert set(zip(paper["dataset"], paper["study"])) == {
-        ("compas", ab.STUDY_LABELS["swap"]),
-        ("german", ab.STUDY_LABELS["ratio"]),
+    assert set(zip(paper["dataset"], paper["study"], strict=True)) == {
+        ("compas", ab._STUDY_LABELS["swap"]),
+        ("german", ab._STUDY_LABELS["ratio"]),
     }
     # Table 4: 4 ratios x 2 metrics; Table 2 German I=1: 3 reported ratios x 2 metrics.
     assert len(paper) == 8 + 6
-    assert len(ab.trend_long(rows, with_paper=False)) == 4
+    assert len(ab._trend_long(rows, with_paper=False)) == 4
 
 
 def test_summaries():
@@ -501,8 +505,8 @@ def test_summaries():
     infeasible["reason"] = [
         "ratio 60:40 is infeasible for german: the largest feasible ratio is 0.310 (69:31)"
     ]
-    table = ab.ablation_table(rows, infeasible)
-    summary = ab.table_summary(table)
+    table = ab._ablation_table(rows, infeasible)
+    summary = ab._table_summary(table)
     assert {k: summary[k] for k in ("n_infeasible", "infeasible_cells", "largest_feasible")} == {
         "n_infeasible": "1 of 3",
         "infeasible_cells": "german 60:40",
@@ -513,9 +517,9 @@ def test_summaries():
         summary["mean_abs_acc_diff"] == f"{100 * (abs(0.70 - 0.6445) + abs(0.60 - 0.638)) / 2:.1f}"
     )
     assert summary["worst_dp_cell"] == "compas, I=1, 80:20: 0.30 against the paper's 0.16"
-    assert ab.cell_value(table, "compas", 1, "last", "accuracy") == {
+    assert ab._cell_value(table, "compas", 1, "last", "accuracy") == {
         "xq_xs": "70:30",
         "ours": "60.00",
         "paper": "63.80",
     }
-    assert ab.cell_value(table, "adult", 1, "first", "dp_diff")["ours"] == "–"
+    assert ab._cell_value(table, "adult", 1, "first", "dp_diff")["ours"] == "–"
