@@ -32,7 +32,10 @@ from faalgrad.train import build_mlp
 
 
 def _median_ms(steps: dict, repeats: int, warmup: int = 10) -> dict[str, float]:
-    """Median time of each step in ms; the steps are interleaved so that load changes hit all alike."""
+    """Median time of each step in ms.
+
+    The steps are interleaved so that load changes hit all alike.
+    """
     for step in steps.values():
         for _ in range(warmup):
             step()
@@ -114,15 +117,18 @@ def main(repeats: int = 200) -> dict[str, float]:
     out["ratio_bargain"] = out["nash_bargain_ms"] / out["erm_ms"]
     out["ratio_objective"] = out["nash_objective_ms"] / out["erm_ms"]
     print(
-        f"adult, B={config.batch_size}, d={X.shape[1]}, MLP {config.hidden}, K={meta.n_players} players, "
-        f"{len(meta.indices)} meta rows, 1 thread, median of {repeats}"
+        f"adult, B={config.batch_size}, d={X.shape[1]}, MLP {config.hidden}, "
+        f"K={meta.n_players} players, {len(meta.indices)} meta rows, 1 thread, "
+        f"median of {repeats}"
     )
     print(f"ERM step                 {out['erm_ms']:8.3f} ms")
     print(
-        f"Nash step, bargaining    {out['nash_bargain_ms']:8.3f} ms   ratio {out['ratio_bargain']:.2f}x"
+        f"Nash step, bargaining    {out['nash_bargain_ms']:8.3f} ms   "
+        f"ratio {out['ratio_bargain']:.2f}x"
     )
     print(
-        f"Nash step, stage 2 (LtR) {out['nash_objective_ms']:8.3f} ms   ratio {out['ratio_objective']:.2f}x"
+        f"Nash step, stage 2 (LtR) {out['nash_objective_ms']:8.3f} ms   "
+        f"ratio {out['ratio_objective']:.2f}x"
     )
     print(f"target <= 4x: {'met' if out['ratio_bargain'] <= 4 else 'NOT met'}")
     return out

@@ -55,7 +55,7 @@ def main() -> None:
         t_dense, loss_dense = _best(fn, args.repeats)
         train.SPARSE_MIN_ENTRIES = threshold
         t_csr, loss_csr = _best(fn, args.repeats)
-        gap = max(abs(a - b) for a, b in zip(loss_dense, loss_csr))
+        gap = max(abs(a - b) for a, b in zip(loss_dense, loss_csr, strict=True))
         print(f"{name:<26} {t_dense:8.2f} {t_csr:7.2f} {t_dense / t_csr:8.2f}x {gap:17.1e}")
 
 

@@ -22,7 +22,8 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
     )
     print(
-        f"table1, 4 datasets x 8 rows x {args.seeds} seeds: {time.perf_counter() - start:.1f} s wall"
+        f"table1, 4 datasets x 8 rows x {args.seeds} seeds: "
+        f"{time.perf_counter() - start:.1f} s wall"
     )
 
 

@@ -57,13 +57,19 @@ def mba_eod_weights(y: np.ndarray, y_pred: np.ndarray, a: np.ndarray) -> np.ndar
 def predict_with_threshold(
     scores: np.ndarray, a: np.ndarray, threshold: float, base: float = 0.5
 ) -> np.ndarray:
-    """Hard predictions: ``scores >= threshold`` for the protected group, ``>= base`` for the rest."""
+    """Hard predictions with a threshold of their own for the protected group.
+
+    ``scores >= threshold`` for the protected group, ``>= base`` for the rest.
+    """
     scores, a = np.asarray(scores), np.asarray(a)
     return np.where(a == 1, scores >= threshold, scores >= base).astype(int)
 
 
 def choose_threshold(scores: np.ndarray, y: np.ndarray, a: np.ndarray) -> float:
-    """The protected-group threshold of :data:`THRESHOLDS` that minimises DP difference on (scores, y, a)."""
+    """The protected-group threshold that minimises DP difference on (scores, y, a).
+
+    The candidates are :data:`THRESHOLDS`.
+    """
 
     def key(t: float) -> tuple[float, float, float]:
         pred = predict_with_threshold(scores, a, t)

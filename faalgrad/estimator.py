@@ -24,7 +24,9 @@ class FaAlGradClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden, activation, inner_lr, outer_lr, inner_steps, first_order, optimizer, max_epochs, patience, batch_size
+    hidden, activation, inner_lr, outer_lr, inner_steps, first_order
+        As in :class:`faalgrad.train.TrainConfig`.
+    optimizer, max_epochs, patience, batch_size
         As in :class:`faalgrad.train.TrainConfig`.
     split : {"config1", "config2", "ratio", "swap"}
         Support/query builder, see :mod:`faalgrad.splits`.
@@ -92,7 +94,8 @@ class FaAlGradClassifier(ClassifierMixin, BaseEstimator):
         check_choice("split", self.split, SPLITS)
         if not 0.0 < self.validation_fraction < 1.0:
             raise ValueError(
-                f"validation_fraction={self.validation_fraction!r} must lie strictly between 0 and 1"
+                f"validation_fraction={self.validation_fraction!r} must lie strictly "
+                "between 0 and 1"
             )
         config = self._config()
         X, y = validate_data(self, X, y, dtype=np.float32)

@@ -47,7 +47,8 @@ def evaluate(y_true, y_pred, sensitive_features, *, y_score=None) -> dict[str, f
     y_true, y_pred, a = (np.asarray(v).astype(int) for v in (y_true, y_pred, sensitive_features))
     if not (len(y_true) == len(y_pred) == len(a)):
         raise ValueError(
-            f"lengths differ: y_true {len(y_true)}, y_pred {len(y_pred)}, sensitive_features {len(a)}"
+            f"lengths differ: y_true {len(y_true)}, y_pred {len(y_pred)}, "
+            f"sensitive_features {len(a)}"
         )
     groups = {g: a == g for g in np.unique(a)}
     by_group = {

@@ -22,7 +22,8 @@ _FAALGRAD: dict[str, TrainConfig] = {
     "communities": TrainConfig(hidden=(8,), activation="tanh", inner_lr=0.005, outer_lr=0.001),
     "german": TrainConfig(hidden=(8,), activation="relu", inner_lr=0.005, outer_lr=0.1),
 }
-#: The authors' released script (COMPAS only): its learning rates, where they differ from the paper's.
+#: The authors' released script (COMPAS only): its learning rates, where they differ from the
+#: paper's.
 CODE_SETTINGS: dict[str, dict] = {"compas": {"inner_lr": 0.005, "outer_lr": 0.01}}
 ERM_LR = 0.001
 ERM_MAX_EPOCHS = 1000

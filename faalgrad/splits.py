@@ -192,7 +192,10 @@ def split_dataset(
 
 
 def parse_ratio(value: float | str) -> float:
-    """X_s share from a float in (0, 1) (or its text, ``"0.2"``) or an ``"X_q:X_s"`` string such as ``"80:20"``."""
+    """X_s share from a float, its text or an ``"X_q:X_s"`` string.
+
+    A float in (0, 1) (or its text, ``"0.2"``) or an ``"X_q:X_s"`` string such as ``"80:20"``.
+    """
     given = value
     if isinstance(value, str) and ":" not in value:
         try:
@@ -301,9 +304,10 @@ def support_query(
             # Rounded down (not to nearest), so that the value printed is itself feasible.
             shown, shown_pct = (np.floor(k * limit + 1e-9) / k for k in (1000, 100))
             raise ValueError(
-                f"ratio {format_ratio(share)} (X_s share {share:.2f}) is infeasible for {dataset} with "
-                f"split {split!r}: X_s holds only {group} samples, {100 * limit:.1f}% of the training "
-                f"split; the largest feasible ratio is {shown:.3f} ({format_ratio(shown_pct)})"
+                f"ratio {format_ratio(share)} (X_s share {share:.2f}) is infeasible for "
+                f"{dataset} with split {split!r}: X_s holds only {group} samples, "
+                f"{100 * limit:.1f}% of the training split; the largest feasible ratio is "
+                f"{shown:.3f} ({format_ratio(shown_pct)})"
             )
         rng = np.random.default_rng(seed)
         support = np.sort(rng.choice(pool, size=n_support, replace=False))

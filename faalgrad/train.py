@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -93,8 +94,11 @@ class TrainConfig:
                 f"batch_size={self.batch_size!r} must be a positive integer or None (full batch)"
             )
 
-    def updated(self, **overrides) -> "TrainConfig":
-        """A copy with ``overrides``; unknown names raise a ``ValueError`` listing the valid ones."""
+    def updated(self, **overrides) -> TrainConfig:
+        """A copy with ``overrides``.
+
+        Unknown names raise a ``ValueError`` listing the valid ones.
+        """
         return replace_settings(self, **overrides)
 
 
@@ -120,7 +124,7 @@ def build_mlp(n_features: int, config: TrainConfig, seed: int) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         layers: list[nn.Module] = []
-        for w_in, w_out in zip(widths[:-1], widths[1:]):
+        for w_in, w_out in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(w_in, w_out), ACTIVATIONS[config.activation]()]
         layers.append(nn.Linear(widths[-1], 1))
         return nn.Sequential(*layers)
@@ -145,13 +149,15 @@ class SparseRows:
 
 
 def _csr32(X: torch.Tensor) -> torch.Tensor:
-    """CSR with 32-bit indices (the sparse BLAS kernels' own; 64-bit ones are copied on every product)."""
+    """CSR with 32-bit indices.
+
+    The sparse BLAS kernels' own; 64-bit ones are copied on every product.
+    """
     rows, cols = X.nonzero(as_tuple=True)  # row-major order
     crow = torch.zeros(len(X) + 1, dtype=torch.int32)
     crow[1:] = torch.cumsum(torch.bincount(rows, minlength=len(X)), 0)
-    with (
-        warnings.catch_warnings()
-    ):  # torch marks CSR "beta"; the products used here are tested against dense ones
+    # torch marks CSR "beta"; the products used here are tested against dense ones
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
         return torch.sparse_csr_tensor(
             crow, cols.int(), X[rows, cols], X.shape, check_invariants=False
@@ -208,7 +214,10 @@ def bce(
     y: torch.Tensor,
     weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Binary cross-entropy of ``params`` on (X, y), optionally per-sample weighted (weighted mean)."""
+    """Binary cross-entropy of ``params`` on (X, y).
+
+    Optionally per-sample weighted (then the weighted mean).
+    """
     losses = F.binary_cross_entropy_with_logits(logits(params, model, X), y, reduction="none")
     if weight is None:
         return losses.mean()
@@ -274,7 +283,7 @@ def meta_gradient(
     with torch.enable_grad():
         loss = meta_loss(leaves, model, X_s, y_s, X_q, y_q, inner_lr, inner_steps)
         grads = torch.autograd.grad(loss, list(leaves.values()))
-    return dict(zip(leaves, grads))
+    return dict(zip(leaves, grads, strict=True))
 
 
 def train_erm(
@@ -493,10 +502,11 @@ def as_tensor(a) -> torch.Tensor:
 
 
 def as_inputs(X, config: TrainConfig | None = None) -> torch.Tensor | SparseRows:
-    """``X`` for full-batch products: :class:`SparseRows` when it is large and sparse, else a tensor.
+    """``X`` for full-batch products.
 
-    Minibatch training (``config.batch_size`` below the row count) indexes rows, so keeps
-    the dense tensor. See :data:`SPARSE_MAX_DENSITY` and :data:`SPARSE_MIN_ENTRIES`.
+    :class:`SparseRows` when it is large and sparse, else a tensor. Minibatch training
+    (``config.batch_size`` below the row count) indexes rows, so keeps the dense tensor. See
+    :data:`SPARSE_MAX_DENSITY` and :data:`SPARSE_MIN_ENTRIES`.
     """
     X_t = as_tensor(X)
     if config is not None and config.batch_size is not None and config.batch_size < len(X_t):
@@ -511,7 +521,10 @@ def as_inputs(X, config: TrainConfig | None = None) -> torch.Tensor | SparseRows
 
 @contextlib.contextmanager
 def single_thread() -> Iterator[None]:
-    """One torch thread inside the block (every run and explanation uses it: same numbers on any machine)."""
+    """One torch thread inside the block.
+
+    Every run and explanation uses it: same numbers on any machine.
+    """
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

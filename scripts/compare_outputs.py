@@ -59,7 +59,8 @@ def compare(old: str, new: str, limit: int = 5) -> list[str]:
     problems = []
     if len(s_old) != len(s_new):
         problems.append(f"{len(s_old)} displayed outputs before, {len(s_new)} after")
-    for i, (a, b) in enumerate(zip(s_old, s_new)):
+    # a length difference is reported above; compare the outputs both have
+    for i, (a, b) in enumerate(zip(s_old, s_new, strict=False)):
         if a != b:
             problems.append(f"output {i} ({a[0]} vs {b[0]}): {a[1][:150]!r} != {b[1][:150]!r}")
     for name in sorted(set(g_old) | set(g_new)):
@@ -74,7 +75,7 @@ def main(argv: list[str]) -> int:
     if len(argv) < 2 or len(argv) % 2:
         raise SystemExit(__doc__)
     status = 0
-    for old, new in zip(argv[::2], argv[1::2]):
+    for old, new in zip(argv[::2], argv[1::2], strict=True):
         problems = compare(old, new)
         print(f"{new}: {'same outputs' if not problems else 'DIFFERENT'}")
         for p in problems:

@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         for i, name in enumerate(names, 1):
             print(
-                f"[{i}/{len(names)}] {name} ... (book so far {time.perf_counter() - started:.0f} s)",
+                f"[{i}/{len(names)}] {name} ... "
+                f"(book so far {time.perf_counter() - started:.0f} s)",
                 flush=True,
             )
             seconds = execute(name, parameters, out_dir, atomic=publish)

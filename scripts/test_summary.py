@@ -1,4 +1,6 @@
-"""Print the totals of ``make test``'s stages from their JUnit reports, and exit non-zero on failure.
+"""Print the totals of ``make test``'s stages from their JUnit reports.
+
+Exits non-zero on failure.
 
     python scripts/test_summary.py scratch/test-reports [SECONDS]
 
@@ -46,7 +48,8 @@ def main(argv: list[str]) -> int:
         )
     seconds = f" in {float(argv[1]):.0f} s" if len(argv) > 1 else ""
     print(
-        f"make test: {totals['passed']} passed, {totals['failed']} failed, {totals['skipped']} skipped{seconds} "
+        f"make test: {totals['passed']} passed, {totals['failed']} failed, "
+        f"{totals['skipped']} skipped{seconds} "
         f"({'; '.join(parts)})"
         + (f"; stages that did not finish: {', '.join(missing)}" if missing else "")
     )

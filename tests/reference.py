@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 
 def mlp_logits(
-    params: "OrderedDict[str, torch.Tensor]", X: torch.Tensor, activation: str = "relu"
+    params: OrderedDict[str, torch.Tensor], X: torch.Tensor, activation: str = "relu"
 ) -> torch.Tensor:
     """Logits of the MLP whose Linear layers are ``params`` in order (weight, bias, ...)."""
     act = torch.relu if activation == "relu" else torch.tanh
@@ -32,9 +32,11 @@ def reference_meta_gradient(params, X_s, y_s, X_q, y_q, inner_lr, inner_steps, a
     for _ in range(inner_steps):
         loss = F.binary_cross_entropy_with_logits(mlp_logits(theta, X_s, activation), y_s)
         grads = torch.autograd.grad(loss, list(theta.values()), create_graph=True)
-        theta = OrderedDict((k, v - inner_lr * g) for (k, v), g in zip(theta.items(), grads))
+        theta = OrderedDict(
+            (k, v - inner_lr * g) for (k, v), g in zip(theta.items(), grads, strict=True)
+        )
     outer = F.binary_cross_entropy_with_logits(mlp_logits(theta, X_q, activation), y_q)
-    return OrderedDict(zip(theta0, torch.autograd.grad(outer, list(theta0.values()))))
+    return OrderedDict(zip(theta0, torch.autograd.grad(outer, list(theta0.values())), strict=True))
 
 
 def reference_train(
@@ -52,7 +54,10 @@ def reference_train(
     epochs,
     activation="relu",
 ):
-    """``epochs`` full-batch meta-updates with Adam, the validation loss after each; no early stopping."""
+    """``epochs`` full-batch meta-updates with Adam, the validation loss after each.
+
+    No early stopping.
+    """
     theta = OrderedDict((k, v.detach().clone().requires_grad_(True)) for k, v in params.items())
     optimizer = torch.optim.Adam(theta.values(), lr=outer_lr)
     val_loss = []

@@ -51,7 +51,7 @@ def load_dataset(name: str) -> Dataset:
     return _load_cached(check_dataset(name))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_cached(name: str) -> Dataset:
     """Build dataset `name` once per process (see :func:`load_dataset`)."""
     return _LOADERS[name]()

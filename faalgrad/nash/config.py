@@ -79,20 +79,32 @@ class NashConfig:
         return self.lr if self.lookahead_lr is None else float(self.lookahead_lr)
 
     def mlp_config(self) -> TrainConfig:
-        """A :class:`~faalgrad.train.TrainConfig` carrying the architecture, for :func:`build_mlp`."""
+        """A :class:`~faalgrad.train.TrainConfig` carrying the architecture.
+
+        For :func:`build_mlp`.
+        """
         return TrainConfig(hidden=tuple(self.hidden), activation=self.activation)
 
-    def updated(self, **overrides) -> "NashConfig":
-        """A copy with ``overrides``; unknown names raise a ``ValueError`` listing the valid ones."""
+    def updated(self, **overrides) -> NashConfig:
+        """A copy with ``overrides``.
+
+        Unknown names raise a ``ValueError`` listing the valid ones.
+        """
         return replace_settings(self, **overrides)
 
 
 def nash_config(dataset: str, **overrides) -> NashConfig:
-    """The authors' setting for ``dataset`` (batch 32 for Communities, 512 otherwise), with ``overrides``."""
+    """The authors' setting for ``dataset``, with ``overrides``.
+
+    Batch 32 for Communities, 512 otherwise.
+    """
     return NashConfig().updated(**{**NASH_PRESETS.get(check_dataset(dataset), {}), **overrides})
 
 
 def split_method(method: str) -> tuple[str, bool]:
-    """``"nash_forml"`` -> ``("forml", True)``: the stage-2 objective and whether it bargains first."""
+    """The stage-2 objective of ``method`` and whether it bargains first.
+
+    ``"nash_forml"`` -> ``("forml", True)``.
+    """
     check_choice("method", method, NASH_METHODS)
     return method.removeprefix("nash_"), method.startswith("nash_")

@@ -130,7 +130,10 @@ def per_example_grads(
 
 
 def _linear_stack(model: nn.Module) -> list[tuple[str | None, nn.Module]] | None:
-    """``[(param prefix or None, module)]`` if ``model`` is Linear layers and elementwise activations."""
+    """``[(param prefix or None, module)]`` for each layer of ``model``.
+
+    ``None`` unless ``model`` is Linear layers and elementwise activations.
+    """
     if isinstance(model, nn.Linear):
         return [("", model)]
     if not isinstance(model, nn.Sequential):
@@ -181,7 +184,9 @@ def _record(params: Weights, layers, X: torch.Tensor, y: torch.Tensor) -> _Activ
 def _gram(params: Weights, left: _Activations, right: _Activations) -> torch.Tensor:
     """∇ℓᵢ·∇ℓ_j for rows i of ``left`` and j of ``right`` (n_left × n_right)."""
     out = None
-    for prefix, h1, d1, h2, d2 in zip(left.prefixes, left.hs, left.deltas, right.hs, right.deltas):
+    for prefix, h1, d1, h2, d2 in zip(
+        left.prefixes, left.hs, left.deltas, right.hs, right.deltas, strict=True
+    ):
         hh = h1 @ h2.T
         if f"{prefix}bias" in params:
             hh = hh + 1
@@ -198,7 +203,8 @@ def _player_matrix(
     sizes = torch.bincount(players, minlength=n_players)
     if len(sizes) > n_players or (sizes == 0).any():
         raise ValueError(
-            f"players must cover 0..{n_players - 1} with at least one meta example each; sizes {sizes.tolist()}"
+            f"players must cover 0..{n_players - 1} with at least one meta example each; "
+            f"sizes {sizes.tolist()}"
         )
     onehot = F.one_hot(players, n_players).T.to(dtype)
     return onehot / sizes.to(dtype)[:, None], sizes
@@ -218,7 +224,10 @@ def _hyper_parts(
     generic=False,
     player_matrix=None,
 ):
-    """G (K × B), a function w -> ∇θ Σᵢ wᵢ ℓᵢ (a dict like ``params``), player losses L_k and sizes."""
+    """G (K × B), a function w -> ∇θ Σᵢ wᵢ ℓᵢ, player losses L_k and sizes.
+
+    The function returns a dict like ``params``.
+    """
     layers = None if generic else _linear_stack(model)
     A, sizes = player_matrix or _player_matrix(players, n_players, X_batch.dtype)
     if layers is None:
@@ -247,7 +256,7 @@ def _hyper_parts(
 
         def weighted_grad(w: torch.Tensor) -> Weights:
             out = {}
-            for prefix, h, d in zip(batch.prefixes, batch.hs, batch.deltas):
+            for prefix, h, d in zip(batch.prefixes, batch.hs, batch.deltas, strict=True):
                 wd = d * w[:, None]
                 out[f"{prefix}weight"] = wd.T @ h
                 if f"{prefix}bias" in params:
@@ -326,7 +335,10 @@ def objective_coefficients(
 
 
 def reweight(d: torch.Tensor, norm: str = "l2") -> torch.Tensor:
-    """w = max(−d, 0), divided by its L2 norm (``"l2"``) or its sum (``"sum"``); zeros stay zeros."""
+    """w = max(−d, 0), divided by its L2 norm (``"l2"``) or its sum (``"sum"``).
+
+    Zeros stay zeros.
+    """
     w = torch.clamp(-d, min=0)
     total = w.norm() if norm == "l2" else w.sum()
     return w / total if total > 0 else w

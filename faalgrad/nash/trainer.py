@@ -56,8 +56,11 @@ class NashHistory:
         return sum(not s.updated for s in self.steps)
 
     def batches(self) -> pd.DataFrame:
-        """One row per batch: epoch, bargained, conflict_before/after, nbs_converged, n_weighted, updated."""
-        rows = [{"epoch": e, **vars(s)} for e, s in zip(self.batch_epoch, self.steps)]
+        """One row per batch.
+
+        Columns epoch, bargained, conflict_before/after, nbs_converged, n_weighted, updated.
+        """
+        rows = [{"epoch": e, **vars(s)} for e, s in zip(self.batch_epoch, self.steps, strict=True)]
         return pd.DataFrame(rows, columns=["epoch", *(f.name for f in fields(StepInfo))])
 
     def conflict_shares(self) -> dict[str, float]:
@@ -194,7 +197,10 @@ def train_nash(
 
 
 class _PlainSGD:
-    """θ ← θ − lr · grad, without ``torch.optim``'s per-step overhead (the toy takes ~4,000 steps)."""
+    """θ ← θ − lr · grad, without ``torch.optim``'s per-step overhead.
+
+    The toy takes ~4,000 steps.
+    """
 
     def __init__(self, params: Weights, lr: float) -> None:
         self.params, self.lr = params, lr

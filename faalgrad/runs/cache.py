@@ -15,9 +15,10 @@ import hashlib
 import os
 import pickle
 import tempfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 __all__ = ["ENV", "directory", "fingerprint", "key_path", "memoize"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 
@@ -123,7 +123,7 @@ def split_indices(datasets: Iterable[str], seeds: int, *, procedure: str = "pape
                 if procedure == "paper"
                 else code_split_indices(len(ds.y), seed)
             )
-            for part, rows in zip(("train", "validation", "test"), parts):
+            for part, rows in zip(("train", "validation", "test"), parts, strict=True):
                 frames.append(
                     pd.DataFrame(
                         {"dataset": dataset, "seed": seed, "part": part, "row": sorted(rows)}
@@ -133,5 +133,8 @@ def split_indices(datasets: Iterable[str], seeds: int, *, procedure: str = "pape
 
 
 def export_splits(datasets: Iterable[str], seeds: int) -> Path | None:
-    """Write :func:`split_indices` to ``<FAALGRAD_DATA_DIR>/splits.csv.gz`` (``None`` when unset)."""
+    """Write :func:`split_indices` to ``<FAALGRAD_DATA_DIR>/splits.csv.gz``.
+
+    ``None`` when ``FAALGRAD_DATA_DIR`` is unset.
+    """
     return _write(split_indices(datasets, seeds), "splits.csv.gz")

@@ -5,8 +5,8 @@ wherever they are used, so a book build's run cache computes each run once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -108,7 +108,10 @@ def table1_specs(
 
 
 def protected_input_specs(datasets: Iterable[str], seeds: int) -> list[RunSpec]:
-    """The :data:`PROTECTED_INPUT_ROWS` runs with the protected attribute excluded from the inputs."""
+    """The :data:`PROTECTED_INPUT_ROWS` runs.
+
+    Their inputs exclude the protected attribute.
+    """
     check_seeds(seeds)
     return [
         RunSpec(
@@ -133,7 +136,10 @@ def _train_labels(dataset: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def infeasibility(dataset: str, split: str, ratio: float | str, seed: int = 0) -> str | None:
-    """The support/query builder's ``ValueError`` text if ``ratio`` is infeasible on ``seed``'s split, else ``None``."""
+    """The support/query builder's ``ValueError`` text if ``ratio`` is infeasible, else ``None``.
+
+    Checked on ``seed``'s split.
+    """
     y, a = _train_labels(dataset, int(seed))
     try:
         support_query(y, a, split, dataset=dataset, ratio=ratio, seed=seed)

@@ -8,9 +8,10 @@ method is one entry here plus its fit function.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from faalgrad import baselines
 from faalgrad.datasets import load_dataset
@@ -141,7 +142,9 @@ def _erm(
 
 
 def erm_model(dataset: str, seed: int, include_protected: bool = True, **overrides) -> TrainResult:
-    """The baseline MLP of ``seed``, trained once per process (or per book build with the run cache).
+    """The baseline MLP of ``seed``, trained once per process.
+
+    With the run cache, once per book build.
 
     The model the ERM, threshold-adjustment, MBA-for-EOD and post-processing rows start from.
 

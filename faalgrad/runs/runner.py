@@ -5,8 +5,9 @@ joblib on this machine or on a Dask cluster given its scheduler address).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from dataclasses import asdict
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 from joblib import Parallel, delayed, parallel_config
@@ -165,7 +166,7 @@ def run_grid(
             bar.update(len(chunk_rows))
     bar.close()
     rows: list[dict | None] = [None] * len(specs)
-    for idx, chunk_rows in zip(groups.values(), results):
-        for i, row in zip(idx, chunk_rows):
+    for idx, chunk_rows in zip(groups.values(), results, strict=True):
+        for i, row in zip(idx, chunk_rows, strict=True):
             rows[i] = row
     return pd.DataFrame(rows)

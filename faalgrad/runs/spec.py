@@ -50,7 +50,8 @@ def setup_fields(setup: str, dataset: str, method: str) -> dict[str, Any]:
     if dataset not in CODE_SETTINGS or method != "faalgrad":
         raise ValueError(
             f"setup 'code' replays the authors' script, which runs FaAlGrad on COMPAS only; got "
-            f"dataset {dataset!r}, method {method!r} (valid choices: {', '.join(CODE_SETTINGS)}, faalgrad)"
+            f"dataset {dataset!r}, method {method!r} "
+            f"(valid choices: {', '.join(CODE_SETTINGS)}, faalgrad)"
         )
     return {
         "split_procedure": "code",
@@ -106,12 +107,16 @@ class RunSpec:
                 self._check_feasible()
             elif self.ratio is not None:
                 raise ValueError(
-                    f"ratio={self.ratio!r} applies only to the 'ratio' and 'swap' splits, not {self.split!r}"
+                    f"ratio={self.ratio!r} applies only to the 'ratio' and 'swap' splits, "
+                    f"not {self.split!r}"
                 )
         self.config()  # validates inner_steps and overrides early
 
     def _check_feasible(self) -> None:
-        """Raise the builder's ``ValueError`` now if the ratio cannot be met on this seed's split."""
+        """Raise the builder's ``ValueError`` now if the ratio cannot be met.
+
+        Checked on this seed's split.
+        """
         ds = load_dataset(self.dataset)
         if self.split_procedure == "paper":
             train, _, _ = train_val_test_indices(ds.y, ds.a, self.seed)

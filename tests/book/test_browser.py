@@ -35,6 +35,7 @@ import base64
 import contextlib
 import functools
 import http.server
+import importlib.util
 import json
 import os
 import shutil
@@ -58,10 +59,8 @@ LOAD_TIMEOUT = 60  # seconds for a page, its scripts and MathJax's first typeset
 
 def _toc_pages() -> list[str]:
     """Every page of the book, in _toc.yml order (``book/intro``, ``book/method_check``, ...)."""
-    try:
-        import yaml
-    except ImportError:  # collected without PyYAML: one skipped test says so
-        return []
+    if importlib.util.find_spec("yaml") is None:
+        return []  # collected without PyYAML: one skipped test says so
     from book_toc import toc_pages
 
     return [p.removesuffix(".md").removesuffix(".ipynb") for p in toc_pages(ROOT)]
@@ -89,7 +88,7 @@ def html_dir() -> Path:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 (signature of the base class)
+    def log_message(self, format, *args):
         pass
 
 
@@ -188,13 +187,15 @@ const vw = window.innerWidth;
 const describe = (el) => {
     let s = el.tagName.toLowerCase();
     if (el.id) s += '#' + el.id;
-    const cls = (typeof el.className === 'string' ? el.className : '').trim().split(/\\s+/).filter(Boolean);
+    const cls = (typeof el.className === 'string' ? el.className : '')
+        .trim().split(/\\s+/).filter(Boolean);
     if (cls.length) s += '.' + cls.slice(0, 4).join('.');
     return s;
 };
 const clipped = (el) => {
     for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
-        if (getComputedStyle(a).overflowX !== 'visible' && a.getBoundingClientRect().right <= vw + 1) return true;
+        if (getComputedStyle(a).overflowX !== 'visible'
+            && a.getBoundingClientRect().right <= vw + 1) return true;
     }
     return false;
 };
@@ -208,7 +209,8 @@ const outer = wide.filter((el) => !set.has(el.parentElement));
 const inner = wide.filter((el) => !Array.from(el.children).some((c) => set.has(c)));
 const info = (el) => {
     const r = el.getBoundingClientRect();
-    return {el: describe(el), left: Math.round(r.left), right: Math.round(r.right), width: Math.round(r.width),
+    return {el: describe(el), left: Math.round(r.left), right: Math.round(r.right),
+            width: Math.round(r.width),
             parent: el.parentElement ? describe(el.parentElement) : null};
 };
 return {
@@ -226,10 +228,12 @@ _HSCROLL_JS = """
 const out = [];
 for (const el of document.querySelectorAll('main *')) {
     if (el.matches('.math, .math *')) continue;
-    if (getComputedStyle(el).overflowX === 'visible' || el.scrollWidth <= el.clientWidth + 1) continue;
+    if (getComputedStyle(el).overflowX === 'visible'
+        || el.scrollWidth <= el.clientWidth + 1) continue;
     const table = el.querySelector('table');
     out.push({el: el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
-                  + (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/).join('.') : ''),
+                  + (typeof el.className === 'string' && el.className.trim()
+                     ? '.' + el.className.trim().split(/\\s+/).join('.') : ''),
               box: el.clientWidth, content: el.scrollWidth, table: !!table});
 }
 return out;
@@ -415,12 +419,14 @@ def test_search_finds_results(driver, base_url):
     # searchtools.js writes a summary ("Search finished, found N pages ...") when done.
     wait.until(
         lambda d: d.execute_script(
-            "const s = document.querySelector('#search-results .search-summary, #search-results p');"
+            "const s = document.querySelector("
+            "'#search-results .search-summary, #search-results p');"
             "return s && /found|did not match/i.test(s.innerText);"
         )
     )
     hits = driver.execute_script(
-        "return Array.from(document.querySelectorAll('#search-results ul.search li a')).map(a => a.getAttribute('href'));"
+        "return Array.from(document.querySelectorAll('#search-results ul.search li a'))"
+        ".map(a => a.getAttribute('href'));"
     )
     summary = driver.execute_script(
         "return document.querySelector('#search-results').innerText.slice(0, 200);"

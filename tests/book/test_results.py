@@ -50,7 +50,10 @@ def _cells(rows: pd.DataFrame) -> list[str]:
 def compare(
     published: pd.DataFrame, rerun: pd.DataFrame, k: float = K_STANDARD_ERRORS
 ) -> list[str]:
-    """Cells of ``rerun`` whose mean moved further than the tolerance from ``published`` (messages)."""
+    """Cells of ``rerun`` whose mean moved further than the tolerance from ``published``.
+
+    One message per cell and metric.
+    """
     keys = _cells(published)
     metrics = [m for m in METRICS if m in published.columns]
     old = (
@@ -77,8 +80,9 @@ def compare(
             se = std / np.sqrt(n) if n > 1 and pd.notna(std) else 0.0
             tolerance = k * se if se > 0 else EXACT
             if not abs(value - mean) <= tolerance:
+                values = cell if isinstance(cell, tuple) else (cell,)
                 problems.append(
-                    f"{dict(zip(keys, cell if isinstance(cell, tuple) else (cell,)))} {m}: "
+                    f"{dict(zip(keys, values, strict=True))} {m}: "
                     f"{value:.4f} vs published {mean:.4f} (tolerance {tolerance:.4f})"
                 )
     return problems
@@ -98,7 +102,8 @@ def test_rerun_matches_published_rows(page):
     published = pd.read_csv(PUBLISHED / f"{page}.csv")
     if not any(m in published.columns for m in METRICS):
         pytest.skip(
-            f"{page}.csv holds no run metrics (its page runs full-batch only): nbval compares its outputs"
+            f"{page}.csv holds no run metrics (its page runs full-batch only): "
+            "nbval compares its outputs"
         )
     path = Path(rerun_dir) / f"{page}.csv"
     assert path.exists(), f"the re-execution wrote no rows for {page} (expected {path})"

@@ -65,7 +65,8 @@ def test_actionlint_catches_a_broken_workflow(tmp_path):
         pytest.skip("actionlint not installed (see test_actionlint_finds_nothing)")
     broken = tmp_path / "broken.yml"
     broken.write_text(
-        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n"
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.nope }}\n"
     )
     result = subprocess.run([*actionlint, str(broken)], capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "nope" in result.stdout + result.stderr

@@ -158,10 +158,12 @@ UNPROT_SCORES = [0.9, 0.6, 0.4, 0.2]
         # Protected selection 3/4 at 0.1, 1/2 at 0.2 (DP 0), 1/4 at 0.3, 0 from 0.4: DP picks 0.2,
         # although predicting 0 for the protected rows (t >= 0.4) would be more accurate.
         pytest.param([0.35, 0.25, 0.15, 0.05], [0, 0, 0, 0], 0.2, id="dp-first"),
-        # Selection 1/2 for t in 0.1..0.3 with identical predictions: the tie goes to 0.3 (closest to 0.5).
+        # Selection 1/2 for t in 0.1..0.3 with identical predictions: the tie goes to 0.3
+        # (closest to 0.5).
         pytest.param([0.45, 0.35, 0.05, 0.05], [1, 0, 0, 1], 0.3, id="tie-closest-to-half"),
         # Selection 3/4 for t = 0.1...0.4 (DP 1/4) and 1/4 for t = 0.5, 0.6 (DP 1/4), 0 above: the
-        # DP-1/4 thresholds tie; accuracy prefers selecting the positives (y = 1 1 1 0), i.e. t <= 0.4.
+        # DP-1/4 thresholds tie; accuracy prefers selecting the positives (y = 1 1 1 0), i.e.
+        # t <= 0.4.
         pytest.param([0.65, 0.45, 0.45, 0.05], [1, 1, 1, 0], 0.4, id="tie-accuracy-then-closest"),
         # Same scores, labels favouring few positives: t in 0.5, 0.6 wins, 0.5 is closest.
         pytest.param([0.65, 0.45, 0.45, 0.05], [1, 0, 0, 0], 0.5, id="tie-accuracy-other-way"),

@@ -15,7 +15,10 @@ def _cli(*args):
 
 
 def _main_status(args, capsys) -> tuple[int, str]:
-    """``main(args)`` in this process: its exit status (argparse's own errors exit too) and stderr."""
+    """``main(args)`` in this process: its exit status and stderr.
+
+    argparse's own errors exit too; their status is returned likewise.
+    """
     try:
         status = main(args)
     except SystemExit as exit_:

@@ -54,7 +54,8 @@ CASE_TPR = dict(
 #   selection 1/2, TPR 1, FPR 1/5, accuracy 7/8
 # DP diff 1/4, DP ratio 2/3, EOD diff max(0, 3/10) = 3/10 (FPR), EOD ratio min(1, 2/5) = 2/5.
 # Scores: group 1 .9 .8 .7 | .6 .1 .2 .3 .4 -> AUC 1;  group 0 .6 .5 | .7 .2 -> AUC 2/4 = 1/2
-#   overall: positives .9 .8 .7 .6 .5 vs negatives .6 .1 .2 .3 .4 .7 .2 -> (7+7+6.5+5.5+5)/35 = 31/35
+#   overall: positives .9 .8 .7 .6 .5 vs negatives .6 .1 .2 .3 .4 .7 .2
+#     -> (7+7+6.5+5.5+5)/35 = 31/35
 CASE_FPR = dict(
     y=[1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0],
     pred=[1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0],

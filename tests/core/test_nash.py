@@ -174,7 +174,7 @@ def _lookahead_reference(params, model, Xb, yb, Xm, ym, players, K, eta):
     eps = torch.zeros(len(yb), dtype=torch.float64, requires_grad=True)
     losses = F.binary_cross_entropy_with_logits(logits(theta, model, Xb), yb, reduction="none")
     grads = torch.autograd.grad((eps * losses).sum(), list(theta.values()), create_graph=True)
-    adapted = {k: v - eta * g for (k, v), g in zip(theta.items(), grads)}
+    adapted = {k: v - eta * g for (k, v), g in zip(theta.items(), grads, strict=True)}
     meta_losses = F.binary_cross_entropy_with_logits(
         logits(adapted, model, Xm), ym, reduction="none"
     )
@@ -229,7 +229,7 @@ def test_weighted_gradient_matches_autograd(generic):
     loss = (
         w * F.binary_cross_entropy_with_logits(logits(theta, model, Xb), yb, reduction="none")
     ).sum()
-    ref = dict(zip(theta, torch.autograd.grad(loss, list(theta.values()))))
+    ref = dict(zip(theta, torch.autograd.grad(loss, list(theta.values())), strict=True))
     got = weighted_grad(w)
     for k in params:
         assert torch.allclose(got[k].reshape(ref[k].shape), ref[k], rtol=1e-10, atol=1e-12)
@@ -425,7 +425,8 @@ def test_selected_params_are_those_of_the_best_epoch(german):
         german,
         FAST.updated(epochs=full.best_epoch + 1, bargain_epochs=min(2, full.best_epoch + 1)),
     )
-    # the shorter run repeats the first best_epoch + 1 epochs exactly, so its last epoch is the selected one
+    # the shorter run repeats the first best_epoch + 1 epochs exactly, so its last epoch is the
+    # selected one
     assert again.history.val_worst_auc == full.history.val_worst_auc[: full.best_epoch + 1]
     assert again.best_epoch == full.best_epoch
     assert all(torch.equal(full.params[k], again.params[k]) for k in full.params)

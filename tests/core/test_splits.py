@@ -47,7 +47,7 @@ def test_indices_disjoint_complete_sized_and_stratified(name, seed):
     for part in parts:
         np.testing.assert_array_equal(part, np.sort(part))
     # 70 / 15 / 15 up to one row of rounding per split.
-    for part, frac in zip(parts, SIZES):
+    for part, frac in zip(parts, SIZES, strict=True):
         assert abs(len(part) - frac * n) <= 1
     # Stratified on the (y, a) cells. The training split is one stratified draw from all
     # rows, so each cell is within one row of its share; validation and test are a
@@ -67,7 +67,7 @@ def test_indices_depend_on_seed_only():
     a = train_val_test_indices(ds.y, ds.a, 1)
     b = train_val_test_indices(ds.y, ds.a, 1)
     c = train_val_test_indices(ds.y, ds.a, 2)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a[0], c[0])
 
@@ -260,11 +260,12 @@ def test_code_split_indices_replay_the_script_draws():
 
     train, val, test = code_split_indices(1000, 102)
     assert (len(train), len(val), len(test)) == (700, 100, 200)
-    state = np.random.get_state()
-    np.random.seed(102)
+    # The script draws from NumPy's global generator: replay it there, then restore it.
+    state = np.random.get_state()  # noqa: NPY002
+    np.random.seed(102)  # noqa: NPY002
     rest, test_ref = train_test_split(np.arange(1000), test_size=0.2)
     train_ref, val_ref = train_test_split(rest, test_size=0.125)
-    np.random.set_state(state)
+    np.random.set_state(state)  # noqa: NPY002
     for got, ref in ((train, train_ref), (val, val_ref), (test, test_ref)):
         np.testing.assert_array_equal(got, ref)
 

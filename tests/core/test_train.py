@@ -69,7 +69,7 @@ def _ref_adapt(theta0: OrderedDict, model, X_s, y_s, lr, steps, *, create_graph=
     for _ in range(steps):
         loss = _ref_loss(theta, model, X_s, y_s)
         grads = torch.autograd.grad(loss, list(theta.values()), create_graph=create_graph)
-        theta = {k: v - lr * g for (k, v), g in zip(theta.items(), grads)}
+        theta = {k: v - lr * g for (k, v), g in zip(theta.items(), grads, strict=True)}
     return theta
 
 
@@ -77,7 +77,7 @@ def _ref_meta_gradient(model, X_s, y_s, X_q, y_q, lr, steps) -> dict:
     theta0 = _leaf_params(model)
     theta = _ref_adapt(theta0, model, X_s, y_s, lr, steps)
     outer = torch.autograd.grad(_ref_loss(theta, model, X_q, y_q), list(theta0.values()))
-    return dict(zip(theta0, outer))
+    return dict(zip(theta0, outer, strict=True))
 
 
 def _problem(activation: str, hidden: tuple[int, ...], seed: int = 0):
@@ -127,11 +127,13 @@ def test_one_step_meta_gradient_closed_form(activation, hidden):
     )
     theta1 = {
         k: (v - INNER_LR * g).detach().requires_grad_(True)
-        for (k, v), g in zip(theta0.items(), g_s)
+        for (k, v), g in zip(theta0.items(), g_s, strict=True)
     }
     v = torch.autograd.grad(_ref_loss(theta1, model, X_q, y_q), list(theta1.values()))
-    hvp = torch.autograd.grad(sum((g * vi).sum() for g, vi in zip(g_s, v)), list(theta0.values()))
-    closed = {k: vi - INNER_LR * hi for k, vi, hi in zip(theta0, v, hvp)}
+    hvp = torch.autograd.grad(
+        sum((g * vi).sum() for g, vi in zip(g_s, v, strict=True)), list(theta0.values())
+    )
+    closed = {k: vi - INNER_LR * hi for k, vi, hi in zip(theta0, v, hvp, strict=True)}
 
     ours = meta_gradient(params, model, X_s, y_s, X_q, y_q, inner_lr=INNER_LR, inner_steps=1)
     _assert_dicts_close(ours, closed, atol=1e-6)
@@ -175,6 +177,7 @@ def test_first_order_is_query_gradient_at_adapted_params(activation, hidden, inn
         zip(
             theta_I,
             torch.autograd.grad(_ref_loss(theta_I, model, X_q, y_q), list(theta_I.values())),
+            strict=True,
         )
     )
     _assert_dicts_close(first, by_hand, atol=1e-6)
@@ -250,7 +253,7 @@ def test_build_mlp_architecture_and_seed():
     ]
     same, other = build_mlp(5, config, seed=3), build_mlp(5, config, seed=4)
     for (k, v), v_same, v_other in zip(
-        model.named_parameters(), same.parameters(), other.parameters()
+        model.named_parameters(), same.parameters(), other.parameters(), strict=True
     ):
         assert torch.equal(v, v_same), k
         assert not torch.equal(v, v_other), k
