@@ -8,9 +8,10 @@ Comparisons page (book/comparisons.ipynb) explains the choices.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from fairlearn.postprocessing import ThresholdOptimizer
