@@ -19,39 +19,22 @@ from faalgrad.metrics import aggregate, mean_std
 from faalgrad.nash import NASH_METHODS, OBJECTIVES, nash_config, synthetic_two_group
 from faalgrad.runs import METHODS, SPLIT_LABELS, RunSpec, cached_split, comparison_specs
 from faalgrad.splits import format_ratio
-from faalgrad.studies import claims, paper
+from faalgrad.studies import PageResult, claims, paper
 from faalgrad.studies._common import DATASET_LABELS, number
 from faalgrad.validation import check_datasets, check_int, check_n_jobs, check_number, check_seeds
 
 __all__ = [
-    "AUTHORS_NASH",
-    "COMPARISON_METRICS",
     "Params",
-    "ROW_LABELS",
-    "beats_meta_verdict",
-    "best_ratio",
-    "comparison_table",
-    "conflict_table",
-    "format_comparison",
-    "format_conflicts",
-    "format_table5",
+    "compute",
     "glue_values",
-    "majority_rate",
-    "nash_conflict_verdict",
-    "nash_gains",
     "specs",
-    "synthetic_frame",
-    "synthetic_summary",
-    "table5",
-    "tables",
-    "tradeoff_frame",
     "verdicts",
 ]
 
 #: The authors' Nash-Meta-Learning schedule: (epochs, bargaining epochs).
-AUTHORS_NASH: tuple[int, int] = (50, 15)
+_AUTHORS_NASH: tuple[int, int] = (50, 15)
 #: Metrics of the comparison table, with their column names.
-COMPARISON_METRICS: dict[str, str] = {
+_COMPARISON_METRICS: dict[str, str] = {
     "accuracy": "accuracy (%)",
     "dp_diff": "DP diff",
     "eod_diff": "EOD diff",
@@ -62,8 +45,9 @@ COMPARISON_METRICS: dict[str, str] = {
     "auc_worst": "worst group AUC",
 }
 _FA = METHODS["faalgrad"].label
-#: Row key -> label of the comparison's rows, in display order: the registry's, FaAlGrad in three settings.
-ROW_LABELS: dict[str, str] = {
+#: Row key -> label of the comparison's rows, in display order: the registry's, FaAlGrad in
+#: three settings.
+_ROW_LABELS: dict[str, str] = {
     "erm": f"{METHODS['erm'].label} (ERM)",
     "config1": f"{_FA} {SPLIT_LABELS['config1']}",
     "config2": f"{_FA} {SPLIT_LABELS['config2']}",
@@ -77,9 +61,10 @@ _NO_T5 = "none of this run's datasets is among Table 5's (COMPAS, Adult, Communi
 
 @dataclass(frozen=True)
 class Params:
-    """The page's parameters: ``datasets`` (distinct), ``seeds`` (0..seeds-1), ``n_jobs``, the Nash-style
-    methods' schedule ``nash_epochs`` / ``nash_bargain_epochs`` (the authors': :data:`AUTHORS_NASH`) and the
-    best-ratio floor ``min_val_accuracy`` (``None``: the validation majority-class rate)."""
+    """The page's parameters: ``datasets`` (distinct), ``seeds`` (0..seeds-1), ``n_jobs``, the
+    Nash-style methods' schedule ``nash_epochs`` / ``nash_bargain_epochs`` (the authors':
+    :data:`_AUTHORS_NASH`) and the best-ratio floor ``min_val_accuracy`` (``None``: the
+    validation majority-class rate)."""
 
     datasets: tuple[str, ...] = DATASETS
     seeds: int = 5
@@ -94,13 +79,16 @@ class Params:
         )
         check_seeds(self.seeds)
         check_n_jobs(self.n_jobs)
-        epochs = check_int("nash_epochs", self.nash_epochs, note=f"the authors': {AUTHORS_NASH[0]}")
+        epochs = check_int(
+            "nash_epochs", self.nash_epochs, note=f"the authors': {_AUTHORS_NASH[0]}"
+        )
         check_int(
             "nash_bargain_epochs",
             self.nash_bargain_epochs,
             minimum=0,
             maximum=epochs,
-            note=f"0 to nash_epochs={epochs}; the authors': {AUTHORS_NASH[1]} of {AUTHORS_NASH[0]}",
+            note=f"0 to nash_epochs={epochs}; "
+            f"the authors': {_AUTHORS_NASH[1]} of {_AUTHORS_NASH[0]}",
         )
         if self.min_val_accuracy is not None:
             check_number(
@@ -113,7 +101,8 @@ class Params:
 
 
 def specs(params: Params) -> list[RunSpec]:
-    """Every run of the page: :func:`~faalgrad.runs.comparison_specs` with the page's Nash schedule."""
+    """Every run of the page: :func:`~faalgrad.runs.comparison_specs` with the page's Nash
+    schedule."""
     return comparison_specs(
         params.datasets,
         params.seeds,
@@ -122,8 +111,9 @@ def specs(params: Params) -> list[RunSpec]:
     )
 
 
-def majority_rate(dataset: str, seeds: int) -> float:
-    """Mean over the seeds of the validation split's majority-class rate (a constant predictor's accuracy)."""
+def _majority_rate(dataset: str, seeds: int) -> float:
+    """Mean over the seeds of the validation split's majority-class rate (a constant
+    predictor's accuracy)."""
     return float(
         np.mean(
             [
@@ -134,21 +124,23 @@ def majority_rate(dataset: str, seeds: int) -> float:
     )
 
 
-def best_ratio(rows: pd.DataFrame, *, min_val_accuracy: float | None = None) -> pd.DataFrame:
-    """FaAlGrad's best ratio setting per dataset, chosen on the validation split only (rule: see the page).
+def _best_ratio(rows: pd.DataFrame, *, min_val_accuracy: float | None = None) -> pd.DataFrame:
+    """FaAlGrad's best ratio setting per dataset, chosen on the validation split only (rule:
+    see the page).
 
     Parameters
     ----------
     rows : pandas.DataFrame
         Run rows; the FaAlGrad ``split == "ratio"`` rows are the candidates.
     min_val_accuracy : float, optional
-        The floor; ``None``: the validation majority-class rate (:func:`majority_rate`).
+        The floor; ``None``: the validation majority-class rate (:func:`_majority_rate`).
 
     Returns
     -------
     pandas.DataFrame
-        Per dataset: ``ratio``, ``xq_xs``, ``inner_steps``, their mean ``val_dp_ratio`` and ``val_accuracy``,
-        ``floor``, ``floor_met`` (some setting reached it), ``n_settings``, ``n_candidates``.
+        Per dataset: ``ratio``, ``xq_xs``, ``inner_steps``, their mean ``val_dp_ratio`` and
+        ``val_accuracy``, ``floor``, ``floor_met`` (some setting reached it), ``n_settings``,
+        ``n_candidates``.
     """
     out = []
     candidates_of = rows[(rows["method"] == "faalgrad") & (rows["split"] == "ratio")]
@@ -159,7 +151,7 @@ def best_ratio(rows: pd.DataFrame, *, min_val_accuracy: float | None = None) -> 
             .reset_index()
         )
         floor = (
-            majority_rate(dataset, runs["seed"].nunique())
+            _majority_rate(dataset, runs["seed"].nunique())
             if min_val_accuracy is None
             else float(min_val_accuracy)
         )
@@ -206,7 +198,7 @@ def best_ratio(rows: pd.DataFrame, *, min_val_accuracy: float | None = None) -> 
 
 def _labelled(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
     """The runs shown (ratio runs only at their dataset's best setting), with ``method_key``,
-    ``row`` (a :data:`ROW_LABELS` key), ``method`` (its label), ``family`` and ``setting``."""
+    ``row`` (a :data:`_ROW_LABELS` key), ``method`` (its label), ``family`` and ``setting``."""
     fa = rows["method"] == "faalgrad"
     keep = ~(fa & (rows["split"] == "ratio"))
     for r in best.itertuples():
@@ -217,7 +209,7 @@ def _labelled(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
             & np.isclose(rows["ratio"].astype(float), r.ratio)
             & (rows["inner_steps"] == r.inner_steps)
         )
-    rows = rows[keep & rows["method"].isin([*ROW_LABELS, "faalgrad"])].rename(
+    rows = rows[keep & rows["method"].isin([*_ROW_LABELS, "faalgrad"])].rename(
         columns={"method": "method_key"}
     )
     fa, nash = rows["method_key"] == "faalgrad", rows["method_key"].isin(NASH_METHODS)
@@ -226,7 +218,9 @@ def _labelled(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
     schedule = pd.Series(
         [
             _nash_setting(*r) if n else ""
-            for r, n in zip(rows[["dataset", "method_key", "overrides"]].itertuples(False), nash)
+            for r, n in zip(
+                rows[["dataset", "method_key", "overrides"]].itertuples(False), nash, strict=True
+            )
         ],
         index=rows.index,
     )
@@ -235,14 +229,15 @@ def _labelled(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
     )
     return rows.assign(
         row=row,
-        method=row.map(ROW_LABELS),
+        method=row.map(_ROW_LABELS),
         setting=setting,
         family=rows["method_key"].map(lambda k: METHODS[k].family),
     )
 
 
 def _nash_setting(dataset: str, method: str, overrides: str) -> str:
-    """ "20 epochs, 6 bargaining" from a Nash run row's ``overrides`` text ("bargain_epochs=6,epochs=20")."""
+    """ "20 epochs, 6 bargaining" from a Nash run row's ``overrides`` text
+    ("bargain_epochs=6,epochs=20")."""
     pairs = (
         dict(item.split("=", 1) for item in overrides.split(",") if item)
         if isinstance(overrides, str)
@@ -263,26 +258,29 @@ def _in_order(frame: pd.DataFrame, datasets, *keys: str) -> pd.DataFrame:
     return frame.drop(columns="_d").reset_index(drop=True)
 
 
-def comparison_table(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
-    """FaAlGrad beside its measured peers: the page's run ``rows`` with their :func:`best_ratio` ``best``.
+def _comparison_table(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
+    """FaAlGrad beside its measured peers: the page's run ``rows`` with their
+    :func:`_best_ratio` ``best``.
 
     Returns
     -------
     pandas.DataFrame
-        Per (dataset, ``family``, ``row`` key, ``method`` label, ``setting``), in the rows' dataset order
-        and :data:`ROW_LABELS` order: ``<metric>_mean``, ``_std`` of :data:`COMPARISON_METRICS`, ``n_seeds``.
+        Per (dataset, ``family``, ``row`` key, ``method`` label, ``setting``), in the rows'
+        dataset order and :data:`_ROW_LABELS` order: ``<metric>_mean``, ``_std`` of
+        :data:`_COMPARISON_METRICS`, ``n_seeds``.
     """
     table = aggregate(
         _labelled(rows, best),
         ["dataset", "family", "row", "method", "setting"],
-        tuple(COMPARISON_METRICS),
+        tuple(_COMPARISON_METRICS),
     )
-    table["_m"] = table["row"].map({k: i for i, k in enumerate(ROW_LABELS)})
+    table["_m"] = table["row"].map({k: i for i, k in enumerate(_ROW_LABELS)})
     return _in_order(table, rows["dataset"], "_m", "setting").drop(columns="_m")
 
 
-def format_comparison(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """Printable :func:`comparison_table`: accuracy in percent, "mean ± std", indexed by (dataset, method, setting)."""
+def _format_comparison(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """Printable :func:`_comparison_table`: accuracy in percent, "mean ± std", indexed by
+    (dataset, method, setting)."""
     out = pd.DataFrame(
         {
             "dataset": table["dataset"].map(DATASET_LABELS),
@@ -290,15 +288,15 @@ def format_comparison(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
             "setting": table["setting"],
         }
     )
-    for m, name in COMPARISON_METRICS.items():
+    for m, name in _COMPARISON_METRICS.items():
         out[name] = [
             mean_std(a, b, digits, 100 if m == "accuracy" else 1)
-            for a, b in zip(table[f"{m}_mean"], table[f"{m}_std"])
+            for a, b in zip(table[f"{m}_mean"], table[f"{m}_std"], strict=True)
         ]
     return out.set_index(["dataset", "method", "setting"])
 
 
-def tradeoff_frame(table: pd.DataFrame) -> pd.DataFrame:
+def _tradeoff_frame(table: pd.DataFrame) -> pd.DataFrame:
     """Long form for the accuracy-versus-fairness plot: per (dataset, method, fairness metric),
     ``family``, mean ``accuracy`` (percent) and mean ``fairness``. Config 1 / 2 labels carry their
     inner steps ("FaAlGrad Config 1 (I = 10)"); the best-ratio row keeps one label on every
@@ -326,16 +324,18 @@ def tradeoff_frame(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def table5(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
-    """Table 5: the numbers quoted from the paper beside FaAlGrad measured at its ``best`` ratio setting.
+def _table5(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
+    """Table 5: the numbers quoted from the paper beside FaAlGrad measured at its ``best``
+    ratio setting.
 
     Returns
     -------
     pandas.DataFrame
-        Per (method, dataset): ``source`` ("quoted from the paper" for Fair-MAML, m-FTML and FFML;
-        "as printed in the paper" for FaAlGrad's own row; "measured here"), ``setting``, ``accuracy``,
-        ``dp_ratio``, ``eod_ratio`` with ``_std`` (NaN when quoted), ``n_seeds``; datasets: Table 5's
-        (COMPAS, Adult, Communities) among the ``rows``', in their order.
+        Per (method, dataset): ``source`` ("quoted from the paper" for Fair-MAML, m-FTML and
+        FFML; "as printed in the paper" for FaAlGrad's own row; "measured here"), ``setting``,
+        ``accuracy``, ``dp_ratio``, ``eod_ratio`` with ``_std`` (NaN when quoted),
+        ``n_seeds``; datasets: Table 5's (COMPAS, Adult, Communities) among the ``rows``', in
+        their order.
     """
     quoted, ours = paper.table5(), _labelled(rows, best)
     ours = ours[ours["row"] == "best_ratio"]
@@ -372,8 +372,9 @@ def table5(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
     return _in_order(pd.concat([q, o], ignore_index=True), datasets).reindex(columns=columns)
 
 
-def format_table5(t5: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """Printable Table 5: a row per method (and source), a column per (dataset, metric); "–" = not reported."""
+def _format_table5(t5: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """Printable Table 5: a row per method (and source), a column per (dataset, metric);
+    "–" = not reported."""
     if t5.empty:
         return pd.DataFrame({"note": [_NO_T5]})
     records = {}
@@ -407,7 +408,7 @@ def format_table5(t5: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     return out
 
 
-def beats_meta_verdict(t5: pd.DataFrame) -> claims.Verdict:
+def _beats_meta_verdict(t5: pd.DataFrame) -> claims.Verdict:
     """Claim ``beats_meta``: in every (quoted method, dataset, ratio metric) cell the paper reports
     for Fair-MAML, m-FTML and FFML, our measured FaAlGrad (best ratio) has the higher DPR / EODR."""
     ours = t5[t5["source"] == _MEASURED].set_index("dataset")
@@ -436,8 +437,8 @@ def beats_meta_verdict(t5: pd.DataFrame) -> claims.Verdict:
         for r in cells[~cells["holds"]].itertuples()
     )
     evidence = (
-        f"our measured FaAlGrad (best ratio chosen on validation) has the higher ratio in {n_hold} of "
-        f"{len(cells)} quoted cells"
+        "our measured FaAlGrad (best ratio chosen on validation) has the higher ratio in "
+        f"{n_hold} of {len(cells)} quoted cells"
         + (f"; lower in: {lost}" if lost else "")
         + " (the quoted numbers "
         "come from the other methods' own papers, with other splits, preprocessing and models)"
@@ -445,11 +446,11 @@ def beats_meta_verdict(t5: pd.DataFrame) -> claims.Verdict:
     return claims.Verdict("beats_meta", claims.verdict_from_counts(n_hold, len(cells)), evidence)
 
 
-def conflict_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Share of batches with a hypergradient conflict, per (dataset, stage-2 objective), mean and std
-    over seeds (``<name>_mean``, ``_std``): ``one_stage`` (the one-stage method, all batches), and on the
-    two-stage method's bargaining batches, ``bargain_before`` (one-stage direction) and ``bargain_after``
-    (the Nash bargaining direction actually used)."""
+def _conflict_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Share of batches with a hypergradient conflict, per (dataset, stage-2 objective), mean
+    and std over seeds (``<name>_mean``, ``_std``): ``one_stage`` (the one-stage method, all
+    batches), and on the two-stage method's bargaining batches, ``bargain_before`` (one-stage
+    direction) and ``bargain_after`` (the Nash bargaining direction actually used)."""
     one = rows[rows["method"].isin(OBJECTIVES)]
     two = rows[rows["method"].isin([f"nash_{o}" for o in OBJECTIVES])]
     one = one.assign(objective=one["method"], one_stage=one["conflict_one_stage"])
@@ -471,8 +472,8 @@ def conflict_table(rows: pd.DataFrame) -> pd.DataFrame:
     return _in_order(out, rows["dataset"], "_o").drop(columns="_o")
 
 
-def format_conflicts(table: pd.DataFrame) -> pd.DataFrame:
-    """Printable :func:`conflict_table`, shares in percent."""
+def _format_conflicts(table: pd.DataFrame) -> pd.DataFrame:
+    """Printable :func:`_conflict_table`, shares in percent."""
     out = pd.DataFrame(
         {
             "dataset": table["dataset"].map(DATASET_LABELS),
@@ -486,15 +487,17 @@ def format_conflicts(table: pd.DataFrame) -> pd.DataFrame:
     }
     for key, name in names.items():
         out[name] = [
-            mean_std(a, b, 1, 100) for a, b in zip(table[f"{key}_mean"], table[f"{key}_std"])
+            mean_std(a, b, 1, 100)
+            for a, b in zip(table[f"{key}_mean"], table[f"{key}_std"], strict=True)
         ]
     return out.set_index(["dataset", "stage-2 objective"])
 
 
-def nash_conflict_verdict(table: pd.DataFrame, *, common: float = 0.5) -> claims.Verdict:
+def _nash_conflict_verdict(table: pd.DataFrame, *, common: float = 0.5) -> claims.Verdict:
     """Claim ``nash_conflict``: per (dataset, objective) cell, conflicts are common in one-stage
     training (mean share of batches ≥ ``common``) and fewer after bargaining than under the
-    one-stage direction on the same bargaining batches. claims.Verdict from the count of cells where both hold."""
+    one-stage direction on the same bargaining batches. claims.Verdict from the count of cells
+    where both hold."""
     t = table.dropna(subset=["one_stage_mean", "bargain_before_mean", "bargain_after_mean"])
     if t.empty:
         return claims.Verdict(
@@ -504,11 +507,12 @@ def nash_conflict_verdict(table: pd.DataFrame, *, common: float = 0.5) -> claims
     reduced = t["bargain_after_mean"] < t["bargain_before_mean"]
     n_hold, n = int((is_common & reduced).sum()), len(t)
     evidence = (
-        f"one-stage training has a conflict in {_span(t['one_stage_mean'])} of batches (mean over seeds per dataset "
-        f"and objective; 'common' = at least {number(common, 0, 100)} %: {int(is_common.sum())} of {n} cells); on "
-        f"the bargaining batches, {_span(t['bargain_before_mean'])} under the one-stage direction against "
-        f"{_span(t['bargain_after_mean'])} after bargaining (fewer in {int(reduced.sum())} of {n} cells); both "
-        f"hold in {n_hold} of {n} cells"
+        f"one-stage training has a conflict in {_span(t['one_stage_mean'])} of batches "
+        "(mean over seeds per dataset and objective; "
+        f"'common' = at least {number(common, 0, 100)} %: {int(is_common.sum())} of {n} cells); "
+        f"on the bargaining batches, {_span(t['bargain_before_mean'])} under the one-stage "
+        f"direction against {_span(t['bargain_after_mean'])} after bargaining "
+        f"(fewer in {int(reduced.sum())} of {n} cells); both hold in {n_hold} of {n} cells"
     )
     return claims.Verdict("nash_conflict", claims.verdict_from_counts(n_hold, n), evidence)
 
@@ -518,9 +522,10 @@ def _span(values: pd.Series) -> str:
     return f"{lo:.0f} %" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f} %"
 
 
-def nash_gains(table: pd.DataFrame) -> pd.DataFrame:
+def _nash_gains(table: pd.DataFrame) -> pd.DataFrame:
     """Two-stage minus one-stage, per (dataset, objective), of the mean AUC, max group AUC gap and
-    worst group AUC (from :func:`comparison_table`); ``better_*`` flags whether bargaining helped."""
+    worst group AUC (from :func:`_comparison_table`); ``better_*`` flags whether bargaining
+    helped."""
     out = []
     for dataset, t in table.groupby("dataset", sort=False):
         by = t.set_index("row")
@@ -554,7 +559,7 @@ def nash_gains(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def synthetic_frame(traj: pd.DataFrame) -> pd.DataFrame:
+def _synthetic_frame(traj: pd.DataFrame) -> pd.DataFrame:
     """:func:`faalgrad.nash.synthetic_two_group` output as a plot frame: ``objective`` (label),
     ``method`` ("one-stage" / "two-stage (bargaining first)"), ``start``, ``step`` and the two
     group losses, with the first and last step of each trajectory marked in ``point``."""
@@ -568,7 +573,7 @@ def synthetic_frame(traj: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def synthetic_summary(traj: pd.DataFrame) -> pd.DataFrame:
+def _synthetic_summary(traj: pd.DataFrame) -> pd.DataFrame:
     """Per (objective, method): over the steps the two-stage runs bargain, the share of steps with
     a conflict under the one-stage direction, with a conflict in the update used, and where both
     group losses fall; and the mean final group losses."""
@@ -601,16 +606,19 @@ def synthetic_summary(traj: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["_o", "method"]).drop(columns="_o").reset_index(drop=True)
 
 
-def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
-    """Every table of the page from the run ``rows`` of :func:`specs` (and the synthetic experiment): ``run``
-    (the parameters, ``n_runs``, ``nash_runs``, ``nash_last_epoch_runs``: Nash-style runs that selected their
-    last epoch), ``best``, ``table5``, ``comparison``, ``tradeoff``, ``gains``, ``conflicts`` (and
-    ``<name>_printed``), ``synthetic`` (the plot frame) and ``synthetic_summary``."""
-    best = best_ratio(rows, min_val_accuracy=params.min_val_accuracy)
+def compute(params: Params, rows: pd.DataFrame) -> PageResult:
+    """Every table of the page from the run ``rows`` of :func:`specs`; the synthetic two-group
+    experiment (:func:`faalgrad.nash.synthetic_two_group`) is run here.
+
+    ``run`` (the parameters, ``n_runs``, ``nash_runs``, ``nash_last_epoch_runs``: Nash-style
+    runs that selected their last epoch), ``best``, ``table5``, ``comparison``, ``tradeoff``,
+    ``gains``, ``conflicts`` (and ``<name>_printed``), ``synthetic`` (the plot frame) and
+    ``synthetic_summary``."""
+    best = _best_ratio(rows, min_val_accuracy=params.min_val_accuracy)
     comparison, t5, conflicts = (
-        comparison_table(rows, best),
-        table5(rows, best),
-        conflict_table(rows),
+        _comparison_table(rows, best),
+        _table5(rows, best),
+        _conflict_table(rows),
     )
     nash, traj = rows[rows["method"].isin(NASH_METHODS)], synthetic_two_group()
     last = int((nash["best_epoch"] == nash["epochs"] - 1).sum())
@@ -628,32 +636,33 @@ def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
         "run": run,
         "best": best,
         "table5": t5,
-        "table5_printed": format_table5(t5),
+        "table5_printed": _format_table5(t5),
         "comparison": comparison,
-        "comparison_printed": format_comparison(comparison),
-        "tradeoff": tradeoff_frame(comparison),
-        "gains": nash_gains(comparison),
+        "comparison_printed": _format_comparison(comparison),
+        "tradeoff": _tradeoff_frame(comparison),
+        "gains": _nash_gains(comparison),
         "conflicts": conflicts,
-        "conflicts_printed": format_conflicts(conflicts),
-        "synthetic": synthetic_frame(traj),
-        "synthetic_summary": synthetic_summary(traj),
+        "conflicts_printed": _format_conflicts(conflicts),
+        "synthetic": _synthetic_frame(traj),
+        "synthetic_summary": _synthetic_summary(traj),
     }
 
 
-def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
-    """The numbers the page's prose quotes, as text: how the page was run and the Nash schedule (``n_*``,
-    ``nash_*``), the best ratio settings (``best_*``), Table 5 (``t5_*``), the comparison's leaders (``lead_*``),
-    bargaining's AUC gains (``gain_*``), the synthetic experiment (``synth_*``) and the verdicts."""
+def glue_values(result: PageResult) -> dict[str, str]:
+    """The numbers the page's prose quotes, as text: how the page was run and the Nash
+    schedule (``n_*``, ``nash_*``), the best ratio settings (``best_*``), Table 5 (``t5_*``),
+    the comparison's leaders (``lead_*``), bargaining's AUC gains (``gain_*``), the synthetic
+    experiment (``synth_*``) and the verdicts."""
     run, best, t5, table = (
-        tables["run"].to_dict("records")[0],
-        tables["best"],
-        tables["table5"],
-        tables["comparison"],
+        result["run"].to_dict("records")[0],
+        result["best"],
+        result["table5"],
+        result["comparison"],
     )
     epochs, bargain, (a_epochs, a_bargain) = (
         run["nash_epochs"],
         run["nash_bargain_epochs"],
-        AUTHORS_NASH,
+        _AUTHORS_NASH,
     )
     out = {
         "n_seeds": str(run["seeds"]),
@@ -674,7 +683,8 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
     missed = ", ".join(DATASET_LABELS[r.dataset] for r in best.itertuples() if not r.floor_met)
     out["best_chosen"] = (
         "; ".join(
-            f"{DATASET_LABELS[r.dataset]} {r.xq_xs} with I = {r.inner_steps} (validation DPR {number(r.val_dp_ratio, 2)}, "
+            f"{DATASET_LABELS[r.dataset]} {r.xq_xs} with I = {r.inner_steps} "
+            f"(validation DPR {number(r.val_dp_ratio, 2)}, "
             f"accuracy {number(r.val_accuracy, 1, 100)} %)"
             for r in best.itertuples()
         )
@@ -726,7 +736,7 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
         lead_most_accurate="; ".join(accurate),
         lead_faalgrad_dp_rank="; ".join(ranks),
     )
-    gains = tables["gains"]
+    gains = result["gains"]
     out.update(
         {
             f"gain_{m}_better": f"{int(gains[f'better_{m}'].sum())} of {len(gains)}"
@@ -734,7 +744,7 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
         }
     )
     # the synthetic experiment, over the bargaining steps: one-stage against two-stage
-    synth = tables["synthetic_summary"]
+    synth = result["synthetic_summary"]
     by, losses = synth.set_index(["objective", "method"]), synth[["loss_g0", "loss_g1"]]
     for col in ("both_fall", "conflict_used"):
         out[f"synth_{col}"] = "; ".join(
@@ -748,11 +758,11 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
         synth_final_spread=f"{number(losses.min().min(), 2)}-{number(losses.max().max(), 2)}",
         synth_max_final_gap=number((synth["loss_g0"] - synth["loss_g1"]).abs().max(), 2),
     )
-    for prefix, v in zip(("beats", "conflict"), verdicts(tables)):
+    for prefix, v in zip(("beats", "conflict"), verdicts(result), strict=True):
         out.update({f"{prefix}_verdict": v.verdict, f"{prefix}_evidence": v.evidence})
     return out
 
 
-def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:
+def verdicts(result: PageResult) -> list[claims.Verdict]:
     """The page's claim verdicts: ``beats_meta`` (Table 5), then ``nash_conflict``."""
-    return [beats_meta_verdict(tables["table5"]), nash_conflict_verdict(tables["conflicts"])]
+    return [_beats_meta_verdict(result["table5"]), _nash_conflict_verdict(result["conflicts"])]

@@ -122,7 +122,7 @@ def small_traj() -> pd.DataFrame:
 
 @pytest.fixture
 def page_of(monkeypatch, small_traj):
-    """``page_of(rows, **params) -> (tables, glue values)``, with a small synthetic experiment."""
+    """``page_of(rows, **params) -> (result, glue values)``, with a small synthetic experiment."""
     monkeypatch.setattr(C, "synthetic_two_group", lambda: small_traj)
 
     def build(rows, **params):
@@ -131,8 +131,8 @@ def page_of(monkeypatch, small_traj):
             seeds=int(rows["seed"].nunique()),
             **params,
         )
-        tables = C.tables(rows, params)
-        return tables, C.glue_values(tables)
+        result = C.compute(params, rows)
+        return result, C.glue_values(result)
 
     return build
 
@@ -183,7 +183,7 @@ def test_bad_values_name_parameter_and_choices(kwargs, names):
 
 def test_nash_overrides_only_differences():
     assert nash_overrides("compas") == {}
-    assert nash_overrides("compas", *C.AUTHORS_NASH) == {}
+    assert nash_overrides("compas", *C._AUTHORS_NASH) == {}
     assert nash_overrides("compas", 20, 6) == {"epochs": 20, "bargain_epochs": 6}
     assert nash_overrides("compas", 20) == {"epochs": 20}
     with pytest.raises(ValueError, match="bargain_epochs"):
@@ -214,14 +214,14 @@ def test_specs_share_the_other_pages_runs():
 
 
 def test_best_ratio_highest_validation_dpr_above_the_floor():
-    best = C.best_ratio(_rows(), min_val_accuracy=0.7).set_index("dataset").loc["compas"]
+    best = C._best_ratio(_rows(), min_val_accuracy=0.7).set_index("dataset").loc["compas"]
     # (0.2, I=10) has the highest validation DPR but is below the floor; (0.3, I=1) is next
     assert (best["ratio"], best["inner_steps"], best["xq_xs"]) == (0.3, 1, "70:30")
     assert bool(best["floor_met"]) and best["n_candidates"] == 3 and best["n_settings"] == 4
 
 
 def test_best_ratio_falls_back_to_all_settings(page_of):
-    best = C.best_ratio(_rows(), min_val_accuracy=0.99).set_index("dataset").loc["compas"]
+    best = C._best_ratio(_rows(), min_val_accuracy=0.99).set_index("dataset").loc["compas"]
     assert (best["ratio"], best["inner_steps"]) == (0.2, 10)
     assert not bool(best["floor_met"])
     _, glued = page_of(_rows(), min_val_accuracy=0.99)
@@ -233,8 +233,8 @@ def test_best_ratio_falls_back_to_all_settings(page_of):
 
 def test_best_ratio_default_floor_is_the_majority_rate():
     rows = _rows(("german",))
-    best = C.best_ratio(rows).iloc[0]
-    assert best["floor"] == pytest.approx(C.majority_rate("german", 2))
+    best = C._best_ratio(rows).iloc[0]
+    assert best["floor"] == pytest.approx(C._majority_rate("german", 2))
     assert 0.5 < best["floor"] < 1
 
 
@@ -246,7 +246,7 @@ def test_best_ratio_ties_and_nan():
         (rows["split"] == "ratio") & (rows["ratio"] == 0.3) & (rows["inner_steps"] == 10),
         "val_dp_ratio",
     ] = np.nan
-    best = C.best_ratio(rows, min_val_accuracy=0.5).iloc[0]
+    best = C._best_ratio(rows, min_val_accuracy=0.5).iloc[0]
     assert (best["ratio"], best["inner_steps"]) == (
         0.2,
         1,
@@ -258,8 +258,8 @@ def test_best_ratio_ties_and_nan():
 
 def test_comparison_table_rows_and_labels(page_of):
     rows = _rows(("compas", "german"))
-    best = C.best_ratio(rows, min_val_accuracy=0.7)
-    table = C.comparison_table(rows, best)
+    best = C._best_ratio(rows, min_val_accuracy=0.7)
+    table = C._comparison_table(rows, best)
     per = table[table["dataset"] == "compas"]
     assert list(per["method"]) == [
         "Baseline MLP (ERM)",
@@ -271,7 +271,7 @@ def test_comparison_table_rows_and_labels(page_of):
         *(METHODS[m].label for m in MITIGATORS),
         *(METHODS[m].label for m in NASH_METHODS),
     ]
-    assert list(dict.fromkeys(per["row"])) == list(C.ROW_LABELS)  # keys, in the registry's order
+    assert list(dict.fromkeys(per["row"])) == list(C._ROW_LABELS)  # keys, in the registry's order
     assert per[per["row"] == "best_ratio"]["setting"].item() == "70:30, I = 1"
     assert per[per["row"] == "nash_ltr"]["setting"].item() == "20 epochs, 6 bargaining"
     assert per[per["row"] == "ltr"]["setting"].item() == "20 epochs"
@@ -280,8 +280,8 @@ def test_comparison_table_rows_and_labels(page_of):
         "compas",
         "german",
     ]
-    printed = C.format_comparison(table)
-    assert list(printed.columns) == list(C.COMPARISON_METRICS.values())
+    printed = C._format_comparison(table)
+    assert list(printed.columns) == list(C._COMPARISON_METRICS.values())
     assert printed.loc[("COMPAS", "Baseline MLP (ERM)", ""), "accuracy (%)"] == "80.00 ± 0.00"
     _, glued = page_of(rows, min_val_accuracy=0.7)
     assert (
@@ -293,8 +293,8 @@ def test_comparison_table_rows_and_labels(page_of):
 
 def test_tradeoff_frame_long_form():
     rows = _rows()
-    table = C.comparison_table(rows, C.best_ratio(rows, min_val_accuracy=0.7))
-    trade = C.tradeoff_frame(table)
+    table = C._comparison_table(rows, C._best_ratio(rows, min_val_accuracy=0.7))
+    trade = C._tradeoff_frame(table)
     assert len(trade) == 2 * len(table)
     assert set(trade["metric"]) == {"DP difference", "EOD difference"}
     assert "FaAlGrad Config 1 (I = 10)" in set(trade["method"]) and "FaAlGrad best ratio" in set(
@@ -310,8 +310,8 @@ def test_table5_quoted_beside_measured_and_the_claim(page_of):
         "communities": {"dp_ratio": 0.5, "eod_ratio": 0.5, "accuracy": 0.7},
     }
     rows = _rows(("compas", "adult", "communities", "german"), ours=ours)
-    best = C.best_ratio(rows, min_val_accuracy=0.7)
-    t5 = C.table5(rows, best)
+    best = C._best_ratio(rows, min_val_accuracy=0.7)
+    t5 = C._table5(rows, best)
     assert set(t5["dataset"]) == {"compas", "adult", "communities"}  # German is not in Table 5
     assert set(t5["source"]) == {
         "quoted from the paper",
@@ -321,14 +321,15 @@ def test_table5_quoted_beside_measured_and_the_claim(page_of):
     measured = t5[t5["source"] == "measured here"].set_index("dataset")
     assert measured.loc["adult", "dp_ratio"] == pytest.approx(0.95)
     # every DPR/EODR the paper quotes for Fair-MAML, m-FTML, FFML: 10 cells
-    # ours: COMPAS DPR 0.95 > 0.91; Adult DPR 0.95 > 0.54, 0.91 and EODR 0.8 > 0.43, < 0.87; Communities 0.5 > 0.38, 0.29 only
-    verdict = C.beats_meta_verdict(t5)
+    # ours: COMPAS DPR 0.95 > 0.91; Adult DPR 0.95 > 0.54, 0.91 and EODR 0.8 > 0.43, < 0.87;
+    # Communities 0.5 > 0.38, 0.29 only
+    verdict = C._beats_meta_verdict(t5)
     assert (
         verdict.verdict == claims.PARTLY
         and "higher ratio in 6 of 10 quoted cells" in verdict.evidence
     )
     assert "FFML Adult EODR 0.87" in verdict.evidence
-    printed = C.format_table5(t5)
+    printed = C._format_table5(t5)
     assert (
         printed.loc[("Fair-MAML (Slack et al. 2020)", "quoted from the paper"), ("Adult", "DPR")]
         == "–"
@@ -341,17 +342,18 @@ def test_table5_quoted_beside_measured_and_the_claim(page_of):
     )
     _, glued = page_of(rows, min_val_accuracy=0.7)
     assert "paper 0.95" in glued["t5_ratios_vs_paper"]
-    # printed: COMPAS 0.95/0.96, Adult 0.86/0.90, Communities 0.87/0.85; ours lower in both EODRs and Communities
+    # printed: COMPAS 0.95/0.96, Adult 0.86/0.90, Communities 0.87/0.85; ours lower in both
+    # EODRs and Communities
     assert glued["t5_lower_than_paper"] == "4 of 6"
     assert (glued["beats_verdict"], glued["beats_evidence"]) == (verdict.verdict, verdict.evidence)
 
 
 def test_table5_without_its_datasets():
     rows = _rows(("german",))
-    t5 = C.table5(rows, C.best_ratio(rows, min_val_accuracy=0.7))
+    t5 = C._table5(rows, C._best_ratio(rows, min_val_accuracy=0.7))
     assert t5.empty
-    assert "note" in C.format_table5(t5).columns
-    verdict = C.beats_meta_verdict(t5)
+    assert "note" in C._format_table5(t5).columns
+    verdict = C._beats_meta_verdict(t5)
     assert verdict.key == "beats_meta" and verdict.evidence.startswith("not checked")
 
 
@@ -368,15 +370,15 @@ def test_table5_without_its_datasets():
 )
 def test_conflict_table_and_verdict(conflicts, expected):
     rows = _rows(("compas", "adult"), conflicts=conflicts)
-    table = C.conflict_table(rows)
+    table = C._conflict_table(rows)
     assert list(table["objective"]) == ["ltr", "forml", "gdro"] * 2 and list(
         table["dataset"][:1]
     ) == ["compas"]
     assert table["one_stage_mean"].tolist() == pytest.approx([conflicts[0]] * 6)
     assert table["bargain_after_mean"].tolist() == pytest.approx([conflicts[2]] * 6)
-    verdict = C.nash_conflict_verdict(table)
+    verdict = C._nash_conflict_verdict(table)
     assert verdict.verdict == expected
-    printed = C.format_conflicts(table)
+    printed = C._format_conflicts(table)
     assert printed.iloc[0, 0] == f"{100 * conflicts[0]:.1f} ± 0.0"
 
 
@@ -386,17 +388,17 @@ def test_conflict_verdict_partly():
         (rows["dataset"] == "adult") & rows["method"].isin(["ltr", "forml", "gdro"]),
         "conflict_one_stage",
     ] = 0.1
-    verdict = C.nash_conflict_verdict(C.conflict_table(rows))
+    verdict = C._nash_conflict_verdict(C._conflict_table(rows))
     assert verdict.verdict == claims.PARTLY and "3 of 6 cells" in verdict.evidence
 
 
 def test_nash_gains_and_budget(page_of):
     rows = _rows()
-    table = C.comparison_table(rows, C.best_ratio(rows, min_val_accuracy=0.7))
-    gains = C.nash_gains(table)
+    table = C._comparison_table(rows, C._best_ratio(rows, min_val_accuracy=0.7))
+    gains = C._nash_gains(table)
     assert len(gains) == 3 and gains["auc_change"].tolist() == pytest.approx([0.1] * 3)
-    tables, glued = page_of(rows, min_val_accuracy=0.7, nash_epochs=20, nash_bargain_epochs=6)
-    pd.testing.assert_frame_equal(tables["gains"], gains)
+    result, glued = page_of(rows, min_val_accuracy=0.7, nash_epochs=20, nash_bargain_epochs=6)
+    pd.testing.assert_frame_equal(result["gains"], gains)
     assert {
         k: glued[f"gain_{k}"] for k in ("auc_better", "auc_gap_better", "auc_worst_better")
     } == {"auc_better": "3 of 3", "auc_gap_better": "0 of 3", "auc_worst_better": "0 of 3"}
@@ -410,11 +412,11 @@ def test_nash_gains_and_budget(page_of):
 
 def test_synthetic_frame_and_summary(page_of, small_traj):
     traj = small_traj
-    frame = C.synthetic_frame(traj)
+    frame = C._synthetic_frame(traj)
     assert set(frame["method"]) == {"one-stage", "two-stage (bargaining first)"}
     assert set(frame["objective"]) == {"LtR", "Meta-gDRO"}
     assert (frame["point"] == "start").sum() == (frame["point"] == "end").sum() == 2 * 2 * 2
-    summary = C.synthetic_summary(traj)
+    summary = C._synthetic_summary(traj)
     assert (
         list(summary["objective"]) == ["ltr", "ltr", "gdro", "gdro"]
         and (summary["bargain_steps"] == 6).all()
@@ -424,15 +426,15 @@ def test_synthetic_frame_and_summary(page_of, small_traj):
     assert (
         summary.loc[summary["method"] == "two_stage", "conflict_used"] == 0
     ).all()  # NBS lets both players gain
-    tables, glued = page_of(_rows(), min_val_accuracy=0.7)
-    pd.testing.assert_frame_equal(tables["synthetic_summary"], summary)
+    result, glued = page_of(_rows(), min_val_accuracy=0.7)
+    pd.testing.assert_frame_equal(result["synthetic_summary"], summary)
     assert glued["synth_bargain_steps"] == "6" and glued["synth_both_fall"].startswith("LtR ")
 
 
 def test_table5_order_follows_the_paper():
     rows = _rows(("german", "communities", "adult", "compas"))
-    t5 = C.table5(rows, C.best_ratio(rows, min_val_accuracy=0.7))
-    printed = C.format_table5(t5)
+    t5 = C._table5(rows, C._best_ratio(rows, min_val_accuracy=0.7))
+    printed = C._format_table5(t5)
     assert [m.split(" (")[0] for m, _ in printed.index] == [
         "Fair-MAML",
         "m-FTML",
@@ -448,6 +450,6 @@ def test_table5_order_follows_the_paper():
 
 
 def test_verdicts_are_the_pages_claims(page_of):
-    tables, _ = page_of(_rows(("compas", "adult")), min_val_accuracy=0.7)
-    assert [v.key for v in C.verdicts(tables)] == ["beats_meta", "nash_conflict"]
-    assert all(claims.CLAIMS[v.key][0] == "comparisons" for v in C.verdicts(tables))
+    result, _ = page_of(_rows(("compas", "adult")), min_val_accuracy=0.7)
+    assert [v.key for v in C.verdicts(result)] == ["beats_meta", "nash_conflict"]
+    assert all(claims.CLAIMS[v.key][0] == "comparisons" for v in C.verdicts(result))
