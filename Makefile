@@ -1,19 +1,43 @@
 # Two entry points: `make run` (Table 1 in the terminal) and `make test` (the test suite);
 # `make book` executes the notebooks (papermill) and builds the Jupyter Book into _build/html.
-# Both create .venv from requirements.txt on first use.
+# Both create .venv from requirements.lock on first use.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit test-html test-book test-book-a test-book-b bench book clean-venv
+.PHONY: run test test-unit test-html test-book test-book-a test-book-b bench book lock clean-venv
 
-$(STAMP): requirements.txt pyproject.toml
+# requirements.lock: every package of the environment (pyproject.toml's dependencies and all
+# its extras, and theirs) at one version, with the hashes of its files; pip refuses any other
+# file. torch is the CPU build (torch==2.13.0+cpu, no nvidia-* packages): pip takes it from
+# its find-links (PIP_FIND_LINKS or pip.conf) when set, else from PyTorch's CPU wheel page.
+# faalgrad itself is installed editable, without dependencies: the lock already holds them.
+TORCH_LINKS ?= $(or $(PIP_FIND_LINKS),https://download.pytorch.org/whl/cpu/torch/)
+$(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes $(foreach l,$(TORCH_LINKS),--find-links $(l)) -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# `make lock` regenerates requirements.lock from pyproject.toml with uv (Python 3.11, x86-64
+# Linux), keeping each locked version that still satisfies pyproject's ranges; add
+# LOCK_FLAGS=--upgrade for the newest versions they allow, or --upgrade-package NAME for one.
+# tests/test_environment.py checks that the lock and pyproject.toml agree.
+UV_VERSION := 0.13.9
+UV ?= scratch/tools/uv/bin/uv
+TORCH := torch==2.13.0+cpu
+LOCK_FLAGS ?=
+lock: $(filter scratch/%,$(UV))
+	mkdir -p scratch && echo "$(TORCH)" > scratch/lock-torch.txt
+	$(UV) pip compile pyproject.toml --all-extras --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		$(foreach l,$(TORCH_LINKS),--find-links $(l)) --constraint scratch/lock-torch.txt \
+		--custom-compile-command "make lock" $(LOCK_FLAGS) -o requirements.lock
+
+scratch/tools/uv/bin/uv:
+	$(PYTHON) -m pip install --quiet --target scratch/tools/uv uv==$(UV_VERSION)
 
 run: $(STAMP)
 	$(PY) -m faalgrad table1 --seeds 5
