@@ -1,12 +1,12 @@
 # Two entry points: `make run` (Table 1 in the terminal) and `make test` (the test suite);
 # `make book` executes the notebooks (papermill) and builds the Jupyter Book into _build/html.
-# Both create .venv from requirements.lock on first use.
+# Both create .venv from requirements.lock on first use; `make lint` runs ruff.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit test-html test-book test-book-a test-book-b bench book lock clean-venv
+.PHONY: run test test-lint test-unit test-html test-book test-book-a test-book-b bench book lint lock clean-venv
 
 # requirements.lock: every package of the environment (pyproject.toml's dependencies and all
 # its extras, and theirs) at one version, with the hashes of its files; pip refuses any other
@@ -39,10 +39,18 @@ lock: $(filter scratch/%,$(UV))
 scratch/tools/uv/bin/uv:
 	$(PYTHON) -m pip install --quiet --target scratch/tools/uv uv==$(UV_VERSION)
 
+# ruff (its version is locked; settings in pyproject.toml): layout, then the lint rules.
+# Both run, and either failing fails the target.
+lint: $(STAMP)
+	@status=0; $(VENV)/bin/ruff format --check . || status=1; \
+	$(VENV)/bin/ruff check . || status=1; exit $$status
+
 run: $(STAMP)
 	$(PY) -m faalgrad table1 --seeds 5
 
-# `make test`: four stages, three at a time on two cores, each printed whole when it ends:
+# `make test`: five stages, three at a time on two cores, each printed whole when it ends:
+#   lint   - `make lint` (seconds); a violation fails `make test`, with its report above the
+#            summary line;
 #   unit   - the unit tests;
 #   html   - the HTML and real-browser checks on a fresh render of the published notebooks
 #            (scratch/html-test, execution off);
@@ -70,8 +78,12 @@ $(ACTIONLINT):
 
 test: $(STAMP) $(ACTIONLINT)
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS) && start=$$(date +%s); \
-	$(MAKE) --no-print-directory -k -j3 --output-sync=target test-book test-unit test-html; \
-	$(PY) scripts/test_summary.py $(REPORTS) $$(( $$(date +%s) - start ))
+	$(MAKE) --no-print-directory -k -j3 --output-sync=target test-lint test-book test-unit test-html; \
+	lint=0; test -f $(REPORTS)/lint.ok || { lint=1; echo "make test: lint failed (ruff's report above; make lint)"; }; \
+	$(PY) scripts/test_summary.py $(REPORTS) $$(( $$(date +%s) - start )) && exit $$lint
+
+test-lint: $(STAMP)
+	$(MAKE) --no-print-directory lint && mkdir -p $(REPORTS) && touch $(REPORTS)/lint.ok
 
 test-unit: $(STAMP) $(ACTIONLINT)
 	$(PYTEST) tests -k "not test_html" --ignore=tests/book/test_browser.py --junitxml=$(REPORTS)/unit.xml

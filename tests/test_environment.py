@@ -3,7 +3,7 @@
 ``requirements.lock`` (``make lock``) is what ``make`` installs; ``pyproject.toml`` holds the
 ranges ``pip install .`` resolves. An edit of one without the other fails here: every
 declared requirement is locked at a version its range admits, every locked package is pinned
-with its files' hashes, and torch is the CPU build.
+with its files' hashes, torch is the CPU build, and the pre-commit hooks run the locked ruff.
 Also: the test suite's FAALGRAD_* variables (tests/conftest.py).
 """
 
@@ -24,6 +24,7 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = ROOT / "pyproject.toml"
 LOCK = ROOT / "requirements.lock"
+PRE_COMMIT = ROOT / ".pre-commit-config.yaml"
 #: The platform the lock is for (``make lock``): CPython 3.11 on x86-64 Linux.
 LOCK_ENVIRONMENT = {
     **default_environment(),
@@ -135,6 +136,15 @@ def test_torch_is_the_cpu_build_without_cuda_packages(pyproject, lock):
     assert not cuda, f"CUDA packages in {LOCK.name}: {cuda}"
     torch = locked_version(lock, "torch")
     assert torch.local == "cpu", f"the lock's torch is {torch}, not a +cpu build"
+
+
+def test_pre_commit_runs_the_locked_ruff(pyproject, lock):
+    ruff = locked_version(lock, "ruff")
+    (pinned,) = [r for _, r in declared(pyproject) if canonicalize_name(r.name) == "ruff"]
+    assert str(pinned.specifier) == f"=={ruff}", "pin ruff exactly in the test extra"
+    config = PRE_COMMIT.read_text(encoding="utf-8")
+    revs = re.findall(r"ruff-pre-commit\s*\n\s*rev:\s*[\"']?v?([^\s\"']+)", config)
+    assert revs == [str(ruff)], f"{PRE_COMMIT.name} runs ruff {revs}, the lock has {ruff}"
 
 
 # --------------------------------------------------------------------------- FAALGRAD_*
