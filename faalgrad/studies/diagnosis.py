@@ -13,54 +13,49 @@ import pandas as pd
 from faalgrad.metrics import aggregate, mean_std
 from faalgrad.presets import CODE_SETTINGS
 from faalgrad.runs import RunSpec, setup_fields
-from faalgrad.studies import claims, paper, stats
+from faalgrad.studies import PageResult, claims, paper, stats
 from faalgrad.studies._common import DATASET_LABELS, number
 from faalgrad.validation import check_datasets, check_int, check_n_jobs, check_seeds
 
 __all__ = [
     "CONFIGS",
-    "METRICS",
     "Params",
-    "STEPS",
+    "compute",
     "glue_values",
-    "path",
     "specs",
-    "step_table",
-    "state_table",
-    "tables",
     "verdicts",
-    "waterfall_frame",
 ]
 
 CONFIGS: tuple[str, ...] = ("config1", "config2")
 #: The compared metrics, with their display names.
-METRICS: dict[str, str] = {
+_METRICS: dict[str, str] = {
     "accuracy": "accuracy",
     "dp_diff": "DP difference",
     "eod_diff": "EOD difference",
 }
 #: Longer training for the last step: (epoch cap, patience).
-LONGER = (300, 30)
+_LONGER = (300, 30)
 
 #: The path, one factor per step: (key, label, what the step changes). The first state is
 #: the authors' script replayed (COMPAS) or its procedure (other datasets).
-STEPS: tuple[tuple[str, str], ...] = (
+_STEPS: tuple[tuple[str, str], ...] = (
     ("code", "authors' setup"),
     ("splits", "splits: 70/10/20 unstratified → 70/15/15 stratified"),
     ("inputs", "inputs: unscaled → standardised"),
     ("rates", "learning rates: code → paper"),
     ("protected", "protected attribute: input → excluded (paper text)"),
     ("direction", "Config 2 X_q: counter-stereotypical → stereotype-consistent (paper text)"),
-    ("longer", f"training: at most 100 epochs, patience 10 → {LONGER[0]}, {LONGER[1]}"),
+    ("longer", f"training: at most 100 epochs, patience 10 → {_LONGER[0]}, {_LONGER[1]}"),
 )
-_LABELS = dict(STEPS)
+_LABELS = dict(_STEPS)
 #: The step after which a run has this book's default setup.
-OURS = "rates"
+_OURS = "rates"
 
 
 @dataclass(frozen=True)
 class Params:
-    """The page's parameters: datasets, seeds (0..seeds-1, at least 10 for the intervals) and workers."""
+    """The page's parameters: datasets, seeds (0..seeds-1, at least 10 for the intervals) and
+    workers."""
 
     datasets: tuple[str, ...] = ("compas", "german", "communities")
     seeds: int = 10
@@ -80,8 +75,9 @@ class Params:
         check_n_jobs(self.n_jobs)
 
 
-def path(dataset: str, split: str) -> list[tuple[str, dict]]:
-    """The states of the path for one dataset and support/query split: ``(step key, RunSpec kwargs)``.
+def _path(dataset: str, split: str) -> list[tuple[str, dict]]:
+    """The states of the path for one dataset and support/query split: ``(step key, RunSpec
+    kwargs)``.
 
     COMPAS starts from the authors' script (:func:`~faalgrad.runs.setup_fields`); other
     datasets from its procedure (its splits, unscaled inputs; their paper learning rates,
@@ -101,7 +97,7 @@ def path(dataset: str, split: str) -> list[tuple[str, dict]]:
         "rates": {"overrides": {}},
         "protected": {"include_protected": False},
         "direction": {"direction": "consistent"},
-        "longer": {"overrides": {"max_epochs": LONGER[0], "patience": LONGER[1]}},
+        "longer": {"overrides": {"max_epochs": _LONGER[0], "patience": _LONGER[1]}},
     }
     for key, change in changes.items():
         if (key == "rates" and not code) or (key == "direction" and split != "config2"):
@@ -117,7 +113,7 @@ def specs(params: Params) -> list[RunSpec]:
         RunSpec(dataset, "faalgrad", seed=seed, **kwargs)
         for dataset in params.datasets
         for split in CONFIGS
-        for _, kwargs in path(dataset, split)
+        for _, kwargs in _path(dataset, split)
         for seed in range(params.seeds)
     ]
 
@@ -130,7 +126,7 @@ def _state_keys(rows: pd.DataFrame) -> pd.Series:
     """The step key of each run row (its position on its path)."""
     lookup = {}
     for dataset, split in rows[["dataset", "split"]].drop_duplicates().itertuples(index=False):
-        for key, kw in path(dataset, split):
+        for key, kw in _path(dataset, split):
             text = ",".join(f"{k}={v}" for k, v in sorted(kw["overrides"].items()))
             lookup[
                 (
@@ -166,13 +162,13 @@ def _state_keys(rows: pd.DataFrame) -> pd.Series:
     return pd.Series(keys, index=rows.index)
 
 
-def state_table(rows: pd.DataFrame) -> pd.DataFrame:
+def _state_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over seeds of accuracy, DP and EOD difference per (dataset, split, state)."""
     rows = rows.assign(step=_state_keys(rows))
-    return aggregate(rows, ["dataset", "split", "step"], tuple(METRICS) + ("best_epoch",))
+    return aggregate(rows, ["dataset", "split", "step"], tuple(_METRICS) + ("best_epoch",))
 
 
-def step_table(rows: pd.DataFrame) -> pd.DataFrame:
+def _step_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Each step's effect: paired difference (this state − the previous one) per metric.
 
     Returns
@@ -184,8 +180,8 @@ def step_table(rows: pd.DataFrame) -> pd.DataFrame:
     rows = rows.assign(step=_state_keys(rows))
     out = []
     for (dataset, split), group in rows.groupby(["dataset", "split"], sort=False):
-        keys = [k for k, _ in path(dataset, split)]
-        for metric in METRICS:
+        keys = [k for k, _ in _path(dataset, split)]
+        for metric in _METRICS:
             wide = group.pivot(index="seed", columns="step", values=metric)
             part = [
                 {
@@ -195,21 +191,22 @@ def step_table(rows: pd.DataFrame) -> pd.DataFrame:
                     "metric": metric,
                     **stats.paired_difference(wide[after], wide[before]),
                 }
-                for before, after in zip(keys[:-1], keys[1:])
+                for before, after in zip(keys[:-1], keys[1:], strict=True)
             ]
             adjusted = stats.holm([r["p"] for r in part])
-            out += [{**r, "p_holm": p} for r, p in zip(part, adjusted)]
+            out += [{**r, "p_holm": p} for r, p in zip(part, adjusted, strict=True)]
     return pd.DataFrame(out)
 
 
-def waterfall_frame(
+def _waterfall_frame(
     states: pd.DataFrame, steps: pd.DataFrame, metric: str = "dp_diff"
 ) -> pd.DataFrame:
-    """Bars of a waterfall per (dataset, split): start = the previous state's mean, end = this state's."""
+    """Bars of a waterfall per (dataset, split): start = the previous state's mean, end = this
+    state's."""
     frames = []
     for (dataset, split), group in states.groupby(["dataset", "split"], sort=False):
         means = group.set_index("step")[f"{metric}_mean"]
-        keys = [k for k, _ in path(dataset, split)]
+        keys = [k for k, _ in _path(dataset, split)]
         change = steps[
             (steps["dataset"] == dataset) & (steps["split"] == split) & (steps["metric"] == metric)
         ]
@@ -224,9 +221,15 @@ def waterfall_frame(
                     "start": [np.nan] + [means[k] for k in keys[:-1]],
                     "end": [means[k] for k in keys],
                     "low": [np.nan]
-                    + [means[b] + change.loc[k, "low"] for b, k in zip(keys[:-1], keys[1:])],
+                    + [
+                        means[b] + change.loc[k, "low"]
+                        for b, k in zip(keys[:-1], keys[1:], strict=True)
+                    ],
                     "high": [np.nan]
-                    + [means[b] + change.loc[k, "high"] for b, k in zip(keys[:-1], keys[1:])],
+                    + [
+                        means[b] + change.loc[k, "high"]
+                        for b, k in zip(keys[:-1], keys[1:], strict=True)
+                    ],
                     "paper": _paper_value(dataset, split, metric),
                 }
             )
@@ -244,15 +247,16 @@ def _paper_value(dataset: str, split: str, metric: str) -> float:
     return float(cell[metric].iloc[0]) if len(cell) else np.nan
 
 
-def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
+def compute(params: Params, rows: pd.DataFrame) -> PageResult:
     """``states`` (mean per state), ``steps`` (paired step effects), ``waterfall`` (DP, for the
-    figure) and ``printed`` (the step table as text, one row per step, for the page)."""
-    states, steps = state_table(rows), step_table(rows)
+    figure), ``printed`` (the step table as text, one row per step, for the page), ``starts``
+    (where each path starts) and ``setting`` (the seeds)."""
+    states, steps = _state_table(rows), _step_table(rows)
     printed = steps.set_index(["dataset", "split", "step", "metric"])[
         ["mean", "low", "high", "p_holm"]
     ].unstack("metric")
     out = []
-    order = [(d, c, k) for d in params.datasets for c in CONFIGS for k, _ in path(d, c)[1:]]
+    order = [(d, c, k) for d in params.datasets for c in CONFIGS for k, _ in _path(d, c)[1:]]
     for dataset, split, step in order:
         if (dataset, split, step) not in printed.index:
             continue
@@ -279,20 +283,22 @@ def tables(rows: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
             "split": start["split"].str.replace("config", "Config "),
             "accuracy": [
                 mean_std(m, s, 1, 100)
-                for m, s in zip(start["accuracy_mean"], start["accuracy_std"])
+                for m, s in zip(start["accuracy_mean"], start["accuracy_std"], strict=True)
             ],
             "DP difference": [
-                mean_std(m, s, 3) for m, s in zip(start["dp_diff_mean"], start["dp_diff_std"])
+                mean_std(m, s, 3)
+                for m, s in zip(start["dp_diff_mean"], start["dp_diff_std"], strict=True)
             ],
             "EOD difference": [
-                mean_std(m, s, 3) for m, s in zip(start["eod_diff_mean"], start["eod_diff_std"])
+                mean_std(m, s, 3)
+                for m, s in zip(start["eod_diff_mean"], start["eod_diff_std"], strict=True)
             ],
         }
     )
     return {
         "states": states,
         "steps": steps,
-        "waterfall": waterfall_frame(states, steps),
+        "waterfall": _waterfall_frame(states, steps),
         "printed": pd.DataFrame(out),
         "starts": starts.reset_index(drop=True),
         "setting": pd.DataFrame({"seeds": [params.seeds]}),
@@ -306,11 +312,11 @@ def _largest(steps: pd.DataFrame, dataset: str, split: str, metric: str = "dp_di
     return part.loc[part["mean"].abs().idxmax()]
 
 
-def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
+def glue_values(result: PageResult) -> dict[str, str]:
     """The numbers the page's prose quotes, as text (per dataset and split: start, ours, the
     largest DP step with its interval)."""
-    states, steps = tables["states"], tables["steps"]
-    values = {"n_seeds": str(int(tables["setting"]["seeds"].iloc[0]))}
+    states, steps = result["states"], result["steps"]
+    values = {"n_seeds": str(int(result["setting"]["seeds"].iloc[0]))}
     for (dataset, split), group in states.groupby(["dataset", "split"], sort=False):
         means = group.set_index("step")
         tag = f"{dataset}_{split}"
@@ -319,17 +325,18 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
             {
                 f"{tag}_dp_start": number(means.loc["code", "dp_diff_mean"], 3),
                 f"{tag}_dp_ours": number(
-                    means.loc[OURS if OURS in means.index else "inputs", "dp_diff_mean"], 3
+                    means.loc[_OURS if _OURS in means.index else "inputs", "dp_diff_mean"], 3
                 ),
                 f"{tag}_dp_paper": number(_paper_value(dataset, split, "dp_diff"), 2),
                 f"{tag}_big_step": _LABELS[big["step"]],
-                f"{tag}_big_dp": f"{number(big['mean'], 3, sign=True)} [{number(big['low'], 3, sign=True)}, "
+                f"{tag}_big_dp": f"{number(big['mean'], 3, sign=True)} "
+                f"[{number(big['low'], 3, sign=True)}, "
                 f"{number(big['high'], 3, sign=True)}]",
             }
         )
     return values
 
 
-def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:
+def verdicts(result: PageResult) -> list[claims.Verdict]:
     """The page decides no claim of the paper: it explains differences (no verdict)."""
     return []

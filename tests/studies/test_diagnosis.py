@@ -12,25 +12,25 @@ from faalgrad.studies.stats import paired_difference
 def test_path_changes_one_factor_per_step():
     for dataset in ("compas", "german"):
         for split in page.CONFIGS:
-            states = page.path(dataset, split)
+            states = page._path(dataset, split)
             keys = [k for k, _ in states]
             assert keys[0] == "code" and keys[-1] == "longer"
             assert ("direction" in keys) == (split == "config2")
             assert ("rates" in keys) == (
                 dataset == "compas"
             )  # only COMPAS has the code's learning rates
-            for (_, before), (key, after) in zip(states[:-1], states[1:]):
+            for (_, before), (key, after) in zip(states[:-1], states[1:], strict=True):
                 changed = {k for k in after if after[k] != before.get(k)}
                 assert len(changed) == 1, (key, changed)
 
 
 def test_path_starts_from_the_script_and_passes_through_ours():
-    compas = dict(page.path("compas", "config1"))
+    compas = dict(page._path("compas", "config1"))
     assert compas["code"]["split_procedure"] == "code" and compas["code"]["inputs"] == "integer"
     assert compas["code"]["overrides"] == {"inner_lr": 0.005, "outer_lr": 0.01}
-    ours = RunSpec("compas", "faalgrad", seed=0, **compas[page.OURS])
+    ours = RunSpec("compas", "faalgrad", seed=0, **compas[page._OURS])
     assert ours == RunSpec("compas", "faalgrad", seed=0)  # this book's default run
-    german = dict(page.path("german", "config2"))
+    german = dict(page._path("german", "config2"))
     assert german["code"]["inputs"] == "raw" and german["direction"]["direction"] == "consistent"
 
 
@@ -46,7 +46,7 @@ def test_params_validation():
 def test_specs_pair_every_state_on_the_same_seeds():
     params = page.Params(datasets=["german"], seeds=3)
     specs = page.specs(params)
-    states = len(page.path("german", "config1")) + len(page.path("german", "config2"))
+    states = len(page._path("german", "config1")) + len(page._path("german", "config2"))
     assert len(specs) == 3 * states
     assert {s.seed for s in specs} == {0, 1, 2}
 
@@ -55,7 +55,7 @@ def _fake_rows(dataset="german", seeds=4):
     rng = np.random.default_rng(0)
     rows = []
     for split in page.CONFIGS:
-        for i, (key, kw) in enumerate(page.path(dataset, split)):
+        for i, (_key, kw) in enumerate(page._path(dataset, split)):
             for seed in range(seeds):
                 spec = RunSpec(dataset, "faalgrad", seed=seed, **kw)
                 rows.append(
@@ -79,7 +79,7 @@ def _fake_rows(dataset="german", seeds=4):
 
 def test_step_table_is_the_paired_difference_of_consecutive_states():
     rows = _fake_rows()
-    steps = page.step_table(rows).set_index(["split", "step", "metric"])
+    steps = page._step_table(rows).set_index(["split", "step", "metric"])
     a = rows[
         (rows["split"] == "config1")
         & (rows["inputs"] == "scaled")
@@ -101,23 +101,23 @@ def test_step_table_is_the_paired_difference_of_consecutive_states():
     )  # exact: no seed noise in DP steps
 
 
-def test_tables_and_glue_on_fake_rows():
+def test_compute_and_glue_on_fake_rows():
     rows = _fake_rows()
-    tables = page.tables(rows, page.Params(datasets=["german"], seeds=4))
-    water = tables["waterfall"]
+    result = page.compute(page.Params(datasets=["german"], seeds=4), rows)
+    water = result["waterfall"]
     assert water.groupby(["dataset", "split"]).size().tolist() == [5, 6]
     assert (water["end"].iloc[0:4].to_numpy() == water["start"].iloc[1:5].to_numpy()).all()
-    glued = page.glue_values(tables)
+    glued = page.glue_values(result)
     assert glued["n_seeds"] == "4" and glued["german_config1_dp_start"] == "0.030"
     assert all(isinstance(v, str) for v in glued.values())
-    assert page.verdicts(tables) == []
+    assert page.verdicts(result) == []
 
 
 def test_unknown_rows_are_refused():
     rows = _fake_rows()
     rows.loc[0, "inputs"] = "integer"  # german never runs on integer inputs
     with pytest.raises(ValueError, match="no path"):
-        page.step_table(rows)
+        page._step_table(rows)
 
 
 def test_small_end_to_end():
