@@ -172,7 +172,10 @@ def main(argv: list[str] | None = None) -> int:
                     "auc_gap",
                     "auc_worst",
                 ):
-                    out[m] = [mean_std(a, b, 3) for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])]
+                    out[m] = [
+                        mean_std(a, b, 3)
+                        for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"], strict=True)
+                    ]
                 _emit(out, "table")
             else:
                 _emit(rows, args.format)
