@@ -31,7 +31,7 @@ TORCH := torch==2.13.0+cpu
 LOCK_FLAGS ?=
 lock: $(filter scratch/%,$(UV))
 	mkdir -p scratch && echo "$(TORCH)" > scratch/lock-torch.txt
-	$(UV) pip compile pyproject.toml --all-extras --generate-hashes \
+	$(UV) pip compile --quiet pyproject.toml --all-extras --generate-hashes \
 		--python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 		$(foreach l,$(TORCH_LINKS),--find-links $(l)) --constraint scratch/lock-torch.txt \
 		--custom-compile-command "make lock" $(LOCK_FLAGS) -o requirements.lock
