@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ from faalgrad.datasets import DATASETS, load_dataset
 from faalgrad.metrics import mean_std
 from faalgrad.runs import METHODS, SPLIT_LABELS, RunSpec, cached_split, erm_model, fit_run
 from faalgrad.splits import SplitData
-from faalgrad.studies import claims
+from faalgrad.studies import PageResult, claims
 from faalgrad.studies._common import DATASET_LABELS, number
 from faalgrad.train import TrainResult, as_tensor, single_thread
 from faalgrad.validation import (
@@ -35,54 +35,27 @@ from faalgrad.validation import (
     check_seeds,
 )
 
-__all__ = [
-    "ACCURACY_DATASET",
-    "MODELS",
-    "MODEL_LABELS",
-    "OUTPUT",
-    "Params",
-    "STATS",
-    "additivity_error",
-    "beeswarm",
-    "beeswarm_figure",
-    "compute",
-    "exact_shap",
-    "explain_model",
-    "explainer_accuracy",
-    "feature_importance",
-    "format_accuracy",
-    "format_sensitive_table",
-    "glue_values",
-    "predicted_probability",
-    "probability_module",
-    "sample_rows",
-    "sensitive_feature",
-    "sensitive_importance",
-    "sensitive_rows",
-    "sensitive_table",
-    "shap_claim",
-    "tables",
-    "trained_model",
-    "verdicts",
-]
+__all__ = ["Params", "beeswarm_figure", "compute", "glue_values", "specs", "verdicts"]
 
 #: The two models compared: the baseline MLP and FaAlGrad (Config 1, I = 1).
-MODELS: tuple[str, ...] = ("baseline", "faalgrad")
-MODEL_LABELS = {
+_MODELS: tuple[str, ...] = ("baseline", "faalgrad")
+_MODEL_LABELS = {
     "baseline": METHODS["erm"].label,
     "faalgrad": f"{METHODS['faalgrad'].label} ({SPLIT_LABELS['config1']}, I = 1)",
 }
-#: Per-model statistics of the sensitive feature (:func:`sensitive_importance`).
-STATS: tuple[str, ...] = ("mean_abs_shap", "share", "rank", "protected_shap")
+#: Per-model statistics of the sensitive feature (:func:`_sensitive_importance`).
+_STATS: tuple[str, ...] = ("mean_abs_shap", "share", "rank", "protected_shap")
 #: What the attributions explain.
-OUTPUT = "probability of y = 1"
-#: Dataset (eight input columns) and seed on which Deep SHAP is checked against exact Shapley values.
-ACCURACY_DATASET = ("compas", 0)
+_OUTPUT = "probability of y = 1"
+#: Dataset (eight input columns) and seed on which Deep SHAP is checked against exact Shapley
+#: values.
+_ACCURACY_DATASET = ("compas", 0)
 
 
 @dataclass(frozen=True)
 class Params:
-    """Datasets, seeds (0..seeds-1), explained test rows and background training rows (>= 10), workers."""
+    """Datasets, seeds (0..seeds-1), explained test rows and background training rows (>= 10),
+    workers."""
 
     datasets: tuple[str, ...] = DATASETS
     seeds: int = 5
@@ -98,20 +71,27 @@ class Params:
         check_n_jobs(self.n_jobs)
 
 
-def trained_model(dataset: str, seed: int, model: str) -> TrainResult:
-    """The baseline MLP (``"baseline"``) or the FaAlGrad Config 1, I = 1 model (``"faalgrad"``) of ``seed``."""
-    check_choice("model", model, MODELS)
+def specs(params: Params) -> list[RunSpec]:
+    """No grid runs: the page trains and explains its two models itself, in :func:`compute`."""
+    return []
+
+
+def _trained_model(dataset: str, seed: int, model: str) -> TrainResult:
+    """The baseline MLP (``"baseline"``) or the FaAlGrad Config 1, I = 1 model
+    (``"faalgrad"``) of ``seed``."""
+    check_choice("model", model, _MODELS)
     if model == "baseline":
         return erm_model(dataset, seed)
     with single_thread():  # as in every run: results do not depend on the thread count
         return fit_run(RunSpec(dataset, "faalgrad", split="config1", inner_steps=1, seed=seed))[0]
 
 
-def sample_rows(
+def _sample_rows(
     data: SplitData, *, n_explain: int, n_background: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted indices of the background (training split) and explained (test split) rows, drawn without
-    replacement from ``np.random.default_rng(data.seed)``; a size above the split's takes it whole."""
+    """Sorted indices of the background (training split) and explained (test split) rows,
+    drawn without replacement from ``np.random.default_rng(data.seed)``; a size above the
+    split's takes it whole."""
     rng = np.random.default_rng(data.seed)
     background = rng.choice(
         len(data.X_train), size=min(n_background, len(data.X_train)), replace=False
@@ -120,7 +100,7 @@ def sample_rows(
     return np.sort(background), np.sort(explained)
 
 
-def sensitive_feature(dataset: str, feature_names: Iterable[str] | None = None) -> str:
+def _sensitive_feature(dataset: str, feature_names: Iterable[str] | None = None) -> str:
     """The input column of ``dataset``'s protected attribute; a ``ValueError`` if it is missing or
     repeated, or if another column looks like a one-hot level of it (same prefix before ``_``)."""
     name = load_dataset(check_dataset(dataset)).protected_feature
@@ -139,38 +119,41 @@ def sensitive_feature(dataset: str, feature_names: Iterable[str] | None = None) 
     return name
 
 
-def probability_module(result: TrainResult) -> nn.Module:
+def _probability_module(result: TrainResult) -> nn.Module:
     """A copy of the trained MLP (its best-validation parameters) followed by a sigmoid."""
     model = copy.deepcopy(result.model)
     model.load_state_dict(result.params)
     return nn.Sequential(*model, nn.Sigmoid()).eval()
 
 
-def explain_model(
+def _explain_model(
     result: TrainResult, data: SplitData, *, n_explain: int = 100, n_background: int = 100
 ):
-    """Deep SHAP (``shap.DeepExplainer``) of ``result``'s predicted probability on ``data``'s seeded test sample.
+    """Deep SHAP (``shap.DeepExplainer``) of ``result``'s predicted probability on ``data``'s
+    seeded test sample.
 
     Parameters
     ----------
     result : TrainResult
     data : SplitData
-        The seed's split; :func:`sample_rows` draws the explained (test) and background (training) rows.
+        The seed's split; :func:`_sample_rows` draws the explained (test) and background
+        (training) rows.
     n_explain, n_background : int
 
     Returns
     -------
     shap.Explanation
-        ``values`` (rows × features), ``base_values`` (E f(background)), ``data``, ``feature_names``.
+        ``values`` (rows × features), ``base_values`` (E f(background)), ``data``,
+        ``feature_names``.
     """
     import shap
 
-    background, explained = sample_rows(data, n_explain=n_explain, n_background=n_background)
+    background, explained = _sample_rows(data, n_explain=n_explain, n_background=n_background)
     X = data.X_test[explained]
     with single_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         explainer = shap.DeepExplainer(
-            probability_module(result), as_tensor(data.X_train[background])
+            _probability_module(result), as_tensor(data.X_train[background])
         )
         values = explainer.shap_values(as_tensor(X), check_additivity=False)
     values = np.asarray(values, dtype=np.float64).reshape(len(X), X.shape[1])
@@ -183,19 +166,19 @@ def explain_model(
     )
 
 
-def predicted_probability(result: TrainResult, X: np.ndarray) -> np.ndarray:
+def _predicted_probability(result: TrainResult, X: np.ndarray) -> np.ndarray:
     """f(x): the probability the explained module outputs (float64)."""
     with torch.no_grad(), single_thread():
-        return probability_module(result)(as_tensor(X)).double().numpy().reshape(-1)
+        return _probability_module(result)(as_tensor(X)).double().numpy().reshape(-1)
 
 
-def additivity_error(explanation, f_x: np.ndarray) -> float:
+def _additivity_error(explanation, f_x: np.ndarray) -> float:
     """max over rows of |Σ_features SHAP + base value − f(x)| (local accuracy; 0 when exact)."""
     total = np.asarray(explanation.values).sum(axis=1) + np.asarray(explanation.base_values)
     return float(np.max(np.abs(total - np.asarray(f_x))))
 
 
-def exact_shap(
+def _exact_shap(
     f, X: np.ndarray, background: np.ndarray, *, max_features: int = 12
 ) -> tuple[np.ndarray, float]:
     """Exact interventional Shapley values of ``f`` on ``X`` over every feature coalition.
@@ -233,7 +216,7 @@ def exact_shap(
     return values, float(v[0, 0])
 
 
-def explainer_accuracy(
+def _explainer_accuracy(
     dataset: str = "compas",
     seed: int = 0,
     *,
@@ -241,7 +224,8 @@ def explainer_accuracy(
     n_background: int = 100,
     explanations: dict | None = None,
 ) -> pd.DataFrame:
-    """Deep SHAP against exact Shapley values (:func:`exact_shap`), per model, on one dataset and seed.
+    """Deep SHAP against exact Shapley values (:func:`_exact_shap`), per model, on one dataset
+    and seed.
 
     Parameters
     ----------
@@ -255,29 +239,32 @@ def explainer_accuracy(
     Returns
     -------
     pandas.DataFrame
-        Per model: ``model`` (label), ``additivity_error`` (local-accuracy error), ``max_abs_error``
-        (largest |Deep − exact|), ``sensitive_deep`` / ``_exact`` (the sensitive feature's mean
-        |SHAP|), ``rank_deep`` / ``_exact`` (its rank), ``spearman`` (rank correlation of all features).
+        Per model: ``model`` (label), ``additivity_error`` (local-accuracy error),
+        ``max_abs_error`` (largest |Deep − exact|), ``sensitive_deep`` / ``_exact`` (the
+        sensitive feature's mean |SHAP|), ``rank_deep`` / ``_exact`` (its rank), ``spearman``
+        (rank correlation of all features).
     """
     data = cached_split(dataset, seed)
-    feature = sensitive_feature(dataset, data.feature_names)
-    background, explained = sample_rows(data, n_explain=n_explain, n_background=n_background)
+    feature = _sensitive_feature(dataset, data.feature_names)
+    background, explained = _sample_rows(data, n_explain=n_explain, n_background=n_background)
     X, B = data.X_test[explained], data.X_train[background]
     rows = []
-    for model in MODELS:
-        result = trained_model(dataset, seed, model)
+    for model in _MODELS:
+        result = _trained_model(dataset, seed, model)
         deep = (explanations or {}).get((dataset, seed, model))
         if deep is None:
-            deep = explain_model(result, data, n_explain=n_explain, n_background=n_background)
-        values, _ = exact_shap(lambda Z: predicted_probability(result, Z.astype(np.float32)), X, B)
+            deep = _explain_model(result, data, n_explain=n_explain, n_background=n_background)
+        values, _ = _exact_shap(
+            lambda Z, result=result: _predicted_probability(result, Z.astype(np.float32)), X, B
+        )
         imp_deep, imp_exact = (
-            feature_importance(deep),
-            feature_importance(_with_values(deep, values)),
+            _feature_importance(deep),
+            _feature_importance(_with_values(deep, values)),
         )
         rows.append(
             {
-                "model": MODEL_LABELS[model],
-                "additivity_error": additivity_error(deep, predicted_probability(result, X)),
+                "model": _MODEL_LABELS[model],
+                "additivity_error": _additivity_error(deep, _predicted_probability(result, X)),
                 "max_abs_error": float(np.abs(deep.values - values).max()),
                 "sensitive_deep": imp_deep.loc[feature, "mean_abs_shap"],
                 "sensitive_exact": imp_exact.loc[feature, "mean_abs_shap"],
@@ -304,18 +291,18 @@ def _with_values(explanation, values: np.ndarray, names: list[str] | None = None
 
 def _explain_both(dataset: str, seed: int, n_explain: int, n_background: int) -> dict[str, object]:
     return {
-        model: explain_model(
-            trained_model(dataset, seed, model),
+        model: _explain_model(
+            _trained_model(dataset, seed, model),
             cached_split(dataset, seed),
             n_explain=n_explain,
             n_background=n_background,
         )
-        for model in MODELS
+        for model in _MODELS
     }
 
 
-def compute(params: Params) -> dict[str, object]:
-    """Explain both :data:`MODELS` on every dataset and seed; check Deep SHAP against exact values.
+def _explain_all(params: Params) -> dict[str, object]:
+    """Explain both :data:`_MODELS` on every dataset and seed; check Deep SHAP against exact values.
 
     Parameters
     ----------
@@ -326,7 +313,7 @@ def compute(params: Params) -> dict[str, object]:
     -------
     dict
         ``explanations`` (``{(dataset, seed, model): shap.Explanation}``) and ``accuracy``
-        (:func:`explainer_accuracy` on :data:`ACCURACY_DATASET`).
+        (:func:`_explainer_accuracy` on :data:`_ACCURACY_DATASET`).
     """
     from joblib import Parallel, delayed
 
@@ -337,10 +324,10 @@ def compute(params: Params) -> dict[str, object]:
     results = Parallel(n_jobs=params.n_jobs, batch_size=1)(
         delayed(_explain_both)(*tasks[i], params.n_explain, params.n_background) for i in order
     )
-    by_task = dict(zip((tasks[i] for i in order), results))
-    explanations = {(d, s, m): by_task[(d, s)][m] for d, s in tasks for m in MODELS}
-    accuracy = explainer_accuracy(
-        *ACCURACY_DATASET,
+    by_task = dict(zip((tasks[i] for i in order), results, strict=True))
+    explanations = {(d, s, m): by_task[(d, s)][m] for d, s in tasks for m in _MODELS}
+    accuracy = _explainer_accuracy(
+        *_ACCURACY_DATASET,
         n_explain=params.n_explain,
         n_background=params.n_background,
         explanations=explanations,
@@ -348,10 +335,10 @@ def compute(params: Params) -> dict[str, object]:
     return {"explanations": explanations, "accuracy": accuracy}
 
 
-def feature_importance(explanation) -> pd.DataFrame:
-    """Per feature (index, input-column order): ``mean_abs_shap`` over the explained rows, its ``share``
-    of the sum over features (NaN if all are 0), and its ``rank`` (1 = most influential; ties share
-    the best rank)."""
+def _feature_importance(explanation) -> pd.DataFrame:
+    """Per feature (index, input-column order): ``mean_abs_shap`` over the explained rows, its
+    ``share`` of the sum over features (NaN if all are 0), and its ``rank`` (1 = most
+    influential; ties share the best rank)."""
     values = np.abs(np.asarray(explanation.values, dtype=np.float64))
     if values.ndim != 2:
         raise ValueError(f"expected rows × features SHAP values, got shape {values.shape}")
@@ -365,11 +352,12 @@ def feature_importance(explanation) -> pd.DataFrame:
     return out
 
 
-def sensitive_importance(explanation, feature: str) -> dict[str, float]:
-    """``feature``'s ``mean_abs_shap``, ``share``, ``rank``, the number of features ``n_features``, and
-    ``protected_shap``: its mean signed SHAP value on the explained rows where it is 1 (the protected
-    group; NaN if none; negative = it lowers their predicted probability of y = 1)."""
-    table = feature_importance(explanation)
+def _sensitive_importance(explanation, feature: str) -> dict[str, float]:
+    """``feature``'s ``mean_abs_shap``, ``share``, ``rank``, the number of features
+    ``n_features``, and ``protected_shap``: its mean signed SHAP value on the explained rows
+    where it is 1 (the protected group; NaN if none; negative = it lowers their predicted
+    probability of y = 1)."""
+    table = _feature_importance(explanation)
     if feature not in table.index:
         raise ValueError(f"feature {feature!r} is not among the explained features")
     row = table.loc[feature]
@@ -385,28 +373,29 @@ def sensitive_importance(explanation, feature: str) -> dict[str, float]:
     }
 
 
-def sensitive_rows(explanations: dict) -> pd.DataFrame:
-    """One tidy row per (dataset, seed, model): the sensitive feature, its mean |SHAP|, share and rank."""
+def _sensitive_rows(explanations: dict) -> pd.DataFrame:
+    """One tidy row per (dataset, seed, model): the sensitive feature, its mean |SHAP|, share
+    and rank."""
     rows = []
     for (dataset, seed, model), explanation in explanations.items():
-        feature = sensitive_feature(dataset, explanation.feature_names)
+        feature = _sensitive_feature(dataset, explanation.feature_names)
         rows.append(
             {
                 "dataset": dataset,
                 "seed": seed,
                 "model": model,
                 "feature": feature,
-                **sensitive_importance(explanation, feature),
+                **_sensitive_importance(explanation, feature),
             }
         )
     return pd.DataFrame(rows)
 
 
-def sensitive_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset (first-seen order), from :func:`sensitive_rows`: ``dataset``, ``feature``,
-    ``n_features``, ``n_seeds`` and, for each of :data:`STATS` and :data:`MODELS`, the mean
+def _sensitive_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset (first-seen order), from :func:`_sensitive_rows`: ``dataset``, ``feature``,
+    ``n_features``, ``n_seeds`` and, for each of :data:`_STATS` and :data:`_MODELS`, the mean
     and std over the seeds, ``<stat>_<model>_mean`` and ``<stat>_<model>_std``."""
-    missing = {"dataset", "seed", "model", "feature", "n_features", *STATS} - set(rows.columns)
+    missing = {"dataset", "seed", "model", "feature", "n_features", *_STATS} - set(rows.columns)
     if missing:
         raise ValueError(f"rows lack column(s) {', '.join(sorted(missing))}")
     out = []
@@ -417,8 +406,8 @@ def sensitive_table(rows: pd.DataFrame) -> pd.DataFrame:
             "n_features": int(group["n_features"].iloc[0]),
             "n_seeds": int(group["seed"].nunique()),
         }
-        for stat in STATS:
-            for model in MODELS:
+        for stat in _STATS:
+            for model in _MODELS:
                 values = group.loc[group["model"] == model, stat].astype(float)
                 entry[f"{stat}_{model}_mean"] = values.mean()
                 entry[f"{stat}_{model}_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
@@ -426,8 +415,9 @@ def sensitive_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def format_sensitive_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """Printable :func:`sensitive_table`: "mean ± std" strings, before (baseline) and after (FaAlGrad)."""
+def _format_sensitive_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Printable :func:`_sensitive_table`: "mean ± std" strings, before (baseline) and after
+    (FaAlGrad)."""
     out = pd.DataFrame(
         {
             "dataset": table["dataset"],
@@ -443,35 +433,64 @@ def format_sensitive_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame
     ):
         for model, word in (("baseline", "baseline"), ("faalgrad", METHODS["faalgrad"].label)):
             means, stds = table[f"{stat}_{model}_mean"], table[f"{stat}_{model}_std"]
-            out[f"{name} {word}"] = [mean_std(m, s, d) for m, s in zip(means, stds)]
+            out[f"{name} {word}"] = [mean_std(m, s, d) for m, s in zip(means, stds, strict=True)]
     return out
 
 
-def format_accuracy(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """Printable :func:`explainer_accuracy`: additivity as "< 1e-6" or ">= 1e-6", errors rounded."""
+def _format_accuracy(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Printable :func:`_explainer_accuracy`: additivity as "< 1e-6" or ">= 1e-6", errors
+    rounded."""
     flags = accuracy["additivity_error"].lt(1e-6).map({True: "< 1e-6", False: ">= 1e-6"})
     return accuracy.assign(additivity_error=flags).round(
         {"max_abs_error": 3, "sensitive_deep": 3, "sensitive_exact": 3, "spearman": 2}
     )
 
 
-def tables(results: dict[str, object], params: Params) -> dict[str, pd.DataFrame]:
-    """Every table of the page from :func:`compute`'s ``results``.
+def compute(params: Params, rows: pd.DataFrame) -> PageResult:
+    """Explain both models on every dataset and seed, and build every table of the page.
+
+    The page trains through no grid (:func:`specs` is empty): it trains and explains its
+    models itself (:func:`_explain_all`), and ``rows`` is ignored.
 
     Parameters
     ----------
-    results : dict
+    params : Params
+    rows : pandas.DataFrame
+        The rows of ``run_grid(specs(params))`` (none); ignored.
+
+    Returns
+    -------
+    dict
+        ``explanations`` (``{(dataset, seed, model): shap.Explanation}``, for the
+        beeswarm figures), and the tables of :func:`_tables`.
+    """
+    explained = _explain_all(params)
+    return {
+        "explanations": explained["explanations"],
+        **_tables(explained["explanations"], explained["accuracy"], params),
+    }
+
+
+def _tables(explanations: dict, accuracy: pd.DataFrame, params: Params) -> dict[str, pd.DataFrame]:
+    """Every table of the page from the explanations and the explainer's accuracy check.
+
+    Parameters
+    ----------
+    explanations : dict
+        ``{(dataset, seed, model): shap.Explanation}``.
+    accuracy : pandas.DataFrame
+        :func:`_explainer_accuracy`'s table.
     params : Params
 
     Returns
     -------
     dict of pandas.DataFrame
         ``accuracy`` and ``accuracy_shown`` (Deep SHAP against exact values), ``rows``
-        (:func:`sensitive_rows`), ``sensitive`` and ``sensitive_shown`` (over the seeds), and
+        (:func:`_sensitive_rows`), ``sensitive`` and ``sensitive_shown`` (over the seeds), and
         ``sizes`` (one row: ``n_seeds``, ``n_explain``, ``n_background`` as asked).
     """
-    rows = sensitive_rows(results["explanations"])
-    table = sensitive_table(rows)
+    rows = _sensitive_rows(explanations)
+    table = _sensitive_table(rows)
     sizes = pd.DataFrame(
         [
             {
@@ -482,23 +501,23 @@ def tables(results: dict[str, object], params: Params) -> dict[str, pd.DataFrame
         ]
     )
     return {
-        "accuracy": results["accuracy"],
-        "accuracy_shown": format_accuracy(results["accuracy"]),
+        "accuracy": accuracy,
+        "accuracy_shown": _format_accuracy(accuracy),
         "rows": rows,
         "sensitive": table,
-        "sensitive_shown": format_sensitive_table(table),
+        "sensitive_shown": _format_sensitive_table(table),
         "sizes": sizes,
     }
 
 
-def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
+def glue_values(result: PageResult) -> dict[str, str]:
     """The numbers the page's prose quotes, as text (per dataset: ``<dataset>_before``, ...)."""
-    acc, means = tables["accuracy"], tables["sensitive"].set_index("dataset")
+    acc, means = result["accuracy"], result["sensitive"].set_index("dataset")
     worst = acc["additivity_error"].max()
     relative = (
         (acc["sensitive_deep"] - acc["sensitive_exact"]).abs() / acc["sensitive_exact"]
     ).max()
-    out = {name: str(int(value)) for name, value in tables["sizes"].iloc[0].items()}
+    out = {name: str(int(value)) for name, value in result["sizes"].iloc[0].items()}
     out.update(
         {
             "acc_additivity": "below 1e-6" if worst < 1e-6 else f"{worst:.1e}",
@@ -533,17 +552,18 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
     return out
 
 
-def shap_claim(rows: pd.DataFrame) -> claims.Verdict:
-    """claims.Verdict on "SHAP shows that FaAlGrad lowers the influence of the sensitive feature", from
-    :func:`sensitive_rows`: per dataset, the paired (by seed) drop of the sensitive feature's mean
-    |SHAP| exceeds one standard error (one seed: any drop) *and* its mean share drops (rule: the page)."""
+def _shap_claim(rows: pd.DataFrame) -> claims.Verdict:
+    """claims.Verdict on "SHAP shows that FaAlGrad lowers the influence of the sensitive
+    feature", from :func:`_sensitive_rows`: per dataset, the paired (by seed) drop of the
+    sensitive feature's mean |SHAP| exceeds one standard error (one seed: any drop) *and* its
+    mean share drops (rule: the page)."""
     if rows.empty:
         raise ValueError("no rows: explain at least one dataset and seed")
     wide = rows.pivot_table(
         index=["dataset", "seed"], columns="model", values=["mean_abs_shap", "share", "rank"]
     )
-    if any((stat, m) not in wide.columns for stat in ("mean_abs_shap", "share") for m in MODELS):
-        raise ValueError(f"rows need both models: {', '.join(MODELS)}")
+    if any((stat, m) not in wide.columns for stat in ("mean_abs_shap", "share") for m in _MODELS):
+        raise ValueError(f"rows need both models: {', '.join(_MODELS)}")
     holds, parts = [], []
     for dataset in dict.fromkeys(rows["dataset"]):
         w = wide.loc[dataset]
@@ -554,31 +574,36 @@ def shap_claim(rows: pd.DataFrame) -> claims.Verdict:
             bool(diff.mean() < -se) and bool(m["share", "faalgrad"] < m["share", "baseline"])
         )
         parts.append(
-            f"{dataset} {m['mean_abs_shap', 'baseline']:.3f} → {m['mean_abs_shap', 'faalgrad']:.3f} (share "
-            f"{m['share', 'baseline']:.2f} → {m['share', 'faalgrad']:.2f}, rank {m['rank', 'baseline']:.1f} → "
+            f"{dataset} {m['mean_abs_shap', 'baseline']:.3f} → "
+            f"{m['mean_abs_shap', 'faalgrad']:.3f} (share "
+            f"{m['share', 'baseline']:.2f} → {m['share', 'faalgrad']:.2f}, "
+            f"rank {m['rank', 'baseline']:.1f} → "
             f"{m['rank', 'faalgrad']:.1f})"
         )
     n_seeds = int(rows["seed"].nunique())
     evidence = (
         f"The sensitive feature's mean |SHAP| on the predicted probability (mean over {n_seeds} "
-        f"seed{'s' if n_seeds != 1 else ''}, baseline → {METHODS['faalgrad'].label} {SPLIT_LABELS['config1']}, I = 1) "
-        f"drops clearly, with a lower share of the total, on {sum(holds)} of {len(holds)} datasets: {'; '.join(parts)}."
+        f"seed{'s' if n_seeds != 1 else ''}, baseline → {METHODS['faalgrad'].label} "
+        f"{SPLIT_LABELS['config1']}, I = 1) "
+        f"drops clearly, with a lower share of the total, on {sum(holds)} of {len(holds)} "
+        f"datasets: {'; '.join(parts)}."
     )
     return claims.Verdict("shap", claims.verdict_from_counts(sum(holds), len(holds)), evidence)
 
 
-def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:
-    """The page's claim verdicts."""
-    return [shap_claim(tables["rows"])]
+def verdicts(result: PageResult) -> list[claims.Verdict]:
+    """The page's claim verdicts: :func:`_shap_claim`."""
+    return [_shap_claim(result["rows"])]
 
 
-def beeswarm(explanation, *, feature: str, ax, title: str, max_display: int = 10, seed: int = 0):
-    """shap's beeswarm of ``explanation`` on ``ax`` (features by mean |SHAP|), the sensitive ``feature``
-    always shown, labelled with its rank (in the last shown row if it is not among the top
-    ``max_display - 1``). NumPy's global generator is seeded with ``seed``: the beeswarm jitters with it."""
+def _beeswarm(explanation, *, feature: str, ax, title: str, max_display: int = 10, seed: int = 0):
+    """shap's beeswarm of ``explanation`` on ``ax`` (features by mean |SHAP|), the sensitive
+    ``feature`` always shown, labelled with its rank (in the last shown row if it is not among
+    the top ``max_display - 1``). NumPy's global generator is seeded with ``seed``: the
+    beeswarm jitters with it."""
     import shap
 
-    table = feature_importance(explanation)
+    table = _feature_importance(explanation)
     rank = int(table.loc[feature, "rank"])
     order = list(np.argsort(-table["mean_abs_shap"].to_numpy(), kind="stable"))
     position = table.index.get_loc(feature)
@@ -591,7 +616,9 @@ def beeswarm(explanation, *, feature: str, ax, title: str, max_display: int = 10
         np.asarray(explanation.values),
         [f"{n} (sensitive, rank {rank}/{len(table)})" if n == feature else n for n in table.index],
     )
-    np.random.seed(seed)
+    # shap's beeswarm jitters its dots with NumPy's global generator (it takes no generator),
+    # and the published figures are drawn with this seed.
+    np.random.seed(seed)  # noqa: NPY002
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         shap.plots.beeswarm(
@@ -604,7 +631,7 @@ def beeswarm(explanation, *, feature: str, ax, title: str, max_display: int = 10
             color_bar_label="feature value",
         )
     ax.set_title(title)
-    ax.set_xlabel(f"SHAP value (impact on the {OUTPUT})")
+    ax.set_xlabel(f"SHAP value (impact on the {_OUTPUT})")
     return ax
 
 
@@ -612,18 +639,18 @@ def beeswarm_figure(explanations: dict, dataset: str, seed: int = 0, *, max_disp
     """The baseline's beeswarm above FaAlGrad's for one dataset and seed, on a shared x axis."""
     import matplotlib.pyplot as plt
 
-    feature = sensitive_feature(dataset, explanations[(dataset, seed, MODELS[0])].feature_names)
-    rows = min(max_display, len(explanations[(dataset, seed, MODELS[0])].feature_names))
+    feature = _sensitive_feature(dataset, explanations[(dataset, seed, _MODELS[0])].feature_names)
+    rows = min(max_display, len(explanations[(dataset, seed, _MODELS[0])].feature_names))
     fig, axes = plt.subplots(
         2, 1, figsize=(9, 2 * (0.4 * rows + 1.3)), sharex=True, layout="constrained"
     )
-    for ax, model in zip(axes, MODELS):
-        beeswarm(
+    for ax, model in zip(axes, _MODELS, strict=True):
+        _beeswarm(
             explanations[(dataset, seed, model)],
             feature=feature,
             ax=ax,
             max_display=max_display,
-            title=f"{DATASET_LABELS[dataset]}, seed {seed}: {MODEL_LABELS[model]}",
+            title=f"{DATASET_LABELS[dataset]}, seed {seed}: {_MODEL_LABELS[model]}",
         )
     axes[0].tick_params(labelbottom=True)
     return fig

@@ -1,4 +1,5 @@
-"""The SHAP page (faalgrad.studies.shap): local accuracy, exactness on known models, tables, glue, claim rule."""
+"""The SHAP page (faalgrad.studies.shap): local accuracy, exactness on known models, tables,
+glue, claim rule."""
 
 import matplotlib
 
@@ -64,15 +65,15 @@ def _explanation(values, names=("a", "b", "c")):
 def test_deep_shap_is_locally_accurate(activation):
     data = _split()
     result = _result(5, activation)
-    e = page.explain_model(result, data, n_explain=30, n_background=25)
-    background, explained = page.sample_rows(data, n_explain=30, n_background=25)
-    f_x = page.predicted_probability(result, data.X_test[explained])
+    e = page._explain_model(result, data, n_explain=30, n_background=25)
+    background, explained = page._sample_rows(data, n_explain=30, n_background=25)
+    f_x = page._predicted_probability(result, data.X_test[explained])
     assert e.values.shape == (30, 5) and list(e.feature_names) == list(data.feature_names)
-    assert page.additivity_error(e, f_x) < 1e-5
+    assert page._additivity_error(e, f_x) < 1e-5
     # the base value is the mean prediction over the background rows
     assert np.allclose(
         e.base_values,
-        page.predicted_probability(result, data.X_train[background]).mean(),
+        page._predicted_probability(result, data.X_train[background]).mean(),
         atol=1e-6,
     )
 
@@ -81,8 +82,8 @@ def test_explanation_is_deterministic_and_does_not_touch_the_model():
     data = _split()
     result = _result(5)
     before = {k: v.clone() for k, v in result.params.items()}
-    a = page.explain_model(result, data, n_explain=20, n_background=20)
-    b = page.explain_model(result, data, n_explain=20, n_background=20)
+    a = page._explain_model(result, data, n_explain=20, n_background=20)
+    b = page._explain_model(result, data, n_explain=20, n_background=20)
     np.testing.assert_array_equal(a.values, b.values)
     assert all(torch.equal(before[k], result.params[k]) for k in before)
     assert not result.model._forward_hooks and not any(
@@ -92,12 +93,12 @@ def test_explanation_is_deterministic_and_does_not_touch_the_model():
 
 def test_sample_rows_is_seeded_and_clamped():
     data = _split()
-    b1, x1 = page.sample_rows(data, n_explain=10, n_background=15)
-    b2, x2 = page.sample_rows(data, n_explain=10, n_background=15)
+    b1, x1 = page._sample_rows(data, n_explain=10, n_background=15)
+    b2, x2 = page._sample_rows(data, n_explain=10, n_background=15)
     np.testing.assert_array_equal(b1, b2)
     np.testing.assert_array_equal(x1, x2)
     assert len(set(b1)) == 15 and np.all(np.diff(b1) > 0)
-    b, x = page.sample_rows(data, n_explain=1000, n_background=1000)
+    b, x = page._sample_rows(data, n_explain=1000, n_background=1000)
     assert len(b) == 60 and len(x) == 40
 
 
@@ -105,18 +106,18 @@ def test_exact_shap_of_a_linear_model():
     rng = np.random.default_rng(0)
     w, c = np.array([2.0, -1.0, 0.5, 0.0]), 0.3
     X, B = rng.normal(size=(7, 4)), rng.normal(size=(11, 4))
-    values, base = page.exact_shap(lambda Z: Z @ w + c, X, B)
+    values, base = page._exact_shap(lambda Z: Z @ w + c, X, B)
     np.testing.assert_allclose(values, w * (X - B.mean(axis=0)), atol=1e-12)
     assert base == pytest.approx(B.mean(axis=0) @ w + c)
 
 
 def test_exact_shap_is_efficient_and_symmetric_on_an_interaction():
     X, B = np.array([[1.0, 1.0, 5.0]]), np.zeros((1, 3))
-    values, base = page.exact_shap(lambda Z: Z[:, 0] * Z[:, 1], X, B)
+    values, base = page._exact_shap(lambda Z: Z[:, 0] * Z[:, 1], X, B)
     np.testing.assert_allclose(values, [[0.5, 0.5, 0.0]])
     assert values.sum() + base == pytest.approx(1.0)
     with pytest.raises(ValueError, match="max_features"):
-        page.exact_shap(lambda Z: Z[:, 0], np.zeros((1, 13)), np.zeros((1, 13)))
+        page._exact_shap(lambda Z: Z[:, 0], np.zeros((1, 13)), np.zeros((1, 13)))
 
 
 def test_only_the_feature_that_matters_gets_rank_1():
@@ -124,14 +125,14 @@ def test_only_the_feature_that_matters_gets_rank_1():
     result = _result(5)
     weight = result.params["0.weight"]
     weight[:, 1:] = 0.0  # the first layer reads feature x0 only
-    e = page.explain_model(result, data, n_explain=30, n_background=25)
-    table = page.feature_importance(e)
+    e = page._explain_model(result, data, n_explain=30, n_background=25)
+    table = page._feature_importance(e)
     assert table.loc["x0", "rank"] == 1 and table.loc["x0", "share"] == pytest.approx(1.0)
     np.testing.assert_allclose(e.values[:, 1:], 0.0, atol=1e-7)
     # and Deep SHAP then equals the exact Shapley values (a function of one feature)
-    background, explained = page.sample_rows(data, n_explain=30, n_background=25)
-    exact, _ = page.exact_shap(
-        lambda Z: page.predicted_probability(result, Z),
+    background, explained = page._sample_rows(data, n_explain=30, n_background=25)
+    exact, _ = page._exact_shap(
+        lambda Z: page._predicted_probability(result, Z),
         data.X_test[explained],
         data.X_train[background],
     )
@@ -141,10 +142,10 @@ def test_only_the_feature_that_matters_gets_rank_1():
 def test_deep_shap_is_close_to_exact_on_a_small_mlp():
     data = _split()
     result = _result(5, "tanh", hidden=(4,))
-    e = page.explain_model(result, data, n_explain=20, n_background=20)
-    background, explained = page.sample_rows(data, n_explain=20, n_background=20)
-    exact, base = page.exact_shap(
-        lambda Z: page.predicted_probability(result, Z),
+    e = page._explain_model(result, data, n_explain=20, n_background=20)
+    background, explained = page._sample_rows(data, n_explain=20, n_background=20)
+    exact, base = page._exact_shap(
+        lambda Z: page._predicted_probability(result, Z),
         data.X_test[explained],
         data.X_train[background],
     )
@@ -152,8 +153,8 @@ def test_deep_shap_is_close_to_exact_on_a_small_mlp():
     scale = np.abs(exact).mean()
     assert np.abs(e.values - exact).mean() < 0.2 * scale
     np.testing.assert_array_equal(
-        page.feature_importance(e)["rank"],
-        page.feature_importance(_explanation(exact, data.feature_names))["rank"],
+        page._feature_importance(e)["rank"],
+        page._feature_importance(_explanation(exact, data.feature_names))["rank"],
     )
 
 
@@ -161,12 +162,12 @@ def test_deep_shap_is_close_to_exact_on_a_small_mlp():
 
 
 def test_feature_importance_on_a_hand_made_explanation():
-    table = page.feature_importance(_explanation([[1.0, -2.0, 0.0], [-3.0, 2.0, 0.0]]))
+    table = page._feature_importance(_explanation([[1.0, -2.0, 0.0], [-3.0, 2.0, 0.0]]))
     assert list(table.index) == ["a", "b", "c"]
     np.testing.assert_allclose(table["mean_abs_shap"], [2.0, 2.0, 0.0])
     np.testing.assert_allclose(table["share"], [0.5, 0.5, 0.0])
     assert list(table["rank"]) == [1, 1, 3]  # ties share the best rank
-    got = page.sensitive_importance(_explanation([[1.0, -4.0, 0.5]]), "a")
+    got = page._sensitive_importance(_explanation([[1.0, -4.0, 0.5]]), "a")
     assert np.isnan(got.pop("protected_shap"))  # no explained row has a = 1
     assert got == {
         "mean_abs_shap": 1.0,
@@ -180,9 +181,9 @@ def test_feature_importance_on_a_hand_made_explanation():
         data=np.array([[1.0, 0.0], [0.0, 0.0], [1.0, 0.0]]),
         feature_names=["sex_female", "x"],
     )
-    assert page.sensitive_importance(e, "sex_female")["protected_shap"] == pytest.approx(-0.2)
+    assert page._sensitive_importance(e, "sex_female")["protected_shap"] == pytest.approx(-0.2)
     with pytest.raises(ValueError, match="'z'"):
-        page.sensitive_importance(_explanation([[1.0, 2.0, 3.0]]), "z")
+        page._sensitive_importance(_explanation([[1.0, 2.0, 3.0]]), "z")
 
 
 def _rows(values: dict[tuple[str, str], list[tuple[float, float, int]]]) -> pd.DataFrame:
@@ -214,9 +215,9 @@ def test_sensitive_rows_and_table():
         ("adult", 1, "baseline"): _explanation([[0.0, 0.0, 2.0]], names),
         ("adult", 1, "faalgrad"): _explanation([[1.0, 2.0, 3.0]], names),
     }
-    rows = page.sensitive_rows(explanations)
+    rows = page._sensitive_rows(explanations)
     assert list(rows.columns[:4]) == ["dataset", "seed", "model", "feature"] and len(rows) == 4
-    table = page.sensitive_table(rows)
+    table = page._sensitive_table(rows)
     assert table.shape[0] == 1 and table.loc[0, "n_seeds"] == 2 and table.loc[0, "n_features"] == 3
     assert table.loc[0, "mean_abs_shap_baseline_mean"] == pytest.approx(3.0)
     assert table.loc[0, "mean_abs_shap_baseline_std"] == pytest.approx(np.std([4.0, 2.0], ddof=1))
@@ -224,11 +225,11 @@ def test_sensitive_rows_and_table():
     assert table.loc[0, "rank_baseline_mean"] == 1 and table.loc[
         0, "rank_faalgrad_mean"
     ] == pytest.approx(1.5)
-    shown = page.format_sensitive_table(table)
+    shown = page._format_sensitive_table(table)
     assert shown.loc[0, "mean |SHAP| baseline"] == "3.000 ± 1.414"
     assert shown.loc[0, "rank FaAlGrad"] == "1.5 ± 0.7"
     with pytest.raises(ValueError, match="share"):
-        page.sensitive_table(rows.drop(columns="share"))
+        page._sensitive_table(rows.drop(columns="share"))
 
 
 def test_tables_glue_values_and_verdicts():
@@ -241,7 +242,7 @@ def test_tables_glue_values_and_verdicts():
     }
     accuracy = pd.DataFrame(
         {
-            "model": list(page.MODEL_LABELS.values()),
+            "model": list(page._MODEL_LABELS.values()),
             "additivity_error": [1e-8, 2e-6],
             "max_abs_error": [0.01234, 0.02],
             "sensitive_deep": [0.11, 0.2],
@@ -252,10 +253,11 @@ def test_tables_glue_values_and_verdicts():
         }
     )
     params = page.Params(datasets=["adult"], seeds=2, n_explain=30, n_background=20, n_jobs=1)
-    tables = page.tables({"explanations": explanations, "accuracy": accuracy}, params)
-    assert list(tables["accuracy_shown"]["additivity_error"]) == ["< 1e-6", ">= 1e-6"]
-    assert tables["accuracy_shown"].loc[0, "max_abs_error"] == pytest.approx(0.012)
-    values = page.glue_values(tables)
+    assert page.specs(params) == []  # no grid: the page trains and explains its models itself
+    result = page._tables(explanations, accuracy, params)
+    assert list(result["accuracy_shown"]["additivity_error"]) == ["< 1e-6", ">= 1e-6"]
+    assert result["accuracy_shown"].loc[0, "max_abs_error"] == pytest.approx(0.012)
+    values = page.glue_values(result)
     assert all(isinstance(v, str) for v in values.values())
     assert (
         values["n_seeds"] == "2" and values["n_explain"] == "30" and values["n_background"] == "20"
@@ -271,32 +273,32 @@ def test_tables_glue_values_and_verdicts():
     assert values["adult_rank_before"] == "1.0" and values["adult_rank_after"] == "1.5"
     assert values["adult_protected_before"] == "–"  # no explained row is in the protected group
     assert values["n_datasets"] == "1" and values["n_lower"] == "1" and values["n_rank_down"] == "1"
-    [verdict] = page.verdicts(tables)
+    [verdict] = page.verdicts(result)
     assert verdict.key == "shap"
 
 
 def test_model_labels_come_from_the_registry():
     from faalgrad.runs import METHODS
 
-    assert page.MODEL_LABELS["baseline"] == METHODS["erm"].label
-    assert page.MODEL_LABELS["faalgrad"].startswith(METHODS["faalgrad"].label)
+    assert page._MODEL_LABELS["baseline"] == METHODS["erm"].label
+    assert page._MODEL_LABELS["faalgrad"].startswith(METHODS["faalgrad"].label)
 
 
 def test_sensitive_rows_of_real_feature_names():
     names = ("age", "race_Black", "sex_female")
     e = _explanation([[1.0, 0.5, 0.25]], names)
-    rows = page.sensitive_rows({("adult", 0, "baseline"): e, ("adult", 0, "faalgrad"): e})
+    rows = page._sensitive_rows({("adult", 0, "baseline"): e, ("adult", 0, "faalgrad"): e})
     assert list(rows["feature"]) == ["sex_female"] * 2 and list(rows["rank"]) == [3, 3]
 
 
 def test_sensitive_feature_is_one_column_for_every_dataset():
     for dataset in ("compas", "german"):
-        name = page.sensitive_feature(dataset)
+        name = page._sensitive_feature(dataset)
         assert name in cached_split(dataset, 0).feature_names
     with pytest.raises(ValueError, match="exactly one"):
-        page.sensitive_feature("adult", ["age", "sex_female", "sex_female"])
+        page._sensitive_feature("adult", ["age", "sex_female", "sex_female"])
     with pytest.raises(ValueError, match="one-hot"):
-        page.sensitive_feature("adult", ["age", "sex_male", "sex_female"])
+        page._sensitive_feature("adult", ["age", "sex_male", "sex_female"])
 
 
 # --- the claim --------------------------------------------------------------------------------
@@ -311,7 +313,7 @@ def test_claim_reproduced_when_every_dataset_drops():
             ("b", "faalgrad"): [(0.01, 0.02, 9), (0.02, 0.03, 9)],
         }
     )
-    v = page.shap_claim(rows)
+    v = page._shap_claim(rows)
     assert v.key == "shap" and v.verdict == REPRODUCED
     assert (
         "2 of 2" in v.evidence
@@ -323,14 +325,14 @@ def test_claim_reproduced_when_every_dataset_drops():
 def test_claim_partly_when_one_dataset_rises_and_not_when_none_drops():
     drop = {("a", "baseline"): [(0.10, 0.2, 2)], ("a", "faalgrad"): [(0.05, 0.1, 5)]}
     rise = {("b", "baseline"): [(0.05, 0.1, 5)], ("b", "faalgrad"): [(0.10, 0.2, 2)]}
-    assert page.shap_claim(_rows({**drop, **rise})).verdict == PARTLY
-    assert page.shap_claim(_rows(rise)).verdict == NOT_REPRODUCED
+    assert page._shap_claim(_rows({**drop, **rise})).verdict == PARTLY
+    assert page._shap_claim(_rows(rise)).verdict == NOT_REPRODUCED
 
 
 def test_claim_needs_a_lower_share_not_just_smaller_outputs():
     # every attribution halves: the sensitive feature's share of the total does not drop
     rows = _rows({("a", "baseline"): [(0.10, 0.2, 2)], ("a", "faalgrad"): [(0.05, 0.2, 2)]})
-    assert page.shap_claim(rows).verdict == NOT_REPRODUCED
+    assert page._shap_claim(rows).verdict == NOT_REPRODUCED
 
 
 def test_claim_ignores_a_drop_within_one_standard_error():
@@ -341,15 +343,15 @@ def test_claim_ignores_a_drop_within_one_standard_error():
             ("a", "faalgrad"): [(0.05, 0.1, 3), (0.14, 0.1, 3), (0.08, 0.1, 3)],
         }
     )
-    assert page.shap_claim(rows).verdict == NOT_REPRODUCED
+    assert page._shap_claim(rows).verdict == NOT_REPRODUCED
 
 
 def test_claim_needs_both_models():
     rows = _rows({("a", "baseline"): [(0.10, 0.2, 2)]})
     with pytest.raises(ValueError, match="both models"):
-        page.shap_claim(rows)
+        page._shap_claim(rows)
     with pytest.raises(ValueError, match="no rows"):
-        page.shap_claim(rows.iloc[:0])
+        page._shap_claim(rows.iloc[:0])
 
 
 # --- parameters, plot --------------------------------------------------------------------------
@@ -387,7 +389,7 @@ def test_bad_parameters_name_parameter_and_choices(kwargs, names):
 
 def test_trained_model_rejects_unknown_model():
     with pytest.raises(ValueError, match="baseline, faalgrad"):
-        page.trained_model("german", 0, "erm")
+        page._trained_model("german", 0, "erm")
 
 
 def test_beeswarm_always_shows_the_sensitive_feature():
@@ -395,7 +397,7 @@ def test_beeswarm_always_shows_the_sensitive_feature():
     names = [f"f{i}" for i in range(11)] + ["sex_female"]
     e = _explanation(values, names)  # sex_female has the smallest |SHAP|: rank 12
     fig, ax = plt.subplots()
-    page.beeswarm(e, feature="sex_female", ax=ax, title="t", max_display=5)
+    page._beeswarm(e, feature="sex_female", ax=ax, title="t", max_display=5)
     labels = [t.get_text() for t in ax.get_yticklabels()]
     plt.close(fig)
     assert "sex_female (sensitive, rank 12/12)" in labels
