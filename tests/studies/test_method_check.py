@@ -1,5 +1,5 @@
-"""The gradient-alignment approximation of the meta-gradient (paper 4.1), the alignment over training,
-and the method-check page's parameters."""
+"""The gradient-alignment approximation of the meta-gradient (paper 4.1), the alignment over
+training, and the method-check page's parameters."""
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ def _problem(activation="tanh", seed=0, hidden=(6,)):
     X = rng.normal(size=(40, 5))
     y = (X[:, 0] + 0.5 * rng.normal(size=40) > 0).astype(float)
     model = build_mlp(5, TrainConfig(hidden=hidden, activation=activation), seed)
-    return page.make_problem(model, X[:20], y[:20], X[20:], y[20:], inner_lr=0.01)
+    return page._make_problem(model, X[:20], y[:20], X[20:], y[20:], inner_lr=0.01)
 
 
 def _flat(g):
@@ -41,8 +41,8 @@ def test_problem_is_float64():
 @pytest.mark.parametrize("inner_steps", [1, 3])
 def test_equal_to_exact_at_eta_zero(inner_steps):
     p = _problem()
-    exact = _flat(page.exact_gradient(p, 0.0, inner_steps))
-    approx = _flat(page.alignment_gradient(p, 0.0, inner_steps))
+    exact = _flat(page._exact_gradient(p, 0.0, inner_steps))
+    approx = _flat(page._alignment_gradient(p, 0.0, inner_steps))
     torch.testing.assert_close(approx, exact, rtol=0, atol=1e-14)
 
 
@@ -50,7 +50,7 @@ def test_alignment_term_is_gradient_of_dot_product():
     # central finite difference of g_q . g_s along a random direction
     p = _problem()
     eta = 0.1
-    g_dot = _flat(page.alignment_gradient(p, 0.0)) - _flat(page.alignment_gradient(p, eta))
+    g_dot = _flat(page._alignment_gradient(p, 0.0)) - _flat(page._alignment_gradient(p, eta))
     g_dot = g_dot / eta
     direction = {
         k: torch.randn_like(v, generator=torch.Generator().manual_seed(1))
@@ -92,15 +92,15 @@ def test_alignment_term_is_hessian_vector_sum():
 def test_inner_steps_scale_the_alignment_term():
     p = _problem()
     torch.testing.assert_close(
-        _flat(page.alignment_gradient(p, 0.01, 4)),
-        _flat(page.alignment_gradient(p, 0.04, 1)),
+        _flat(page._alignment_gradient(p, 0.01, 4)),
+        _flat(page._alignment_gradient(p, 0.04, 1)),
         rtol=0,
         atol=1e-15,
     )
 
 
 def test_error_is_second_order_on_smooth_network():
-    sweep = page.error_sweep(_problem("tanh"), np.logspace(-4, -1, 7))
+    sweep = page._error_sweep(_problem("tanh"), np.logspace(-4, -1, 7))
     assert list(sweep.columns) == [
         "inner_steps",
         "eta",
@@ -115,45 +115,45 @@ def test_error_is_second_order_on_smooth_network():
     assert sweep["smooth"].all() and sweep["resolved"].all()  # tanh: no ReLU kinks
     assert (sweep["inner_steps"] == 1).all()
     assert (sweep["one_step_formula_error"] == sweep["error"]).all()
-    assert page.fitted_slope(sweep) == pytest.approx(2.0, abs=0.1)
-    assert page.fitted_slope(sweep, "first_order_error") == pytest.approx(1.0, abs=0.1)
+    assert page._fitted_slope(sweep) == pytest.approx(2.0, abs=0.1)
+    assert page._fitted_slope(sweep, "first_order_error") == pytest.approx(1.0, abs=0.1)
     assert (sweep["error"] < sweep["first_order_error"]).all()
 
 
 def test_relu_flips_counted_and_smooth_fit():
     p = _problem("relu")
-    sweep = page.error_sweep(p, [1e-6, 1e-5, 1e-4, 1e-3, 3.0e-1, 0.9])
+    sweep = page._error_sweep(p, [1e-6, 1e-5, 1e-4, 1e-3, 3.0e-1, 0.9])
     assert sweep["activation_flips"].is_monotonic_increasing
     assert sweep["smooth"].iloc[0] and not sweep["smooth"].iloc[-1]
-    assert page.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.1)
-    assert page.activation_flips(p, 0.0) == 0
+    assert page._fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.1)
+    assert page._activation_flips(p, 0.0) == 0
 
 
 def test_smooth_fit_needs_two_rows():
     sweep = pd.DataFrame({"eta": [0.1, 0.2], "error": [1.0, 4.0], "smooth": [True, False]})
     with pytest.raises(ValueError, match="flip-free"):
-        page.fitted_slope(sweep, smooth_only=True)
-    assert page.fitted_slope(sweep) == pytest.approx(2.0)
+        page._fitted_slope(sweep, smooth_only=True)
+    assert page._fitted_slope(sweep) == pytest.approx(2.0)
 
 
 def test_roundoff_rows_are_not_resolved_and_not_fitted():
     p = _problem("tanh")
-    sweep = page.error_sweep(p, [1e-9, 3e-9, 1e-3, 3e-3, 1e-2])
+    sweep = page._error_sweep(p, [1e-9, 3e-9, 1e-3, 3e-3, 1e-2])
     assert not sweep["resolved"].iloc[:2].any() and sweep["resolved"].iloc[2:].all()
-    assert list(page.fit_rows(sweep)) == [False, False, True, True, True]
+    assert list(page._fit_rows(sweep)) == [False, False, True, True, True]
     # the round-off rows would spoil the slope; the fit leaves them out
-    assert page.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.05)
-    assert abs(page.fitted_slope(sweep) - 2.0) > 0.1
+    assert page._fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.05)
+    assert abs(page._fitted_slope(sweep) - 2.0) > 0.1
 
 
 def test_error_sweep_rejects_bad_inner_steps_and_etas():
     p = _problem()
     with pytest.raises(ValueError, match="inner_steps"):
-        page.error_sweep(p, [1e-3, 1e-2, 1e-1], inner_steps=0)
+        page._error_sweep(p, [1e-3, 1e-2, 1e-1], inner_steps=0)
     with pytest.raises(ValueError, match="etas"):
-        page.error_sweep(p, "fixed")
+        page._error_sweep(p, "fixed")
     with pytest.raises(ValueError, match="etas"):
-        page.error_sweep(p, [1e-3, 2.0, 1e-1])
+        page._error_sweep(p, [1e-3, 2.0, 1e-1])
 
 
 # --- ReLU flips and the adaptive grid ------------------------------------------------------
@@ -182,8 +182,8 @@ def _reference_flips(p, eta, inner_steps):
     for _ in range(inner_steps):
         g = grad(bce)(theta, p.model, p.X_s, p.y_s)
         theta = {k: theta[k] - eta * g[k] for k in theta}
-        now = [a != b for a, b in zip(base, preacts(theta))]
-        flipped = now if flipped is None else [f | n for f, n in zip(flipped, now)]
+        now = [a != b for a, b in zip(base, preacts(theta), strict=True)]
+        flipped = now if flipped is None else [f | n for f, n in zip(flipped, now, strict=True)]
     return int(sum(int(f.sum()) for f in flipped))
 
 
@@ -191,65 +191,65 @@ def _reference_flips(p, eta, inner_steps):
 @pytest.mark.parametrize("eta", [0.05, 0.5])
 def test_activation_flips_match_hand_count(eta, inner_steps):
     p = _problem("relu", hidden=(6, 4))
-    assert page.activation_flips(p, eta, inner_steps) == _reference_flips(p, eta, inner_steps)
+    assert page._activation_flips(p, eta, inner_steps) == _reference_flips(p, eta, inner_steps)
 
 
 def test_more_inner_steps_flip_at_least_as_many():
     p = _problem("relu")
     for eta in (0.01, 0.1, 0.5):
-        assert page.activation_flips(p, eta, 4) >= page.activation_flips(p, eta, 1)
-    assert page.activation_flips(_problem("tanh"), 0.5, 3) == 0
+        assert page._activation_flips(p, eta, 4) >= page._activation_flips(p, eta, 1)
+    assert page._activation_flips(_problem("tanh"), 0.5, 3) == 0
 
 
 @pytest.mark.parametrize("inner_steps", [1, 4])
 def test_first_flip_eta_brackets_the_first_flip(inner_steps):
     p = _problem("relu")
-    eta_flip = page.first_flip_eta(p, inner_steps, rel_tol=0.01)
+    eta_flip = page._first_flip_eta(p, inner_steps, rel_tol=0.01)
     assert np.isfinite(eta_flip)
-    assert page.activation_flips(p, eta_flip, inner_steps) > 0
-    assert page.activation_flips(p, eta_flip / 1.01, inner_steps) == 0
-    assert page.first_flip_eta(_problem("tanh"), inner_steps) == float("inf")
-    assert page.first_flip_eta(p, inner_steps, upper=eta_flip / 2) == float("inf")
+    assert page._activation_flips(p, eta_flip, inner_steps) > 0
+    assert page._activation_flips(p, eta_flip / 1.01, inner_steps) == 0
+    assert page._first_flip_eta(_problem("tanh"), inner_steps) == float("inf")
+    assert page._first_flip_eta(p, inner_steps, upper=eta_flip / 2) == float("inf")
 
 
 def test_eta_grid_relu_places_flip_free_points_below_first_flip():
     p = _problem("relu", seed=3, hidden=(16,))  # first flip near η = 0.01
-    eta_flip = page.first_flip_eta(p, upper=0.1)
-    grid = page.eta_grid(p)
+    eta_flip = page._first_flip_eta(p, upper=0.1)
+    grid = page._eta_grid(p)
     assert grid == sorted(grid) and len(set(grid)) == len(grid)
     below = [e for e in grid if e < eta_flip]
     assert len(below) == 6 and max(below) <= eta_flip / 10**0.25 * 1.01
     assert min(below) == pytest.approx(max(below) / 10**1.5, rel=0.01)
     above = [e for e in grid if e >= eta_flip * 0.99]
     assert len(above) >= 2 and max(grid) == 0.1
-    assert all(page.activation_flips(p, e) == 0 for e in below)
-    assert page.eta_grid(p, flip_free_only=True) == below
+    assert all(page._activation_flips(p, e) == 0 for e in below)
+    assert page._eta_grid(p, flip_free_only=True) == below
 
 
 def test_eta_grid_smooth_network_is_capped_by_total_step():
     p = _problem("tanh")
-    assert max(page.eta_grid(p)) == 0.01
-    assert max(page.eta_grid(p, 5)) == 0.002
-    assert len(page.eta_grid(p, max_step=0.05, n_flip_free=4)) == 4
+    assert max(page._eta_grid(p)) == 0.01
+    assert max(page._eta_grid(p, 5)) == 0.002
+    assert len(page._eta_grid(p, max_step=0.05, n_flip_free=4)) == 4
 
 
 def test_auto_sweep_fits_on_relu_network():
     p = _problem("relu", seed=3, hidden=(16,))
-    sweep = page.error_sweep(p)  # etas="auto"
-    assert page.fit_rows(sweep).sum() >= 5 and (~sweep["smooth"]).any()
-    assert page.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.05)
+    sweep = page._error_sweep(p)  # etas="auto"
+    assert page._fit_rows(sweep).sum() >= 5 and (~sweep["smooth"]).any()
+    assert page._fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.05)
 
 
 def test_describe_flips():
     p = _problem("relu", seed=3, hidden=(16,))
-    sweep = page.error_sweep(p)
-    text = page.describe_flips(sweep, page.first_flip_eta(p))
+    sweep = page._error_sweep(p)
+    text = page._describe_flips(sweep, page._first_flip_eta(p))
     assert (
         f"{int((~sweep['smooth']).sum())} of the {len(sweep)}" in text
         and "first sign change" in text
     )
-    smooth = page.error_sweep(_problem("tanh"))
-    assert "no hidden unit" in page.describe_flips(smooth, float("inf"))
+    smooth = page._error_sweep(_problem("tanh"))
+    assert "no hidden unit" in page._describe_flips(smooth, float("inf"))
 
 
 # --- I > 1 ---------------------------------------------------------------------------------
@@ -257,9 +257,9 @@ def test_describe_flips():
 
 def test_inner_steps_error_orders_on_smooth_network():
     p = _problem("tanh")
-    sweep = page.inner_steps_sweep(p, [2, 5])
+    sweep = page._inner_steps_sweep(p, [2, 5])
     assert sorted(sweep["inner_steps"].unique()) == [2, 5]
-    table = page.slope_table(pd.concat([page.error_sweep(p), sweep], ignore_index=True))
+    table = page._slope_table(pd.concat([page._error_sweep(p), sweep], ignore_index=True))
     assert list(table["inner_steps"]) == [1, 2, 5]
     assert list(table.columns) == [
         "inner_steps",
@@ -281,21 +281,21 @@ def test_inner_steps_error_orders_on_smooth_network():
 
 def test_inner_steps_on_relu_network_stay_flip_free():
     p = _problem("relu")
-    sweep = page.inner_steps_sweep(p, [3])
+    sweep = page._inner_steps_sweep(p, [3])
     assert sweep["smooth"].all()
-    assert page.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.05)
-    assert page.fitted_slope(sweep, "one_step_formula_error", smooth_only=True) == pytest.approx(
+    assert page._fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.05)
+    assert page._fitted_slope(sweep, "one_step_formula_error", smooth_only=True) == pytest.approx(
         1.0, abs=0.05
     )
 
 
 def test_long_form_has_quantities_regime_and_labels():
-    sweep = page.error_sweep(_problem("relu"), [1e-3, 1e-2, 0.9])
-    long = page.long_form(sweep)
+    sweep = page._error_sweep(_problem("relu"), [1e-3, 1e-2, 0.9])
+    long = page._long_form(sweep)
     assert len(long) == 6 and long["quantity"].nunique() == 2
     assert set(long["regime"]) == {"flip-free", "ReLU flips"} and set(long["I"]) == {"I = 1"}
-    long = page.long_form(sweep, ["error", "one_step_formula_error", "first_order_error"])
-    assert set(long["quantity"]) == set(page.QUANTITY_LABELS.values())
+    long = page._long_form(sweep, ["error", "one_step_formula_error", "first_order_error"])
+    assert set(long["quantity"]) == set(page._QUANTITY_LABELS.values())
 
 
 def _slopes(slope_1=2.0, slopes_i=(2.0, 2.0), one_step=(1.0, 1.0)):
@@ -309,7 +309,7 @@ def _slopes(slope_1=2.0, slopes_i=(2.0, 2.0), one_step=(1.0, 1.0)):
 
 
 def test_derivation_verdict():
-    v = page.derivation_verdict(_slopes(2.01, (1.98, 2.03), (1.0, 0.97)), dataset="compas")
+    v = page._derivation_verdict(_slopes(2.01, (1.98, 2.03), (1.0, 0.97)), dataset="compas")
     assert v.key == "derivation" and v.verdict == REPRODUCED
     assert (
         "5 of 5" in v.evidence
@@ -317,19 +317,19 @@ def test_derivation_verdict():
         and "compas" in v.evidence
         and "±0.1" in v.evidence
     )
-    assert page.derivation_verdict(_slopes(1.5, (2.0, 2.0), (1.0, 1.0))).verdict == PARTLY
-    assert page.derivation_verdict(_slopes(2.0, (2.0, 2.0), (2.0, 2.0))).verdict == PARTLY
-    assert page.derivation_verdict(_slopes(1.0, (1.0, 1.0), (2.0, 2.0))).verdict == NOT_REPRODUCED
-    assert page.derivation_verdict(_slopes(2.15), tolerance=0.2).verdict == REPRODUCED
+    assert page._derivation_verdict(_slopes(1.5, (2.0, 2.0), (1.0, 1.0))).verdict == PARTLY
+    assert page._derivation_verdict(_slopes(2.0, (2.0, 2.0), (2.0, 2.0))).verdict == PARTLY
+    assert page._derivation_verdict(_slopes(1.0, (1.0, 1.0), (2.0, 2.0))).verdict == NOT_REPRODUCED
+    assert page._derivation_verdict(_slopes(2.15), tolerance=0.2).verdict == REPRODUCED
     with pytest.raises(ValueError, match="slope_tolerance"):
-        page.derivation_verdict(_slopes(), tolerance=0.0)
+        page._derivation_verdict(_slopes(), tolerance=0.0)
 
 
 # --- real datasets -----------------------------------------------------------------------
 
 
 def test_dataset_problem_uses_config1_split():
-    p = page.dataset_problem("german", 0)
+    p = page._dataset_problem("german", 0)
     assert p.dataset == "german" and len(p.y_s) > 0 and len(p.y_q) > 0
     data = cached_split("german", 0)
     assert len(p.y_s) == int(data.a_train.sum()) and len(p.y_s) + len(p.y_q) == len(data.y_train)
@@ -339,11 +339,11 @@ def test_dataset_problem_uses_config1_split():
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_auto_grid_gives_second_order_slope_on_every_dataset(dataset):
     # German flips a ReLU below η = 3e-5: a fixed grid starting at 1e-5 has no flip-free room there
-    p = page.dataset_problem(dataset, 0)
-    sweep = page.error_sweep(p)
-    assert page.fit_rows(sweep).sum() >= 4
-    assert page.fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.02)
-    assert page.fitted_slope(sweep, "first_order_error", smooth_only=True) == pytest.approx(
+    p = page._dataset_problem(dataset, 0)
+    sweep = page._error_sweep(p)
+    assert page._fit_rows(sweep).sum() >= 4
+    assert page._fitted_slope(sweep, smooth_only=True) == pytest.approx(2.0, abs=0.02)
+    assert page._fitted_slope(sweep, "first_order_error", smooth_only=True) == pytest.approx(
         1.0, abs=0.02
     )
 
@@ -366,14 +366,17 @@ def test_gradient_cosine():
 
 @pytest.fixture(scope="module")
 def german_curves():
-    return page.alignment_curves("german", epochs=4)
+    return page._alignment_curves("german", epochs=4)
 
 
 def test_alignment_curves_shape_and_shared_start(german_curves):
     c = german_curves
     assert list(c.columns) == ["dataset", "method", "epoch", "cosine"]
     assert len(c) == 2 * 5 and set(c["method"]) == {"erm", "faalgrad"}
-    assert page.METHOD_LABELS == {"erm": "ERM", "faalgrad": "FaAlGrad"}  # the labels the page shows
+    assert page._METHOD_LABELS == {
+        "erm": "ERM",
+        "faalgrad": "FaAlGrad",
+    }  # the labels the page shows
     for _, g in c.groupby("method"):
         assert list(g["epoch"]) == [0, 1, 2, 3, 4]
     start = c[c["epoch"] == 0]["cosine"]
@@ -413,8 +416,8 @@ def test_alignment_curves_erm_matches_trained_model(german_curves):
 
 
 def test_alignment_curves_deterministic_and_erm_lr(german_curves):
-    pd.testing.assert_frame_equal(page.alignment_curves("german", epochs=4), german_curves)
-    baseline = page.alignment_curves("german", epochs=4, erm_lr="baseline")
+    pd.testing.assert_frame_equal(page._alignment_curves("german", epochs=4), german_curves)
+    baseline = page._alignment_curves("german", epochs=4, erm_lr="baseline")
     fa = lambda c: c[c["method"] == "faalgrad"].reset_index(drop=True)  # noqa: E731
     erm = lambda c: c[c["method"] == "erm"]["cosine"].to_numpy()  # noqa: E731
     pd.testing.assert_frame_equal(fa(baseline), fa(german_curves))
@@ -441,7 +444,7 @@ def test_alignment_summary_and_verdict():
             "b": {"erm": [0.9, 0.5, 0.5, 0.0, 0.0], "faalgrad": [0.9, 0.1, 0.1, 0.2, 0.2]},
         }
     )
-    summary = page.alignment_summary(curves, last_epochs=2)
+    summary = page._alignment_summary(curves, last_epochs=2)
     assert list(summary["dataset"]) == ["a", "b"]
     a, b = summary.iloc[0], summary.iloc[1]
     assert a["erm_mean"] == pytest.approx(0.0) and a["faalgrad_mean"] == pytest.approx(0.3)
@@ -452,11 +455,11 @@ def test_alignment_summary_and_verdict():
         and b["faalgrad_last"] == pytest.approx(0.2)
         and not b["holds"]
     )
-    verdict = page.alignment_verdict(summary, last_epochs=2)
+    verdict = page._alignment_verdict(summary, last_epochs=2)
     assert verdict.key == "alignment" and verdict.verdict == PARTLY
     assert "1 of 2" in verdict.evidence and "a 0.300 vs 0.000" in verdict.evidence
-    assert page.alignment_verdict(summary.iloc[:1]).verdict == REPRODUCED
-    assert page.alignment_verdict(summary.iloc[1:]).verdict == NOT_REPRODUCED
+    assert page._alignment_verdict(summary.iloc[:1]).verdict == REPRODUCED
+    assert page._alignment_verdict(summary.iloc[1:]).verdict == NOT_REPRODUCED
 
 
 # --- parameters --------------------------------------------------------------------------
@@ -482,10 +485,10 @@ def test_notebook_defaults_pass():
         "communities",
         "german",
     ) and params.inner_steps == (2, 5, 10)
-    fixed = page.Params(etas=list(page.DEFAULT_ETAS), split="config2", erm_lr="baseline")
-    assert fixed.etas == page.DEFAULT_ETAS
+    fixed = page.Params(etas=list(page._DEFAULT_ETAS), split="config2", erm_lr="baseline")
+    assert fixed.etas == page._DEFAULT_ETAS
     page.Params(
-        dataset="compas", seed=0, split="config1", etas=list(page.DEFAULT_ETAS)
+        dataset="compas", seed=0, split="config1", etas=list(page._DEFAULT_ETAS)
     )  # tests/book's defaults
 
 
@@ -530,17 +533,18 @@ def test_bad_parameters_name_parameter_and_choices(kwargs, names):
 # --- the page protocol -------------------------------------------------------------------
 
 
-def test_tables_glue_values_and_verdicts_cover_the_page():
+def test_compute_glue_values_and_verdicts_cover_the_page():
     import re
     from pathlib import Path
 
     params = page.Params(
         dataset="german", inner_steps=[2], datasets=["german"], epochs=4, last_epochs=2
     )
-    tables = page.tables(params)
-    assert list(tables["curves"]["method"].unique()) == ["ERM", "FaAlGrad"]
-    assert list(tables["slopes"]["inner_steps"]) == [1, 2] and len(tables["summary_table"]) == 1
-    values = page.glue_values(tables)
+    assert page.specs(params) == []  # no grid: the page computes and trains by itself
+    result = page.compute(params, pd.DataFrame())
+    assert list(result["curves"]["method"].unique()) == ["ERM", "FaAlGrad"]
+    assert list(result["slopes"]["inner_steps"]) == [1, 2] and len(result["summary_table"]) == 1
+    values = page.glue_values(result)
     assert all(isinstance(v, str) for v in values.values())
     assert (
         values["dataset"] == "german"
@@ -548,9 +552,9 @@ def test_tables_glue_values_and_verdicts_cover_the_page():
         and values["epochs"] == "4"
     )
     assert values["n_params"] == str(
-        sum(p.numel() for p in page.dataset_problem("german").params.values())
+        sum(p.numel() for p in page._dataset_problem("german").params.values())
     )
-    verdicts = page.verdicts(tables)
+    verdicts = page.verdicts(result)
     assert [v.key for v in verdicts] == ["derivation", "alignment"]
     assert "on german" in verdicts[0].evidence and "(last 2:" in verdicts[1].evidence
     # every name the page's prose quotes is glued
