@@ -1,5 +1,6 @@
-"""Is FaAlGrad's DP gain produced by its inner step on X_s (gradient alignment), by training on X_q alone, or by
-stopping early? Arms on the same splits and seeds, per-epoch trajectories and DP at equal validation accuracy.
+"""Is FaAlGrad's DP gain produced by its inner step on X_s (gradient alignment), by training on X_q
+alone, or by stopping early? Arms on the same splits and seeds, per-epoch trajectories and DP at
+equal validation accuracy.
 Page: ``book/mechanism.ipynb`` ("Where the fairness comes from").
 """
 
@@ -24,7 +25,7 @@ from faalgrad.runs import (
     run_grid,
 )
 from faalgrad.splits import support_query
-from faalgrad.studies import claims, stats
+from faalgrad.studies import PageResult, claims, stats
 from faalgrad.studies._common import DATASET_LABELS, number
 from faalgrad.train import (
     as_tensor,
@@ -37,31 +38,11 @@ from faalgrad.train import (
 )
 from faalgrad.validation import check_datasets, check_int, check_n_jobs, check_seeds
 
-__all__ = [
-    "ARMS",
-    "ARM_OVERRIDES",
-    "CONTROLS",
-    "MECHANISM_SPLITS",
-    "Params",
-    "REFERENCES",
-    "THRESHOLD_GRID",
-    "VERDICT_CONTROLS",
-    "arm_specs",
-    "closest_index",
-    "compute",
-    "equal_accuracy",
-    "glue_values",
-    "mechanism_verdict",
-    "paired_table",
-    "specs",
-    "stopped_specs",
-    "tables",
-    "verdicts",
-]
+__all__ = ["Params", "compute", "glue_values", "specs", "verdicts"]
 
 _FA = METHODS["faalgrad"].label
 #: Display label of each arm key, (a) to (e).
-ARMS = {
+_ARMS = {
     "faalgrad": f"(a) {_FA}",
     "no_alignment": "(b) inner lr 0",
     "first_order": "(c) first order",
@@ -69,26 +50,26 @@ ARMS = {
     "erm": f"(e) {METHODS['erm'].label}",
 }
 #: The settings each FaAlGrad arm changes in the dataset's FaAlGrad preset.
-ARM_OVERRIDES = {
+_ARM_OVERRIDES = {
     "faalgrad": {},
     "no_alignment": {"inner_lr": 0.0},
     "first_order": {"first_order": True},
 }
 #: The arms FaAlGrad is compared with, and the two the verdict needs it to beat.
-CONTROLS: tuple[str, ...] = ("no_alignment", "first_order", "stopped_erm", "erm")
-VERDICT_CONTROLS: tuple[str, ...] = ("no_alignment", "stopped_erm")
-MECHANISM_SPLITS: tuple[str, ...] = ("config1", "config2")
+_CONTROLS: tuple[str, ...] = ("no_alignment", "first_order", "stopped_erm", "erm")
+_VERDICT_CONTROLS: tuple[str, ...] = ("no_alignment", "stopped_erm")
+_MECHANISM_SPLITS: tuple[str, ...] = ("config1", "config2")
 #: Protected-group thresholds of the baseline MLP's sweep (the unprotected group keeps 0.5).
-THRESHOLD_GRID: tuple[float, ...] = tuple(round(0.01 * k, 2) for k in range(101))
+_THRESHOLD_GRID: tuple[float, ...] = tuple(round(0.01 * k, 2) for k in range(101))
 #: The references of the equal-accuracy comparison and their display labels.
-REFERENCES = {
+_REFERENCES = {
     "erm_trajectory": "ERM trajectory (same seed)",
     "threshold_sweep": f"{METHODS['erm'].label} threshold sweep",
 }
 _LABELS = {
-    "arm": ARMS,
+    "arm": _ARMS,
     "metric": {"dp_diff": "DP difference", "accuracy": "accuracy (points)"},
-    "reference": REFERENCES,
+    "reference": _REFERENCES,
 }
 _METRICS = (
     ("accuracy", 100, "acc"),
@@ -100,8 +81,9 @@ _METRICS = (
 
 @dataclass(frozen=True)
 class Params:
-    """``datasets``, ``seeds`` (0..seeds-1), ``trajectory_seeds`` (the first seeds traced), ``trajectory_epochs``,
-    ``n_jobs`` and ``max_epochs`` (a cap on every arm's epochs, for quick checks; None: the presets')."""
+    """``datasets``, ``seeds`` (0..seeds-1), ``trajectory_seeds`` (the first seeds traced),
+    ``trajectory_epochs``, ``n_jobs`` and ``max_epochs`` (a cap on every arm's epochs, for quick
+    checks; None: the presets')."""
 
     datasets: tuple[str, ...] = ("compas", "german", "communities")
     seeds: int = 10
@@ -131,7 +113,7 @@ class Params:
         return {} if self.max_epochs is None else {"max_epochs": self.max_epochs}
 
 
-def arm_specs(params: Params) -> dict[str, list[RunSpec]]:
+def _arm_specs(params: Params) -> dict[str, list[RunSpec]]:
     """The runs of arms (a), (b), (c) and (e), keyed by arm, on the same datasets, splits and seeds.
 
     Parameters
@@ -141,16 +123,17 @@ def arm_specs(params: Params) -> dict[str, list[RunSpec]]:
     Returns
     -------
     dict of str to list of RunSpec
-        FaAlGrad arms: one run per (dataset, split, seed); the baseline MLP: one per (dataset, seed).
+        FaAlGrad arms: one run per (dataset, split, seed); the baseline MLP: one per (dataset,
+        seed).
     """
     out = {
         arm: [
             RunSpec(d, "faalgrad", split=split, seed=s, overrides={**extra, **params.cap()})
             for d in params.datasets
-            for split in MECHANISM_SPLITS
+            for split in _MECHANISM_SPLITS
             for s in range(params.seeds)
         ]
-        for arm, extra in ARM_OVERRIDES.items()
+        for arm, extra in _ARM_OVERRIDES.items()
     }
     out["erm"] = [
         RunSpec(d, "erm", seed=s, overrides=params.cap())
@@ -161,7 +144,8 @@ def arm_specs(params: Params) -> dict[str, list[RunSpec]]:
 
 
 def specs(params: Params) -> list[RunSpec]:
-    """Every run of :func:`arm_specs`, arm after arm (arm (d) needs their rows: :func:`stopped_specs`).
+    """Every run of :func:`_arm_specs`, arm after arm (arm (d) needs their rows:
+    :func:`_stopped_specs`).
 
     Parameters
     ----------
@@ -171,12 +155,12 @@ def specs(params: Params) -> list[RunSpec]:
     -------
     list of RunSpec
     """
-    return [spec for group in arm_specs(params).values() for spec in group]
+    return [spec for group in _arm_specs(params).values() for spec in group]
 
 
-def stopped_specs(rows: pd.DataFrame) -> list[RunSpec]:
-    """Arm (d): ERM on the whole training split with FaAlGrad's optimiser and outer lr, for the selected
-    epoch count of each FaAlGrad run (``best_epoch + 1`` epochs, no early stop before it).
+def _stopped_specs(rows: pd.DataFrame) -> list[RunSpec]:
+    """Arm (d): ERM on the whole training split with FaAlGrad's optimiser and outer lr, for the
+    selected epoch count of each FaAlGrad run (``best_epoch + 1`` epochs, no early stop before it).
 
     Parameters
     ----------
@@ -203,8 +187,9 @@ def stopped_specs(rows: pd.DataFrame) -> list[RunSpec]:
     ]
 
 
-def closest_index(values, target: float, prefer=None) -> int:
-    """Index of the value closest to ``target``; ties go to the smallest ``prefer`` (default: the first).
+def _closest_index(values, target: float, prefer=None) -> int:
+    """Index of the value closest to ``target``; ties go to the smallest ``prefer`` (default: the
+    first).
 
     Parameters
     ----------
@@ -229,7 +214,8 @@ def closest_index(values, target: float, prefer=None) -> int:
 
 
 def _point(data, scores_val, scores_test, threshold: float = 0.5) -> dict:
-    """Validation and test metrics of one scored model: ``val_accuracy``, ``val_dp_diff``, ``accuracy``, ``dp_diff``."""
+    """Validation and test metrics of one scored model: ``val_accuracy``, ``val_dp_diff``,
+    ``accuracy``, ``dp_diff``."""
     val, test = (
         evaluate(y, predict_with_threshold(p, a, threshold), a)
         for p, y, a in (
@@ -245,14 +231,15 @@ def _point(data, scores_val, scores_test, threshold: float = 0.5) -> dict:
 
 
 def _probe(dataset: str, seed: int, targets: dict[str, float], params: Params, trace: bool):
-    """One (dataset, seed): ERM's trajectory and the equal-accuracy matches of FaAlGrad's ``targets`` (validation
-    accuracy per split); with ``trace``, FaAlGrad's trajectories and the gradient cosines too."""
+    """One (dataset, seed): ERM's trajectory and the equal-accuracy matches of FaAlGrad's
+    ``targets`` (validation accuracy per split); with ``trace``, FaAlGrad's trajectories and the
+    gradient cosines too."""
     data, epochs = cached_split(dataset, seed), params.trajectory_epochs
     fa_cfg = faalgrad_config(dataset, max_epochs=epochs, patience=epochs)
     erm_cfg = erm_config(dataset, max_epochs=epochs, patience=epochs, outer_lr=fa_cfg.outer_lr)
     sets = {
         s: support_query(data.y_train, data.a_train, s, dataset=dataset, seed=seed)
-        for s in MECHANISM_SPLITS
+        for s in _MECHANISM_SPLITS
     }
     tensors = {
         s: [as_tensor(a[idx]) for idx in sq for a in (data.X_train, data.y_train)]
@@ -295,7 +282,7 @@ def _probe(dataset: str, seed: int, targets: dict[str, float], params: Params, t
 
     with single_thread():
         init = {k: v.detach() for k, v in model.named_parameters()}
-        record("erm", MECHANISM_SPLITS, False)(-1, init)
+        record("erm", _MECHANISM_SPLITS, False)(-1, init)
         train_erm(
             data.X_train,
             data.y_train,
@@ -303,9 +290,9 @@ def _probe(dataset: str, seed: int, targets: dict[str, float], params: Params, t
             data.y_val,
             erm_cfg,
             seed,
-            callback=record("erm", MECHANISM_SPLITS, True),
+            callback=record("erm", _MECHANISM_SPLITS, True),
         )
-        for s in MECHANISM_SPLITS if trace else ():
+        for s in _MECHANISM_SPLITS if trace else ():
             record("faalgrad", (s,), False)(-1, init)
             (support, query), X, y = sets[s], data.X_train, data.y_train
             train_faalgrad(
@@ -329,13 +316,13 @@ def _probe(dataset: str, seed: int, targets: dict[str, float], params: Params, t
     ]
     sweep_acc = [
         np.mean(predict_with_threshold(base_val, data.a_val, t) == data.y_val)
-        for t in THRESHOLD_GRID
+        for t in _THRESHOLD_GRID
     ]
     matches = []
     for s, target in targets.items():
-        e = closest_index(epoch_acc, target)
-        t = THRESHOLD_GRID[
-            closest_index(sweep_acc, target, prefer=[abs(t - 0.5) for t in THRESHOLD_GRID])
+        e = _closest_index(epoch_acc, target)
+        t = _THRESHOLD_GRID[
+            _closest_index(sweep_acc, target, prefer=[abs(t - 0.5) for t in _THRESHOLD_GRID])
         ]
         for reference, matched, point in (
             ("erm_trajectory", e + 1, _point(data, *scores[e])),
@@ -354,31 +341,28 @@ def _probe(dataset: str, seed: int, targets: dict[str, float], params: Params, t
     return pd.DataFrame(curves), pd.DataFrame(matches)
 
 
-def compute(params: Params, *, progress: bool = False) -> dict[str, pd.DataFrame]:
-    """Run the page: arms (a), (b), (c), (e), then (d) from (a)'s rows, then one probe per (dataset, seed).
+def _check_rows(rows: pd.DataFrame, specs: list[RunSpec]) -> None:
+    """A ``ValueError`` unless ``rows`` are the run rows of ``specs``, one per spec, in order."""
+    expected = [
+        (s.dataset, s.method, s.seed, ",".join(f"{k}={v}" for k, v in s.overrides)) for s in specs
+    ]
+    columns = ["dataset", "method", "seed", "overrides"]
+    lined_up = (
+        len(rows) == len(specs)
+        and set(columns) <= set(rows.columns)
+        and list(rows[columns].itertuples(index=False, name=None)) == expected
+    )
+    if not lined_up:
+        raise ValueError(
+            f"rows must be the {len(specs)} rows of run_grid(specs(params)), one per spec in the "
+            f"specs' order; got {len(rows)} rows that do not match"
+        )
 
-    Parameters
-    ----------
-    params : Params
-    progress : bool
-        Show the run grids' progress bars.
 
-    Returns
-    -------
-    dict of str to pandas.DataFrame
-        ``rows`` (run rows with an ``arm`` key; ``split`` is missing for the baseline MLP, shared by both
-        configs), ``curves`` (per-epoch validation accuracy, DP difference and gradient cosine of ERM and
-        FaAlGrad on the first ``trajectory_seeds`` seeds; epoch 0 = initialisation) and ``matches`` (the
-        equal-accuracy references of every FaAlGrad run, with validation and test accuracy and DP).
-    """
-    groups = arm_specs(params)
-    rows = run_grid(specs(params), n_jobs=params.n_jobs, progress=progress)
-    rows["arm"] = [arm for arm, group in groups.items() for _ in group]
-    fa = rows[rows["arm"] == "faalgrad"]
-    stopped = run_grid(stopped_specs(fa), n_jobs=params.n_jobs, progress=progress)
-    stopped["split"], stopped["arm"] = fa["split"].to_numpy(), "stopped_erm"
-    rows = pd.concat([rows, stopped], ignore_index=True)
-    rows["split"] = rows["split"].where(rows["arm"] != "erm", None)
+def _probes(params: Params, fa: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One :func:`_probe` per (dataset, seed), the traced seeds first, on ``params.n_jobs``
+    workers; ``fa`` holds arm (a)'s rows (its validation accuracy per split is the target).
+    Returns the trajectories and the equal-accuracy matches, stacked."""
     jobs = [
         (
             d,
@@ -395,11 +379,50 @@ def compute(params: Params, *, progress: bool = False) -> dict[str, pd.DataFrame
         for d, s, t in sorted(jobs, key=lambda job: job[1] >= params.trajectory_seeds)
     )
     curves, matches = (pd.concat([part[i] for part in out], ignore_index=True) for i in (0, 1))
-    return {"rows": rows, "curves": curves, "matches": matches}
+    return curves, matches
+
+
+def compute(params: Params, rows: pd.DataFrame) -> PageResult:
+    """Everything the page shows, from the rows of arms (a), (b), (c) and (e).
+
+    Runs arm (d) from (a)'s rows (:func:`_stopped_specs`), then one probe per (dataset, seed)
+    (:func:`_probe`: the trajectories and the equal-accuracy references), then the tables.
+
+    Parameters
+    ----------
+    params : Params
+    rows : pandas.DataFrame
+        The rows of ``run_grid(specs(params))``: one per spec, in the specs' order (checked).
+
+    Returns
+    -------
+    dict
+        ``trajectories`` (per-epoch validation accuracy, DP difference and gradient cosine of
+        ERM and FaAlGrad on the first ``trajectory_seeds`` seeds; epoch 0 = initialisation),
+        ``matches`` (the equal-accuracy references of every FaAlGrad run, with validation and
+        test accuracy and DP) and the tables of :func:`_tables`, among them ``rows`` (every
+        run row with an ``arm`` key; ``split`` is missing for the baseline MLP, shared by both
+        configs).
+    """
+    groups = _arm_specs(params)
+    _check_rows(rows, [spec for group in groups.values() for spec in group])
+    rows = rows.assign(arm=[arm for arm, group in groups.items() for _ in group])
+    fa = rows[rows["arm"] == "faalgrad"]
+    stopped = run_grid(_stopped_specs(fa), n_jobs=params.n_jobs, progress=False)
+    stopped["split"], stopped["arm"] = fa["split"].to_numpy(), "stopped_erm"
+    rows = pd.concat([rows, stopped], ignore_index=True)
+    rows["split"] = rows["split"].where(rows["arm"] != "erm", None)
+    curves, matches = _probes(params, fa)
+    return {
+        "trajectories": curves,
+        "matches": matches,
+        **_tables(rows, curves, matches, params),
+    }
 
 
 def _signed(value, digits: int = 3, scale: float = 1.0) -> str:
-    """``scale * value`` with a sign and ``digits`` decimals (a value rounding to zero prints as ``+0.000``)."""
+    """``scale * value`` with a sign and ``digits`` decimals (a value rounding to zero prints as
+    ``+0.000``)."""
     return number(round(scale * value, digits) + 0.0, digits, sign=True)
 
 
@@ -409,29 +432,30 @@ def _ci(row, digits: int = 3, scale: float = 1.0) -> str:
     return f"{_signed(row['mean'], digits, scale)} [{low}, {high}]"
 
 
-def paired_table(
+def _paired_table(
     rows: pd.DataFrame, metrics: tuple[str, ...] = ("dp_diff", "accuracy")
 ) -> pd.DataFrame:
-    """Paired differences FaAlGrad − arm per cell (dataset × config), by seed, Holm-corrected over the cells.
+    """Paired differences FaAlGrad − arm per cell (dataset × config), by seed, Holm-corrected over
+    the cells.
 
     Parameters
     ----------
     rows : pandas.DataFrame
-        Rows with ``arm``, ``dataset``, ``split`` (missing for an arm shared by both configs), ``seed``
-        and the ``metrics``.
+        Rows with ``arm``, ``dataset``, ``split`` (missing for an arm shared by both configs),
+        ``seed`` and the ``metrics``.
     metrics : tuple of str
         The compared columns.
 
     Returns
     -------
     pandas.DataFrame
-        One row per (control ``arm``, ``metric``, ``dataset``, ``split``): ``n``, ``mean``, ``low``, ``high``,
-        ``p``, ``p_holm`` (:func:`~faalgrad.studies.stats.paired_cells`, one family per arm and metric) and
-        ``lower`` (``p_holm`` < α and the interval entirely below 0).
+        One row per (control ``arm``, ``metric``, ``dataset``, ``split``): ``n``, ``mean``, ``low``,
+        ``high``, ``p``, ``p_holm`` (:func:`~faalgrad.studies.stats.paired_cells`, one family per
+        arm and metric) and ``lower`` (``p_holm`` < α and the interval entirely below 0).
     """
     shared = rows["split"].isna()  # an arm serving both configs is the control of each
     rows = pd.concat(
-        [rows[~shared], *(rows[shared].assign(split=s) for s in MECHANISM_SPLITS)],
+        [rows[~shared], *(rows[shared].assign(split=s) for s in _MECHANISM_SPLITS)],
         ignore_index=True,
     )
     out = pd.concat(
@@ -439,7 +463,7 @@ def paired_table(
             stats.paired_cells(
                 rows, ["dataset", "split"], m, rows["arm"] == "faalgrad", rows["arm"] == arm
             ).assign(arm=arm, metric=m)
-            for arm in CONTROLS
+            for arm in _CONTROLS
             if (rows["arm"] == arm).any()
             for m in metrics
         ],
@@ -451,8 +475,9 @@ def paired_table(
     ]
 
 
-def equal_accuracy(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
-    """DP difference FaAlGrad − reference at equal validation accuracy, per cell, on validation and test.
+def _equal_accuracy(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
+    """DP difference FaAlGrad − reference at equal validation accuracy, per cell, on validation and
+    test.
 
     Parameters
     ----------
@@ -464,9 +489,9 @@ def equal_accuracy(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per (``reference``, ``evaluated``: "validation" or "test", ``dataset``, ``split``) with the
-        paired difference (``n`` ... ``p_holm``, Holm over the cells of one reference and split) and the
-        mean accuracy gap FaAlGrad − reference on the validation split (``acc_gap``).
+        One row per (``reference``, ``evaluated``: "validation" or "test", ``dataset``, ``split``)
+        with the paired difference (``n`` ... ``p_holm``, Holm over the cells of one reference and
+        split) and the mean accuracy gap FaAlGrad − reference on the validation split (``acc_gap``).
     """
     fa, parts = rows[rows["arm"] == "faalgrad"].assign(role="faalgrad"), []
     for reference, ref in matches.groupby("reference", sort=False):
@@ -511,38 +536,43 @@ def equal_accuracy(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
     ]
 
 
-def mechanism_verdict(paired: pd.DataFrame) -> claims.Verdict:
-    """The "alignment_mechanism" claim: a cell (dataset × config) holds when FaAlGrad's DP difference is
-    significantly lower (Holm-adjusted p < α, interval below 0) than both arm (b), no alignment, and arm (d),
-    ERM stopped early. All cells: reproduced; some: partly; none: not reproduced.
+def _mechanism_verdict(paired: pd.DataFrame) -> claims.Verdict:
+    """The "alignment_mechanism" claim: a cell (dataset × config) holds when FaAlGrad's DP
+    difference is significantly lower (Holm-adjusted p < α, interval below 0) than both arm (b), no
+    alignment, and arm (d), ERM stopped early. All cells: reproduced; some: partly; none: not
+    reproduced.
 
     Parameters
     ----------
     paired : pandas.DataFrame
-        A :func:`paired_table` with ``dp_diff`` rows for both arms.
+        A :func:`_paired_table` with ``dp_diff`` rows for both arms.
 
     Returns
     -------
     Verdict
     """
-    dp = paired[(paired["metric"] == "dp_diff") & paired["arm"].isin(VERDICT_CONTROLS)]
+    dp = paired[(paired["metric"] == "dp_diff") & paired["arm"].isin(_VERDICT_CONTROLS)]
     wide = dp.pivot(index=["dataset", "split"], columns="arm", values="lower")
-    if wide.empty or any(arm not in wide for arm in VERDICT_CONTROLS):
-        raise ValueError(f"paired table needs dp_diff rows for arms {', '.join(VERDICT_CONTROLS)}")
-    holds = wide[list(VERDICT_CONTROLS)].fillna(False).astype(bool).all(axis=1)
+    if wide.empty or any(arm not in wide for arm in _VERDICT_CONTROLS):
+        raise ValueError(f"paired table needs dp_diff rows for arms {', '.join(_VERDICT_CONTROLS)}")
+    holds = wide[list(_VERDICT_CONTROLS)].fillna(False).astype(bool).all(axis=1)
     text = {
         arm: "; ".join(
             f"{DATASET_LABELS[r['dataset']]} {SPLIT_LABELS[r['split']]} {_ci(r)}"
             for r in dp[dp["arm"] == arm].to_dict("records")
         )
-        for arm in VERDICT_CONTROLS
+        for arm in _VERDICT_CONTROLS
     }
-    counts = {arm: int(wide[arm].fillna(False).astype(bool).sum()) for arm in VERDICT_CONTROLS}
+    counts = {arm: int(wide[arm].fillna(False).astype(bool).sum()) for arm in _VERDICT_CONTROLS}
     evidence = (
-        f"FaAlGrad's test DP difference is significantly below both the no-alignment arm (inner lr 0) and ERM "
-        f"stopped at its selected epoch in {int(holds.sum())} of {len(holds)} cells (dataset × config; below "
-        f"no alignment in {counts['no_alignment']}, below stopped ERM in {counts['stopped_erm']}; paired by seed, "
-        f"Holm-adjusted p < {stats.ALPHA:g}). Mean DP difference FaAlGrad − no alignment [95 % CI]: "
+        "FaAlGrad's test DP difference is significantly below both the no-alignment arm "
+        "(inner lr 0) and ERM "
+        f"stopped at its selected epoch in {int(holds.sum())} of {len(holds)} cells "
+        "(dataset × config; below "
+        f"no alignment in {counts['no_alignment']}, below stopped ERM in "
+        f"{counts['stopped_erm']}; paired by seed, "
+        f"Holm-adjusted p < {stats.ALPHA:g}). Mean DP difference FaAlGrad − no alignment "
+        "[95 % CI]: "
         f"{text['no_alignment']}. FaAlGrad − stopped ERM: {text['stopped_erm']}."
     )
     return claims.Verdict(
@@ -551,7 +581,8 @@ def mechanism_verdict(paired: pd.DataFrame) -> claims.Verdict:
 
 
 def _arm_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Mean ± std per (dataset, config, arm) of test accuracy (%), DP and EOD difference and the selected epoch."""
+    """Mean ± std per (dataset, config, arm) of test accuracy (%), DP and EOD difference and the
+    selected epoch."""
     agg = aggregate(
         rows.assign(epoch=rows["best_epoch"] + 1, split=rows["split"].fillna("both")),
         ["dataset", "split", "arm"],
@@ -559,7 +590,7 @@ def _arm_table(rows: pd.DataFrame) -> pd.DataFrame:
     )
     rank = {
         **{d: i for i, d in enumerate(dict.fromkeys(rows["dataset"]))},
-        **{a: i for i, a in enumerate(ARMS)},
+        **{a: i for i, a in enumerate(_ARMS)},
     }
     agg = agg.sort_values(
         ["dataset", "split", "arm"], key=lambda c: c if c.name == "split" else c.map(rank)
@@ -568,20 +599,21 @@ def _arm_table(rows: pd.DataFrame) -> pd.DataFrame:
         {
             "dataset": agg["dataset"].map(DATASET_LABELS),
             "config": agg["split"].map({**SPLIT_LABELS, "both": "both"}),
-            "arm": agg["arm"].map(ARMS),
+            "arm": agg["arm"].map(_ARMS),
         }
     )
     for m, scale, name in _METRICS:
         out[name] = [
             mean_std(a, b, 0 if m == "epoch" else (1 if scale == 100 else 3), scale)
-            for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])
+            for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"], strict=True)
         ]
     out["seeds"] = agg["n_seeds"].to_numpy()
     return out.reset_index(drop=True)
 
 
 def _display(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """A paired-difference table for display: the ``keys`` labelled, "mean [low, high]", Holm-adjusted p."""
+    """A paired-difference table for display: the ``keys`` labelled, "mean [low, high]",
+    Holm-adjusted p."""
     out = pd.DataFrame({k: table[k].replace(_LABELS.get(k, {})) for k in keys})
     out["dataset"], out["config"] = (
         table["dataset"].map(DATASET_LABELS),
@@ -589,37 +621,42 @@ def _display(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     )
     percent = table["metric"] == "accuracy" if "metric" in table else [False] * len(table)
     out["FaAlGrad − reference [95 % CI]"] = [
-        _ci(r, 1, 100) if pc else _ci(r) for r, pc in zip(table.to_dict("records"), percent)
+        _ci(r, 1, 100) if pc else _ci(r)
+        for r, pc in zip(table.to_dict("records"), percent, strict=True)
     ]
     out["Holm p"] = ["< 0.001" if p < 0.001 else number(p, 3) for p in table["p_holm"]]
     out["seeds"] = table["n"].to_numpy()
     return out
 
 
-def tables(results: dict[str, pd.DataFrame], params: Params) -> dict[str, pd.DataFrame]:
-    """Every table of the page, from :func:`compute`'s results.
+def _tables(
+    rows: pd.DataFrame, curves: pd.DataFrame, matches: pd.DataFrame, params: Params
+) -> dict[str, pd.DataFrame]:
+    """Every table of the page.
 
     Parameters
     ----------
-    results : dict of str to pandas.DataFrame
-        :func:`compute`'s ``rows``, ``curves`` and ``matches``.
+    rows : pandas.DataFrame
+        Every arm's run rows, with an ``arm`` key.
+    curves, matches : pandas.DataFrame
+        The trajectories and the equal-accuracy references of :func:`_probes`.
     params : Params
 
     Returns
     -------
     dict of str to pandas.DataFrame
-        ``arms`` (mean ± std per arm), ``paired`` (:func:`paired_table`) and ``paired_table`` (displayed),
-        ``epochs`` (selected epoch per run of FaAlGrad, arm (b) and the baseline MLP, for the figure),
-        ``curves`` (long form: ``quantity``, ``value``, labelled), ``equal`` (:func:`equal_accuracy`) and
-        ``equal_table`` (displayed), ``setting`` (the parameters the prose quotes).
+        ``rows``, ``arms`` (mean ± std per arm), ``paired`` (:func:`_paired_table`) and
+        ``paired_table`` (displayed), ``epochs`` (selected epoch per run of FaAlGrad, arm (b)
+        and the baseline MLP, for the figure), ``curves`` (long form: ``quantity``,
+        ``value``, labelled), ``equal`` (:func:`_equal_accuracy`) and ``equal_table``
+        (displayed), ``setting`` (the parameters the prose quotes).
     """
-    rows, curves = results["rows"], results["curves"]
-    paired, equal = paired_table(rows), equal_accuracy(rows, results["matches"])
+    paired, equal = _paired_table(rows), _equal_accuracy(rows, matches)
     picked = rows[rows["arm"].isin(["faalgrad", "no_alignment", "erm"])]
     epochs = pd.DataFrame(
         {
             "dataset": picked["dataset"].map(DATASET_LABELS),
-            "arm": picked["arm"].map(ARMS),
+            "arm": picked["arm"].map(_ARMS),
             "config": picked["split"].map(SPLIT_LABELS).fillna("both"),
             "selected epoch": picked["best_epoch"] + 1,
         }
@@ -663,34 +700,35 @@ def _range(values: pd.Series, digits: int = 3) -> str:
 
 
 def _significant(table: pd.DataFrame) -> tuple[str, str]:
-    """How many cells differ significantly below and above 0 (Holm-adjusted p < α, interval off 0)."""
+    """How many cells differ significantly below and above 0 (Holm-adjusted p < α, interval off
+    0)."""
     holm = table["p_holm"] < stats.ALPHA
     return str(int((holm & (table["high"] < 0)).sum())), str(int((holm & (table["low"] > 0)).sum()))
 
 
-def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
+def glue_values(result: PageResult) -> dict[str, str]:
     """The numbers the page's prose quotes, as text.
 
     Parameters
     ----------
-    tables : dict of str to pandas.DataFrame
-        :func:`tables`' output.
+    result : dict
+        :func:`compute`'s output.
 
     Returns
     -------
     dict of str to str
     """
     paired, equal, setting, rows = (
-        tables["paired"],
-        tables["equal"],
-        tables["setting"].iloc[0],
-        tables["rows"],
+        result["paired"],
+        result["equal"],
+        result["setting"].iloc[0],
+        result["rows"],
     )
     dp, acc = (paired[paired["metric"] == m].set_index("arm") for m in ("dp_diff", "accuracy"))
     epoch = rows.groupby("arm")["best_epoch"].median() + 1
     out = {k: str(int(setting[k])) for k in ("seeds", "trajectory_seeds", "trajectory_epochs")}
     out["n_cells"] = str(len(dp.loc[["no_alignment"]]))
-    for arm in CONTROLS:
+    for arm in _CONTROLS:
         d = dp.loc[[arm]]
         out[f"dp_{arm}_lower"], out[f"dp_{arm}_higher"] = _significant(d)
         out.update(
@@ -713,16 +751,16 @@ def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
     return out
 
 
-def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:
-    """The page's claim verdicts: :func:`mechanism_verdict`.
+def verdicts(result: PageResult) -> list[claims.Verdict]:
+    """The page's claim verdicts: :func:`_mechanism_verdict`.
 
     Parameters
     ----------
-    tables : dict of str to pandas.DataFrame
-        :func:`tables`' output.
+    result : dict
+        :func:`compute`'s output.
 
     Returns
     -------
     list of Verdict
     """
-    return [mechanism_verdict(tables["paired"])]
+    return [_mechanism_verdict(result["paired"])]

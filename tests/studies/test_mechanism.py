@@ -1,5 +1,5 @@
-"""The mechanism page (faalgrad.studies.mechanism): its parameters, the arms' run specs, the stopped-ERM
-specs, the verdict rule, the equal-accuracy matching and a small end-to-end run."""
+"""The mechanism page (faalgrad.studies.mechanism): its parameters, the arms' run specs, the
+stopped-ERM specs, the verdict rule, the equal-accuracy matching and a small end-to-end run."""
 
 import re
 from pathlib import Path
@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from faalgrad.presets import faalgrad_config
+from faalgrad.runs import run_grid
 from faalgrad.studies import mechanism as page
 from faalgrad.studies.claims import CLAIMS, NOT_REPRODUCED, PARTLY, REPRODUCED
 
@@ -56,7 +57,7 @@ def test_claim_is_registered_for_this_page():
 
 def test_arm_specs_share_datasets_splits_and_seeds():
     params = page.Params(datasets=["german", "compas"], seeds=3)
-    arms = page.arm_specs(params)
+    arms = page._arm_specs(params)
     assert list(arms) == ["faalgrad", "no_alignment", "first_order", "erm"]
     cells = {
         arm: [(s.dataset, s.split, s.seed) for s in arms[arm]]
@@ -79,7 +80,7 @@ def test_arm_specs_share_datasets_splits_and_seeds():
 
 
 def test_arm_specs_cap_every_arm():
-    arms = page.arm_specs(
+    arms = page._arm_specs(
         page.Params(datasets=["german"], seeds=1, trajectory_seeds=1, max_epochs=4)
     )
     assert all(dict(s.overrides)["max_epochs"] == 4 for group in arms.values() for s in group)
@@ -95,7 +96,7 @@ def test_stopped_specs_from_faalgrad_rows():
             "best_epoch": [4, 0],
         }
     )
-    specs = page.stopped_specs(rows)
+    specs = page._stopped_specs(rows)
     assert [(s.dataset, s.method, s.seed) for s in specs] == [
         ("german", "erm", 3),
         ("compas", "erm", 0),
@@ -122,8 +123,9 @@ def test_stopped_specs_from_faalgrad_rows():
 
 
 def _rows(fa_below_b, fa_below_d, seeds=6):
-    """FaAlGrad, no-alignment and stopped-ERM rows on 2 datasets x 2 configs; the ``*_below`` sets name the cells
-    where FaAlGrad's DP is clearly (0.1) below that arm's, elsewhere equal up to noise."""
+    """FaAlGrad, no-alignment and stopped-ERM rows on 2 datasets x 2 configs; the ``*_below`` sets
+    name the cells where FaAlGrad's DP is clearly (0.1) below that arm's, elsewhere equal up to
+    noise."""
     rng = np.random.default_rng(0)
     rows = []
     for dataset in ("german", "compas"):
@@ -163,14 +165,14 @@ ALL = {(d, c) for d in ("german", "compas") for c in ("config1", "config2")}
     ],
 )
 def test_mechanism_verdict(below_b, below_d, verdict, count):
-    paired = page.paired_table(_rows(below_b, below_d))
-    v = page.mechanism_verdict(paired)
+    paired = page._paired_table(_rows(below_b, below_d))
+    v = page._mechanism_verdict(paired)
     assert v.key == "alignment_mechanism" and v.verdict == verdict
     assert count in v.evidence and "German Credit Config 1" in v.evidence
 
 
 def test_paired_table_lower_needs_holm_and_interval():
-    paired = page.paired_table(_rows(ALL, set()))
+    paired = page._paired_table(_rows(ALL, set()))
     dp = paired[paired["metric"] == "dp_diff"].set_index("arm")
     assert dp.loc["no_alignment", "lower"].all() and not dp.loc["stopped_erm", "lower"].any()
     assert (dp.loc["no_alignment", "high"] < 0).all() and (
@@ -186,7 +188,7 @@ def test_shared_arm_is_the_control_of_both_configs():
         .drop_duplicates(["dataset", "seed"])
         .assign(arm="erm", split=None, dp_diff=0.5)
     )
-    paired = page.paired_table(pd.concat([rows, erm], ignore_index=True))
+    paired = page._paired_table(pd.concat([rows, erm], ignore_index=True))
     base = paired[(paired["arm"] == "erm") & (paired["metric"] == "dp_diff")]
     assert len(base) == 4 and (base["n"] == 6).all() and (base["mean"] < -0.25).all()
 
@@ -194,7 +196,7 @@ def test_shared_arm_is_the_control_of_both_configs():
 def test_verdict_needs_both_controls():
     rows = _rows(ALL, ALL)
     with pytest.raises(ValueError, match="stopped_erm"):
-        page.mechanism_verdict(page.paired_table(rows[rows["arm"] != "stopped_erm"]))
+        page._mechanism_verdict(page._paired_table(rows[rows["arm"] != "stopped_erm"]))
 
 
 # --- equal accuracy -----------------------------------------------------------------------------
@@ -202,13 +204,13 @@ def test_verdict_needs_both_controls():
 
 def test_closest_index_on_a_hand_made_trajectory():
     accuracy = [0.50, 0.62, 0.70, 0.66, 0.70, 0.74]
-    assert page.closest_index(accuracy, 0.69) == 2  # two epochs at 0.70: the earliest
-    assert page.closest_index(accuracy, 0.65) == 3
-    assert page.closest_index(accuracy, 0.99) == 5 and page.closest_index(accuracy, 0.0) == 0
+    assert page._closest_index(accuracy, 0.69) == 2  # two epochs at 0.70: the earliest
+    assert page._closest_index(accuracy, 0.65) == 3
+    assert page._closest_index(accuracy, 0.99) == 5 and page._closest_index(accuracy, 0.0) == 0
     thresholds = [0.3, 0.4, 0.5, 0.6, 0.7]
     sweep = [0.72, 0.70, 0.76, 0.70, 0.68]
-    assert page.closest_index(sweep, 0.70, prefer=[abs(t - 0.5) for t in thresholds]) == 1
-    assert page.closest_index(sweep, 0.70, prefer=[-t for t in thresholds]) == 3
+    assert page._closest_index(sweep, 0.70, prefer=[abs(t - 0.5) for t in thresholds]) == 1
+    assert page._closest_index(sweep, 0.70, prefer=[-t for t in thresholds]) == 3
 
 
 def test_equal_accuracy_pairs_faalgrad_with_its_reference():
@@ -236,7 +238,7 @@ def test_equal_accuracy_pairs_faalgrad_with_its_reference():
         ],
         ignore_index=True,
     )
-    table = page.equal_accuracy(fa, matches).set_index(["reference", "evaluated"])
+    table = page._equal_accuracy(fa, matches).set_index(["reference", "evaluated"])
     assert table.loc[("erm_trajectory", "validation"), "mean"] == pytest.approx(-0.2)
     assert table.loc[("erm_trajectory", "test"), "mean"] == pytest.approx(-0.2)
     assert table.loc[("threshold_sweep", "test"), "mean"] == pytest.approx(0.1)
@@ -257,13 +259,24 @@ def small():
         n_jobs=1,
         max_epochs=5,
     )
-    results = page.compute(params)
-    return params, results, page.tables(results, params)
+    rows = run_grid(page.specs(params), n_jobs=1, progress=False)
+    return params, rows, page.compute(params, rows)
+
+
+def test_compute_needs_the_rows_of_the_specs_in_order(small):
+    params, rows, _ = small
+    with pytest.raises(ValueError, match="run_grid"):
+        page.compute(params, rows.iloc[::-1])  # same rows, another order: arms would not line up
+    with pytest.raises(ValueError, match="run_grid"):
+        page.compute(params, rows.iloc[:-1])
+    with pytest.raises(ValueError, match="run_grid"):
+        page.compute(params, pd.DataFrame())
 
 
 def test_end_to_end_rows(small):
-    _, results, _ = small
-    rows = results["rows"]
+    _, grid_rows, result = small
+    rows = result["rows"]
+    assert "arm" not in grid_rows  # compute does not change the rows it is given
     assert rows.groupby("arm").size().to_dict() == {
         "erm": 2,
         "faalgrad": 4,
@@ -283,19 +296,19 @@ def test_end_to_end_rows(small):
 
 
 def test_end_to_end_curves_and_matches(small):
-    _, results, _ = small
-    curves, matches = results["curves"], results["matches"]
+    _, _, result = small
+    curves, matches = result["trajectories"], result["matches"]
     assert set(curves["seed"]) == {0} and set(curves["epoch"]) == set(range(6))
     assert len(curves) == 6 * (
         2 + 2
     )  # ERM (both configs' cosines) and FaAlGrad per config, epochs 0..5
     start = curves[curves["epoch"] == 0].groupby("split")["val_accuracy"].nunique()
     assert (start == 1).all()  # one shared initialisation
-    assert len(matches) == 2 * 2 * 2 and set(matches["reference"]) == set(page.REFERENCES)
+    assert len(matches) == 2 * 2 * 2 and set(matches["reference"]) == set(page._REFERENCES)
     erm = matches[matches["reference"] == "erm_trajectory"]
     assert erm["matched"].between(1, 5).all()
     sweep = matches[matches["reference"] == "threshold_sweep"]
-    assert sweep["matched"].isin(page.THRESHOLD_GRID).all()
+    assert sweep["matched"].isin(page._THRESHOLD_GRID).all()
     # the matched epoch's validation accuracy is the trajectory's (evaluate) at that epoch
     traced = curves[(curves["method"] == "erm") & (curves["split"] == "config1")].set_index(
         "epoch"
@@ -305,8 +318,8 @@ def test_end_to_end_curves_and_matches(small):
 
 
 def test_end_to_end_tables_glue_and_verdict(small):
-    _, _, tables = small
-    values = page.glue_values(tables)
+    _, _, result = small
+    values = page.glue_values(result)
     assert all(isinstance(v, str) and v for v in values.values())
     assert values["seeds"] == "2" and values["trajectory_seeds"] == "1" and values["n_cells"] == "2"
     quoted = set(re.findall(r"\{glue:text\}`([^`]+)`", NOTEBOOK.read_text()))
@@ -314,10 +327,10 @@ def test_end_to_end_tables_glue_and_verdict(small):
         "claim_alignment_mechanism_verdict",
         "claim_alignment_mechanism_evidence",
     }
-    (verdict,) = page.verdicts(tables)
+    (verdict,) = page.verdicts(result)
     assert verdict.key == "alignment_mechanism" and "of 2 cells" in verdict.evidence
-    assert list(tables["arms"]["arm"][:1]) == [page.ARMS["erm"]] and len(tables["arms"]) == 9
-    assert set(tables["curves"]["quantity"]) == {
+    assert list(result["arms"]["arm"][:1]) == [page._ARMS["erm"]] and len(result["arms"]) == 9
+    assert set(result["curves"]["quantity"]) == {
         "val. accuracy",
         "val. DP difference",
         "cos(∇L_s, ∇L_q)",
