@@ -21,31 +21,26 @@ from faalgrad import baselines, splits
 from faalgrad.datasets import DATASETS
 from faalgrad.nash import nash_config
 from faalgrad.presets import erm_config, faalgrad_config
-from faalgrad.runs import METHODS, SPLIT_LABELS
-from faalgrad.studies import claims
+from faalgrad.runs import METHODS, SPLIT_LABELS, RunSpec
+from faalgrad.studies import PageResult, claims
 from faalgrad.studies._common import number
 
 __all__ = [
-    "DISCREPANCIES",
-    "PACKAGES",
-    "PAGE_ORDER",
     "Params",
     "TIMINGS_FILE",
     "compute",
-    "discrepancies",
-    "execution_times",
     "glue_values",
-    "machine",
-    "package_versions",
-    "read_timings_file",
     "record_timing",
-    "settings_table",
-    "tables",
+    "specs",
     "verdicts",
 ]
 
+#: What the book's build needs from this page: scripts/execute_notebook.py records each
+#: notebook's execution time with these, into the file this page reads.
+_LIBRARY_API = {"TIMINGS_FILE", "record_timing"}
+
 #: Packages whose versions the page lists (distribution names).
-PACKAGES: tuple[str, ...] = (
+_PACKAGES: tuple[str, ...] = (
     "torch",
     "numpy",
     "pandas",
@@ -66,7 +61,7 @@ PACKAGES: tuple[str, ...] = (
 #: Where the notebook execution times are recorded (relative to the project root).
 TIMINGS_FILE = Path("book") / "timings.json"
 #: The pages whose execution times the page lists, in the book's order.
-PAGE_ORDER: tuple[str, ...] = (
+_PAGE_ORDER: tuple[str, ...] = (
     "method_check",
     "table1",
     "diagnosis",
@@ -78,7 +73,7 @@ PAGE_ORDER: tuple[str, ...] = (
 )
 
 #: Paper text versus the authors' public code, and what this book does: (topic, paper, code, here).
-DISCREPANCIES: tuple[tuple[str, str, str, str], ...] = (
+_DISCREPANCIES: tuple[tuple[str, str, str, str], ...] = (
     (
         "Protected attribute as input",
         "excluded from the inputs (5.3)",
@@ -139,7 +134,8 @@ DISCREPANCIES: tuple[tuple[str, str, str, str], ...] = (
 
 @dataclass(frozen=True)
 class Params:
-    """The page's parameter: the timings file written by ``make book`` (relative to the notebook's directory)."""
+    """The page's parameter: the timings file written by ``make book`` (relative to the notebook's
+    directory)."""
 
     timings_file: str = str(Path("..") / TIMINGS_FILE)
 
@@ -147,13 +143,14 @@ class Params:
         object.__setattr__(self, "timings_file", str(self.timings_file))
         if not Path(self.timings_file).is_file():
             raise ValueError(
-                f"timings_file={str(self.timings_file)!r} does not exist; it is written by `make book` "
+                f"timings_file={str(self.timings_file)!r} does not exist; "
+                "it is written by `make book` "
                 f"(default: '../{TIMINGS_FILE.as_posix()}' from the notebook's directory)"
             )
-        read_timings_file(self.timings_file)
+        _read_timings_file(self.timings_file)
 
 
-def settings_table() -> pd.DataFrame:
+def _settings_table() -> pd.DataFrame:
     """Every setting the runs use, read from the code.
 
     Returns
@@ -242,7 +239,8 @@ def settings_table() -> pd.DataFrame:
         (
             f"{config2} query set X_q",
             f"{faalgrad} {config2}",
-            f"the {splits.DIRECTIONS[0]}-stereotypical cells (protected samples without their group's over-represented "
+            f"the {splits.DIRECTIONS[0]}-stereotypical cells (protected samples without "
+            "their group's over-represented "
             "label, unprotected samples with it), label rates of the training split",
             "code",
         ),
@@ -270,7 +268,8 @@ def settings_table() -> pd.DataFrame:
         (
             "Nash batch / epochs / bargaining epochs",
             "Nash and one-stage methods",
-            f"{n.batch_size} (Communities {nash_config('communities').batch_size}) / {n.epochs} / {n.bargain_epochs}",
+            f"{n.batch_size} (Communities {nash_config('communities').batch_size}) / "
+            f"{n.epochs} / {n.bargain_epochs}",
             "Nash authors' code (the Comparisons page may run fewer epochs; it says so)",
         ),
         (
@@ -289,17 +288,17 @@ def settings_table() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["setting", "applies to", "value", "source"])
 
 
-def discrepancies() -> pd.DataFrame:
-    """:data:`DISCREPANCIES` as a table."""
+def _discrepancies() -> pd.DataFrame:
+    """:data:`_DISCREPANCIES` as a table."""
     return pd.DataFrame(
-        list(DISCREPANCIES), columns=["topic", "paper", "authors' code", "this book"]
+        list(_DISCREPANCIES), columns=["topic", "paper", "authors' code", "this book"]
     )
 
 
-def package_versions() -> pd.DataFrame:
-    """Python and the :data:`PACKAGES` versions installed in this environment."""
+def _package_versions() -> pd.DataFrame:
+    """Python and the :data:`_PACKAGES` versions installed in this environment."""
     rows = [("python", platform.python_version())]
-    for name in PACKAGES:
+    for name in _PACKAGES:
         try:
             rows.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
@@ -319,7 +318,7 @@ def record_timing(path: Path, notebook: str, seconds: float) -> None:
     seconds : float
         Its execution time.
     """
-    data = read_timings_file(path)
+    data = _read_timings_file(path)
     data["notebooks"][notebook] = round(float(seconds), 1)
     data["machine"] = {
         "cpus": os.cpu_count(),
@@ -331,7 +330,7 @@ def record_timing(path: Path, notebook: str, seconds: float) -> None:
     os.replace(tmp, path)
 
 
-def read_timings_file(path: Path) -> dict:
+def _read_timings_file(path: Path) -> dict:
     """The timings file as a dict (empty structure when missing)."""
     path = Path(path)
     if not path.exists():
@@ -344,10 +343,10 @@ def read_timings_file(path: Path) -> dict:
 
 
 def _timings(timings: Path | str | dict) -> dict:
-    return timings if isinstance(timings, dict) else read_timings_file(Path(timings))
+    return timings if isinstance(timings, dict) else _read_timings_file(Path(timings))
 
 
-def execution_times(
+def _execution_times(
     timings: Path | str | dict = Path("..") / TIMINGS_FILE, order=None
 ) -> pd.DataFrame:
     """Seconds per notebook from the last ``make book``.
@@ -362,7 +361,8 @@ def execution_times(
     Returns
     -------
     pandas.DataFrame
-        ``notebook`` and ``seconds``, one row per notebook in ``order`` that was timed, then ``total``.
+        ``notebook`` and ``seconds``, one row per notebook in ``order`` that was timed, then
+        ``total``.
     """
     times = _timings(timings)["notebooks"]
     names = [n for n in (order or sorted(times)) if n in times]
@@ -373,51 +373,56 @@ def execution_times(
     return pd.concat([out, total], ignore_index=True)
 
 
-def machine(timings: Path | str | dict = Path("..") / TIMINGS_FILE) -> dict:
-    """Machine facts recorded with the timings (``cpus``, ``platform``, ``python``); ``timings`` as in
-    :func:`execution_times`."""
+def _machine(timings: Path | str | dict = Path("..") / TIMINGS_FILE) -> dict:
+    """Machine facts recorded with the timings (``cpus``, ``platform``, ``python``); ``timings`` as
+    in :func:`_execution_times`."""
     return _timings(timings)["machine"]
 
 
-def compute(params: Params) -> dict:
-    """The contents of the page's timings file (``notebooks``: seconds per notebook; ``machine``)."""
-    return read_timings_file(params.timings_file)
+def specs(params: Params) -> list[RunSpec]:
+    """No grid runs: the page reads settings, versions and timings, and trains nothing."""
+    return []
 
 
-def tables(timings: dict, params: Params) -> dict[str, pd.DataFrame]:
-    """Every table of the page.
+def compute(params: Params, rows: pd.DataFrame) -> PageResult:
+    """Every table of the page, from the code, this environment and the timings file.
+
+    The page trains through no grid (:func:`specs` is empty), and ``rows`` is ignored.
 
     Parameters
     ----------
-    timings : dict
-        :func:`compute`'s output.
     params : Params
+    rows : pandas.DataFrame
+        The rows of ``run_grid(specs(params))`` (none); ignored.
 
     Returns
     -------
     dict of pandas.DataFrame
-        ``settings`` (:func:`settings_table`), ``discrepancies``, ``versions`` (:func:`package_versions`),
-        ``times`` (:func:`execution_times` in :data:`PAGE_ORDER`) and ``machine`` (one row).
+        ``settings`` (:func:`_settings_table`), ``discrepancies``, ``versions``
+        (:func:`_package_versions`), ``times`` (:func:`_execution_times` in
+        :data:`_PAGE_ORDER`) and ``machine`` (one row), the last two from
+        ``params.timings_file``.
     """
+    timings = _read_timings_file(params.timings_file)
     return {
-        "settings": settings_table(),
-        "discrepancies": discrepancies(),
-        "versions": package_versions(),
-        "times": execution_times(timings, PAGE_ORDER),
-        "machine": pd.DataFrame([machine(timings)]),
+        "settings": _settings_table(),
+        "discrepancies": _discrepancies(),
+        "versions": _package_versions(),
+        "times": _execution_times(timings, _PAGE_ORDER),
+        "machine": pd.DataFrame([_machine(timings)]),
     }
 
 
-def glue_values(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
+def glue_values(result: PageResult) -> dict[str, str]:
     """The numbers the page's prose quotes, as text: total minutes, CPU count and platform."""
-    facts = tables["machine"].iloc[0]
+    facts = result["machine"].iloc[0]
     return {
-        "total_minutes": number(tables["times"]["seconds"].iloc[-1] / 60, 1),
+        "total_minutes": number(result["times"]["seconds"].iloc[-1] / 60, 1),
         "machine_cpus": str(facts.get("cpus", "–")),
         "machine_platform": str(facts.get("platform", "–")),
     }
 
 
-def verdicts(tables: dict[str, pd.DataFrame]) -> list[claims.Verdict]:
+def verdicts(result: PageResult) -> list[claims.Verdict]:
     """The page decides no claim of the paper: no verdicts."""
     return []

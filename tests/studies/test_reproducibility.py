@@ -3,6 +3,7 @@ file round trip, parameters, tables and glue."""
 
 import json
 
+import pandas as pd
 import pytest
 
 from faalgrad.presets import faalgrad_config
@@ -11,7 +12,7 @@ from faalgrad.studies import reproducibility as rep
 
 
 def test_settings_read_from_the_code():
-    table = rep.settings_table()
+    table = rep._settings_table()
     assert list(table.columns) == ["setting", "applies to", "value", "source"]
     assert table["source"].str.len().min() > 0
     lr = table[(table["setting"] == "inner lr / outer lr") & (table["applies to"] == "german")][
@@ -24,9 +25,9 @@ def test_settings_read_from_the_code():
 
 
 def test_discrepancies_and_versions():
-    d = rep.discrepancies()
-    assert len(d) == len(rep.DISCREPANCIES) and d.notna().all().all()
-    v = rep.package_versions().set_index("package")["version"]
+    d = rep._discrepancies()
+    assert len(d) == len(rep._DISCREPANCIES) and d.notna().all().all()
+    v = rep._package_versions().set_index("package")["version"]
     import torch
 
     assert v["torch"] == torch.__version__.split("+")[0] or v["torch"] == torch.__version__
@@ -38,10 +39,10 @@ def test_timings_round_trip(tmp_path):
     rep.record_timing(path, "table1", 171.26)
     rep.record_timing(path, "ratio", 80.0)
     rep.record_timing(path, "table1", 170.0)  # overwritten, not duplicated
-    times = rep.execution_times(path, order=["table1", "ratio", "absent"])
+    times = rep._execution_times(path, order=["table1", "ratio", "absent"])
     assert list(times["notebook"]) == ["table1", "ratio", "total"]
     assert list(times["seconds"]) == [170.0, 80.0, 250.0]
-    assert rep.machine(path)["cpus"] >= 1
+    assert rep._machine(path)["cpus"] >= 1
     assert not list(tmp_path.glob("*.tmp"))
 
 
@@ -63,10 +64,11 @@ def test_tables_and_glue_values(tmp_path):
     rep.record_timing(path, "table1", 60.0)
     rep.record_timing(path, "not_a_page", 99.0)
     params = rep.Params(timings_file=str(path))
-    tables = rep.tables(rep.compute(params), params)
-    assert set(tables) == {"settings", "discrepancies", "versions", "times", "machine"}
-    assert list(tables["times"]["notebook"]) == ["table1", "shap", "total"]  # in PAGE_ORDER
-    values = rep.glue_values(tables)
+    assert rep.specs(params) == []  # no grid: the page trains nothing
+    result = rep.compute(params, pd.DataFrame())
+    assert set(result) == {"settings", "discrepancies", "versions", "times", "machine"}
+    assert list(result["times"]["notebook"]) == ["table1", "shap", "total"]  # in _PAGE_ORDER
+    values = rep.glue_values(result)
     assert values["total_minutes"] == "1.5"
-    assert values["machine_cpus"] == str(rep.machine(path)["cpus"]) and values["machine_platform"]
-    assert rep.verdicts(tables) == []
+    assert values["machine_cpus"] == str(rep._machine(path)["cpus"]) and values["machine_platform"]
+    assert rep.verdicts(result) == []
