@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,8 @@ DATASET_LABELS = {
     "communities": "Communities & Crime",
     "german": "German Credit",
 }
-#: The paper's table metrics: (column prefix, display scale, display name), for :func:`paper_vs_ours`.
+#: The paper's table metrics: (column prefix, display scale, display name), for
+#: :func:`paper_vs_ours`.
 PAPER_METRICS = (("accuracy", 100, "acc"), ("dp_diff", 1, "DP"), ("eod_diff", 1, "EOD"))
 #: Per band value (True: within the paper's ± spread): symbol, tooltip, background colour.
 BAND_MARKS = {
@@ -48,7 +49,10 @@ BAND_MARKS = {
 
 
 def number(value, digits: int, scale: float = 1.0, sign: bool = False) -> str:
-    """``scale * value`` with ``digits`` decimals (``+`` sign if ``sign``); "–" for a missing value."""
+    """``scale * value`` with ``digits`` decimals (``+`` sign if ``sign``).
+
+    A missing value is shown as "–".
+    """
     if pd.isna(value):
         return "–"
     return f"{scale * value:+.{digits}f}" if sign else f"{scale * value:.{digits}f}"
@@ -84,7 +88,7 @@ def paper_vs_ours(
         out[f"{name} paper"] = [number(v, digits, scale) for v in table[f"{m}_paper"]]
         out[f"{name} ours"] = [
             mean_std(a, b, digits, scale) if good else "infeasible"
-            for a, b, good in zip(table[f"{m}_mean"], table[f"{m}_std"], ok)
+            for a, b, good in zip(table[f"{m}_mean"], table[f"{m}_std"], ok, strict=True)
         ]
         out[f"{name} diff"] = [number(v, digits, scale, sign=True) for v in table[f"{m}_diff"]]
     return out
@@ -104,7 +108,10 @@ def k_of_n(holds) -> str:
 
 
 def in_dataset_order(frame: pd.DataFrame, then: Sequence[str] = ()) -> pd.DataFrame:
-    """``frame`` sorted by dataset (the order of :data:`~faalgrad.datasets.DATASETS`), then ``then`` (stable)."""
+    """``frame`` sorted by dataset, then by ``then`` (stable).
+
+    Datasets come in the order of :data:`~faalgrad.datasets.DATASETS`.
+    """
     frame = frame.assign(_order=frame["dataset"].map({d: i for i, d in enumerate(DATASETS)}))
     return (
         frame.sort_values(["_order", *then], kind="stable")
@@ -124,22 +131,24 @@ def paper_band(
     Parameters
     ----------
     table : pandas.DataFrame
-        Holds the key columns ``on``, ``<metric>_mean`` and ``<metric>_paper`` (as for :func:`paper_vs_ours`).
+        Holds the key columns ``on``, ``<metric>_mean`` and ``<metric>_paper`` (as for
+        :func:`paper_vs_ours`).
     spreads : pandas.DataFrame or None
         The paper's table with the key columns and ``<metric>_spread``, in the unit of the metric
         (e.g. :func:`faalgrad.studies.paper.table1`: accuracy 0.02 is ± 2 points); a missing spread
         column, or None, means the paper reports no spread.
     on : sequence of str, or mapping of str to str
-        The key columns; a mapping ``{column of table: column of spreads}`` where the names differ.
+        The key columns; a mapping ``{column of table: column of spreads}`` where the names
+        differ.
     metrics : sequence of (metric, scale, name)
         As for :func:`paper_vs_ours`; the scale is not used.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed like ``table``, one nullable boolean column ``"<name> ours"`` per metric: True when
-        |mean − paper| ≤ spread, False when outside, NA when the mean, the paper's value or its spread
-        is missing. The ``band`` argument of :func:`styled`.
+        Indexed like ``table``, one nullable boolean column ``"<name> ours"`` per metric:
+        True when |mean − paper| ≤ spread, False when outside, NA when the mean, the paper's
+        value or its spread is missing. The ``band`` argument of :func:`styled`.
     """
     out = pd.DataFrame(index=table.index)
     keys = dict(on) if isinstance(on, Mapping) else {k: k for k in on}
@@ -192,7 +201,7 @@ def _headers(names: Sequence) -> list[tuple[str, str]]:
         prefix, j = words[i][:-1], i + 1
         while prefix and j < len(words):
             common = []
-            for a, b in zip(prefix, words[j][:-1]):
+            for a, b in zip(prefix, words[j][:-1], strict=False):
                 if a != b:
                     break
                 common.append(a)
@@ -234,20 +243,22 @@ def styled(
 ) -> Styler:
     """The book's one table format: ``frame`` as a pandas Styler for the page.
 
-    No index column (a named or multi-level index becomes leading columns, repeated values shown
-    once, with a line where the first one changes); numbers and "mean ± std" cells right-aligned and
-    never wrapped, text left-aligned; "<name> paper", "<name> ours", "<name> diff" (or any columns
-    sharing leading words) grouped under one "<name>" header, with a line between groups; compact
-    font; a table wider than the page scrolls inside its own box.
+    No index column (a named or multi-level index becomes leading columns, repeated values
+    shown once, with a line where the first one changes); numbers and "mean ± std" cells
+    right-aligned and never wrapped, text left-aligned; "<name> paper", "<name> ours",
+    "<name> diff" (or any columns sharing leading words) grouped under one "<name>" header,
+    with a line between groups; compact font; a table wider than the page scrolls inside its
+    own box.
 
     Parameters
     ----------
     frame : pandas.DataFrame
         The table, cells already formatted as text or plain numbers (printed as pandas prints them).
     band : pandas.DataFrame, optional
-        Nullable booleans (:func:`paper_band`) with some of ``frame``'s column names, aligned on its
-        index: True (our mean within the paper's ± spread) gives the cell a green background and "✓",
-        False an orange one and "✗"; NA cells are left unmarked. See :data:`BAND_MARKS`.
+        Nullable booleans (:func:`paper_band`) with some of ``frame``'s column names, aligned on
+        its index: True (our mean within the paper's ± spread) gives the cell a green background
+        and "✓", False an orange one and "✗"; NA cells are left unmarked. See
+        :data:`BAND_MARKS`.
     caption : str, optional
         A caption above the table.
 
@@ -304,8 +315,10 @@ def styled(
     rules = [
         (
             "",
-            "display: block; overflow-x: auto; max-width: 100%; width: max-content; table-layout: auto; "
-            "border-collapse: collapse; border: none; font-size: 0.85em; line-height: 1.35; margin: 0 0 1em 0; "
+            "display: block; overflow-x: auto; max-width: 100%; width: max-content; "
+            "table-layout: auto; "
+            "border-collapse: collapse; border: none; font-size: 0.85em; line-height: 1.35; "
+            "margin: 0 0 1em 0; "
             "font-variant-numeric: tabular-nums",
         ),
         ("caption", "caption-side: top; text-align: left; font-size: 1em; padding: 0 0 0.4em 0"),

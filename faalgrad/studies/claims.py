@@ -116,7 +116,8 @@ class Verdict:
     def badge(self) -> str:
         """The verdict as a coloured badge (sphinx-design's HTML classes), for the scorecard."""
         colour = {REPRODUCED: "success", PARTLY: "warning", NOT_REPRODUCED: "danger"}[self.verdict]
-        return f'<span class="sd-sphinx-override sd-badge sd-bg-{colour} sd-bg-text-{colour}">{self.verdict}</span>'
+        classes = f"sd-sphinx-override sd-badge sd-bg-{colour} sd-bg-text-{colour}"
+        return f'<span class="{classes}">{self.verdict}</span>'
 
     def frame(self) -> pd.DataFrame:
         """One-row table: claim, verdict, evidence."""

@@ -1,4 +1,4 @@
-"""faalgrad.cache: off by default, atomic, keyed by repr and the code fingerprint, each entry
+"""faalgrad.runs.cache: off by default, atomic, keyed by repr and the code fingerprint, each entry
 computed once by processes sharing the directory."""
 
 import multiprocessing

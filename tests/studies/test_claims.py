@@ -31,11 +31,12 @@ def test_summary_is_the_first_sentence_without_its_details():
     long = claims.Verdict(
         "alignment",
         claims.PARTLY,
-        f"Mean cosine of the two gradients over training, FaAlGrad vs ERM: {listing}; higher on 3 of 4 datasets.",
+        f"Mean cosine of the two gradients over training, FaAlGrad vs ERM: {listing}; "
+        "higher on 3 of 4 datasets.",
     )
     assert (
-        long.summary
-        == "Mean cosine of the two gradients over training, FaAlGrad vs ERM: higher on 3 of 4 datasets."
+        long.summary == "Mean cosine of the two gradients over training, FaAlGrad vs ERM: "
+        "higher on 3 of 4 datasets."
     )
     cut = claims.Verdict(
         "ratio",
