@@ -47,6 +47,12 @@ def _cells(rows: pd.DataFrame) -> list[str]:
     ]
 
 
+def _with_blank_keys(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``frame`` with its missing key values as "" (key columns as objects first: a float
+    column with gaps, e.g. ``ratio``, takes the blank without a dtype change)."""
+    return frame.astype({c: object for c in keys}).fillna({c: "" for c in keys})
+
+
 def compare(
     published: pd.DataFrame, rerun: pd.DataFrame, k: float = K_STANDARD_ERRORS
 ) -> list[str]:
@@ -57,11 +63,11 @@ def compare(
     keys = _cells(published)
     metrics = [m for m in METRICS if m in published.columns]
     old = (
-        published.fillna({c: "" for c in keys})
+        _with_blank_keys(published, keys)
         .groupby(keys, dropna=False)[metrics]
         .agg(["mean", "std", "count"])
     )
-    new = rerun.fillna({c: "" for c in keys}).groupby(keys, dropna=False)[metrics].mean()
+    new = _with_blank_keys(rerun, keys).groupby(keys, dropna=False)[metrics].mean()
     problems = (
         [f"cells missing from the re-execution: {len(old.index.difference(new.index))}"]
         if len(old.index.difference(new.index))
