@@ -12,21 +12,56 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from faalgrad.studies.stats import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    OPPOSITE,
+    REPRODUCED_SMALLER,
+)
 from faalgrad.validation import check_choice
 
 __all__ = [
     "CLAIMS",
+    "CONTRADICTED",
+    "INCONCLUSIVE",
     "NOT_REPRODUCED",
+    "OPPOSITE",
     "PARTLY",
     "REPRODUCED",
+    "REPRODUCED_SMALLER",
     "VERDICTS",
     "Verdict",
     "glue_verdict",
+    "outcome_counts",
     "verdict_from_counts",
+    "verdict_on_every_dataset",
 ]
 
-REPRODUCED, PARTLY, NOT_REPRODUCED = "reproduced", "partly reproduced", "not reproduced"
-VERDICTS: tuple[str, ...] = (REPRODUCED, PARTLY, NOT_REPRODUCED)
+REPRODUCED = "reproduced"
+PARTLY = "partly reproduced"
+NOT_REPRODUCED = "not reproduced"
+#: A claim's verdict: decided from its cells' outcomes (:data:`~faalgrad.studies.stats.OUTCOMES`,
+#: "How verdicts are decided" on the scorecard) where a page has moved to them, else from
+#: the count of cells that hold (:func:`verdict_from_counts`).
+VERDICTS: tuple[str, ...] = (
+    REPRODUCED,
+    REPRODUCED_SMALLER,
+    PARTLY,
+    INCONCLUSIVE,
+    CONTRADICTED,
+    OPPOSITE,
+    NOT_REPRODUCED,
+)
+#: sphinx-design's badge colour of each verdict.
+_BADGE_COLOURS = {
+    REPRODUCED: "success",
+    REPRODUCED_SMALLER: "success",
+    PARTLY: "warning",
+    INCONCLUSIVE: "secondary",
+    CONTRADICTED: "danger",
+    OPPOSITE: "danger",
+    NOT_REPRODUCED: "danger",
+}
 #: Longest scorecard summary kept whole (characters).
 SUMMARY_LENGTH = 170
 
@@ -48,10 +83,15 @@ CLAIMS: dict[str, tuple[str, str]] = {
         "The fairness gain comes from gradient alignment (the inner step on X_s), "
         "not from training on X_q alone or from stopping early (the mechanism of section 4.1).",
     ),
-    "fairer_than_baseline": (
+    "lower_dp": (
         "table1",
-        "FaAlGrad lowers the DP and EOD differences with respect to the baseline "
-        "MLP on all four datasets (Table 1).",
+        "FaAlGrad lowers the DP difference with respect to the baseline MLP on all four "
+        "datasets (Table 1).",
+    ),
+    "lower_eod": (
+        "table1",
+        "FaAlGrad lowers the EOD difference with respect to the baseline MLP on all four "
+        "datasets (Table 1).",
     ),
     "ratio": ("ratio", "Moving more protected samples into X_s makes the model fairer (Table 2)."),
     "inner_steps": (
@@ -115,7 +155,7 @@ class Verdict:
     @property
     def badge(self) -> str:
         """The verdict as a coloured badge (sphinx-design's HTML classes), for the scorecard."""
-        colour = {REPRODUCED: "success", PARTLY: "warning", NOT_REPRODUCED: "danger"}[self.verdict]
+        colour = _BADGE_COLOURS[self.verdict]
         classes = f"sd-sphinx-override sd-badge sd-bg-{colour} sd-bg-text-{colour}"
         return f'<span class="{classes}">{self.verdict}</span>'
 
@@ -133,6 +173,56 @@ def verdict_from_counts(n_hold: int, n_total: int) -> str:
     if n_hold == n_total:
         return REPRODUCED
     return PARTLY if n_hold else NOT_REPRODUCED
+
+
+def outcome_counts(outcomes: pd.Series) -> str:
+    """The cells' outcomes counted in words: "9 reproduced (4 smaller than the paper's), 2
+    contradicted, 5 inconclusive of 16"; outcomes no cell has are left out."""
+    counts = outcomes.value_counts()
+    smaller = int(counts.get(REPRODUCED_SMALLER, 0))
+    reproduced = int(counts.get(REPRODUCED, 0)) + smaller
+    parts = []
+    if reproduced:
+        parts.append(
+            f"{reproduced} {REPRODUCED}"
+            + (f" ({smaller} smaller than the paper's)" if smaller else "")
+        )
+    for outcome in (CONTRADICTED, OPPOSITE, INCONCLUSIVE):
+        if counts.get(outcome, 0):
+            parts.append(f"{int(counts[outcome])} {outcome}")
+    return f"{', '.join(parts)} of {len(outcomes)}"
+
+
+def verdict_on_every_dataset(cells: pd.DataFrame) -> str:
+    """The verdict on a claim made "on every dataset", from its cells' outcomes.
+
+    *Contradicted* when on some dataset every cell is contradicted or opposite (the data
+    rule the paper's effect out there); *reproduced* when every dataset has a reproduced
+    cell and no cell is contradicted or opposite (*reproduced, smaller than the paper's*
+    when every reproduced cell is smaller than the paper's effect); *inconclusive*
+    otherwise.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        One row per cell with ``dataset`` and ``outcome``
+        (:func:`~faalgrad.studies.stats.cell_outcomes`).
+
+    Returns
+    -------
+    str
+        One of :data:`VERDICTS`.
+    """
+    if cells.empty:
+        raise ValueError("no cell to decide the claim on")
+    against = cells["outcome"].isin([CONTRADICTED, OPPOSITE])
+    if against.groupby(cells["dataset"]).all().any():
+        return CONTRADICTED
+    found = cells["outcome"].isin([REPRODUCED, REPRODUCED_SMALLER])
+    if found.groupby(cells["dataset"]).any().all() and not against.any():
+        only_smaller = (cells.loc[found, "outcome"] == REPRODUCED_SMALLER).all()
+        return REPRODUCED_SMALLER if only_smaller else REPRODUCED
+    return INCONCLUSIVE
 
 
 def glue_verdict(verdict: Verdict, *, display: bool = True) -> None:

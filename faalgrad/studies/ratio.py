@@ -8,21 +8,20 @@ the trend figure, claim ``swap``). Runs and infeasible cells:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 
-from faalgrad.datasets import DATASETS, load_dataset
+from faalgrad.datasets import DATASETS
 from faalgrad.metrics import aggregate, mean_std
-from faalgrad.runs import METHODS, RunSpec, ablation_specs, cached_split, erm_model
+from faalgrad.runs import METHODS, RunSpec, ablation_specs
 from faalgrad.runs.grids import STUDIES
 from faalgrad.splits import PAPER_RATIOS, format_ratio, parse_ratio
 from faalgrad.studies import PageResult, claims, paper, stats
 from faalgrad.studies._common import in_dataset_order, k_of_n, number, paper_band, paper_vs_ours
-from faalgrad.train import single_thread
+from faalgrad.studies._sweep import BASE_THRESHOLD, sweep_curve, threshold_sweep
 from faalgrad.validation import (
     check_choice,
     check_datasets,
@@ -41,9 +40,6 @@ __all__ = [
     "verdicts",
 ]
 
-#: Protected-group thresholds of the baseline sweep (the unprotected group keeps _BASE_THRESHOLD).
-_SWEEP_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 20))
-_BASE_THRESHOLD = 0.5
 SWEEP_SERIES = f"{METHODS['erm'].label}, threshold sweep"  #: Figure 2's name of the sweep curve.
 _FAIRNESS: dict[str, str] = {
     "dp_diff": "DP",
@@ -209,7 +205,7 @@ def _group_table(
         "ratio",
         _GROUP_METRICS,
     )
-    base = sweep[(sweep["dataset"] == dataset) & np.isclose(sweep["threshold"], _BASE_THRESHOLD)]
+    base = sweep[(sweep["dataset"] == dataset) & np.isclose(sweep["threshold"], BASE_THRESHOLD)]
     if len(base):
         agg = aggregate(base.assign(row="baseline"), ["row"], _GROUP_METRICS).drop(columns="row")
         agg = agg.assign(
@@ -285,96 +281,11 @@ def _format_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     return out.assign(note=[_note(row) for _, row in table.iterrows()]).reset_index(drop=True)
 
 
-def _sweep_scores(
-    scores, y, a, thresholds: Sequence[float] = _SWEEP_THRESHOLDS, base: float = _BASE_THRESHOLD
-) -> pd.DataFrame:
-    """Per protected-group (``a == 1``) threshold, the other group at ``base``, the metrics of
-    :func:`faalgrad.baselines.predict_with_threshold` (fairlearn's, vectorised): ``accuracy``,
-    ``dp_diff``, ``eod_diff``, ``acc_{protected,unprotected}``,
-    ``selection_{protected,unprotected}``."""
-    scores, y, a = (
-        np.asarray(scores, dtype=float),
-        np.asarray(y).astype(int),
-        np.asarray(a).astype(int),
-    )
-    pred = np.where(a == 1, scores >= np.asarray(thresholds, dtype=float)[:, None], scores >= base)
-    correct, group = pred == y, {g: a == g for g in (0, 1)}
-    sel = {g: pred[:, m].mean(axis=1) for g, m in group.items()}
-    tpr = {g: pred[:, m & (y == 1)].mean(axis=1) for g, m in group.items()}
-    fpr = {g: pred[:, m & (y == 0)].mean(axis=1) for g, m in group.items()}
-    return pd.DataFrame(
-        {
-            "threshold": np.asarray(thresholds, dtype=float),
-            "accuracy": correct.mean(axis=1),
-            "dp_diff": np.abs(sel[1] - sel[0]),
-            "eod_diff": np.maximum(np.abs(tpr[1] - tpr[0]), np.abs(fpr[1] - fpr[0])),
-            "acc_protected": correct[:, group[1]].mean(axis=1),
-            "acc_unprotected": correct[:, group[0]].mean(axis=1),
-            "selection_protected": sel[1],
-            "selection_unprotected": sel[0],
-        }
-    )
-
-
-def _sweep_one(dataset: str, seed: int, thresholds: tuple[float, ...]) -> pd.DataFrame:
-    model, data = erm_model(dataset, seed), cached_split(dataset, seed)
-    with single_thread():
-        scores = model.predict_proba(data.X_test)
-    return _sweep_scores(scores, data.y_test, data.a_test, thresholds).assign(
-        dataset=dataset, seed=seed
-    )
-
-
-def _threshold_sweep(
-    datasets: Iterable[str],
-    seeds: int,
-    thresholds: Sequence[float] = _SWEEP_THRESHOLDS,
-    *,
-    n_jobs: int = 1,
-) -> pd.DataFrame:
-    """The baseline MLP's protected-group threshold sweep on the test split (Figure 2's curve).
-
-    Parameters
-    ----------
-    datasets, seeds, n_jobs
-        Dataset names; seeds 0..seeds-1 (each seed's :func:`faalgrad.runs.erm_model`); joblib
-        workers.
-    thresholds : sequence of float
-        The protected group's thresholds; the whole curve is reported, nothing is selected.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per (dataset, seed, threshold) with the columns of :func:`_sweep_scores`.
-    """
-    datasets, seeds, thresholds = (
-        list(datasets),
-        check_seeds(seeds),
-        tuple(float(t) for t in thresholds),
-    )
-    jobs = [(d, s) for d in datasets for s in range(seeds)]
-    by_cost = sorted(jobs, key=lambda job: -len(load_dataset(job[0])))  # largest datasets first
-    frames = dict(
-        zip(
-            by_cost,
-            Parallel(n_jobs=n_jobs)(delayed(_sweep_one)(d, s, thresholds) for d, s in by_cost),
-            strict=True,
-        )
-    )
-    out = pd.concat([frames[job] for job in jobs], ignore_index=True)
-    return out[["dataset", "seed", *out.columns.drop(["dataset", "seed"])]]
-
-
-def _curve(sweep: pd.DataFrame) -> pd.DataFrame:  # mean over the seeds per (dataset, threshold)
-    metrics = [c for c in sweep.columns if c not in ("dataset", "seed", "threshold")]
-    return sweep.groupby(["dataset", "threshold"], sort=False)[metrics].mean().reset_index()
-
-
 def _tradeoff_frame(table: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
     """Figure 2, long form: ``dataset``, ``series`` (:data:`SWEEP_SERIES`, then
     ``"FaAlGrad, I=<I>"``), ``label`` (threshold or X_q:X_s), ``accuracy`` (percent),
     ``dp_diff``; means over the seeds."""
-    curve, ok = _curve(sweep), table[table["feasible"]]
+    curve, ok = sweep_curve(sweep), table[table["feasible"]]
     line = pd.DataFrame(
         {
             "dataset": curve["dataset"],
@@ -401,7 +312,7 @@ def _sweep_comparison(table: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
     """Per feasible cell of DP difference d: ``sweep_accuracy``, the best mean accuracy of a
     threshold whose mean DP difference is at most d (NaN if none), and ``above`` (the cell's
     accuracy exceeds it)."""
-    curve = _curve(sweep)
+    curve = sweep_curve(sweep)
     out = table.loc[
         table["feasible"], ["dataset", "inner_steps", "xq_xs", "accuracy_mean", "dp_diff_mean"]
     ].copy()
@@ -694,7 +605,7 @@ def _sweep_summary(comparison: pd.DataFrame) -> dict[str, str]:
 
 def compute(params: Params, rows: pd.DataFrame) -> PageResult:
     """Every table of the page; the ratio page also runs the baseline's threshold sweep
-    (:func:`_threshold_sweep`, Figure 2's curve) here.
+    (:func:`~faalgrad.studies._sweep.threshold_sweep`, Figure 2's curve) here.
 
     Parameters
     ----------
@@ -736,7 +647,7 @@ def compute(params: Params, rows: pd.DataFrame) -> PageResult:
             "trend": _trend_long(rows),
         }
     out["steps_cases"] = _steps_cases(table, rows=rows[rows["split"] == "ratio"])
-    sweep = _threshold_sweep(params.datasets, params.seeds, n_jobs=params.n_jobs)
+    sweep = threshold_sweep(params.datasets, params.seeds, n_jobs=params.n_jobs)
     groups = _group_table(rows, infeasible, sweep, dataset="compas")
     return {
         **out,

@@ -110,6 +110,7 @@ def paired_cells(
     match_on: Sequence[str] | None = None,
     pair_on: str = "seed",
     confidence: float = 1 - ALPHA,
+    spread: bool = False,
 ) -> pd.DataFrame:
     """Paired differences ``treated - control`` of ``metric`` per cell, Holm-corrected across cells.
 
@@ -130,11 +131,14 @@ def paired_cells(
         The column pairing runs (the seed: methods share their splits per seed).
     confidence : float
         Confidence level of each interval.
+    spread : bool
+        Also give ``sd``, the standard deviation of the paired differences across seeds.
 
     Returns
     -------
     pandas.DataFrame
-        One row per cell: ``n``, ``mean``, ``low``, ``high``, ``p`` and ``p_holm``.
+        One row per cell: ``n``, ``mean``, ``low``, ``high``, ``p`` (and ``sd``) and
+        ``p_holm``.
     """
     t_rows, c_rows = rows[treated], rows[control]
     shared = list(cells if match_on is None else match_on)
@@ -153,9 +157,11 @@ def paired_cells(
                 **paired_difference(
                     pairs[f"{metric}_t"], pairs[f"{metric}_c"], confidence=confidence
                 ),
+                "sd": (pairs[f"{metric}_t"] - pairs[f"{metric}_c"]).std(ddof=1),
             }
         )
-    table = pd.DataFrame(out, columns=[*cells, "n", "mean", "low", "high", "p"])
+    columns = [*cells, "n", "mean", "low", "high", "p", *(["sd"] if spread else [])]
+    table = pd.DataFrame(out, columns=columns)
     table["p_holm"] = holm(table["p"])
     return table
 
@@ -258,7 +264,10 @@ def power(effect: float, sd: float, n: int, *, alpha: float = ALPHA) -> float:
         return 1.0
     noncentrality = abs(effect) * np.sqrt(n) / sd
     critical = stats.t.isf(alpha, n - 1)
-    return float(stats.nct.sf(critical, n - 1, noncentrality))
+    value = float(stats.nct.sf(critical, n - 1, noncentrality))
+    if not np.isfinite(value):  # scipy's series fails for a vanishing seed spread
+        value = 1.0 if noncentrality > critical else 0.0
+    return value
 
 
 def seeds_for_power(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from faalgrad.datasets import DATASETS
@@ -23,11 +24,13 @@ from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
 from faalgrad.splits import DIRECTIONS
 from faalgrad.studies import PageResult, claims, paper, stats
 from faalgrad.studies._common import number, paper_band, paper_vs_ours
+from faalgrad.studies._sweep import best_accuracy_at, threshold_sweep
 from faalgrad.validation import check_choice, check_datasets, check_n_jobs, check_seeds
 
 __all__ = [
     "Params",
     "compute",
+    "forest_figure",
     "format_table",
     "glue_values",
     "specs",
@@ -135,6 +138,13 @@ def format_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     return pd.concat([out, paper_vs_ours(table, _METRICS, digits)], axis=1)
 
 
+def _metric_columns(printable: pd.DataFrame, name: str) -> pd.DataFrame:
+    """One metric's columns of :func:`format_table` (paper, ours, diff) after the row keys:
+    a table narrow enough for the page."""
+    keys = ["dataset", "method", "I"]
+    return printable[keys + [c for c in printable.columns if c.startswith(f"{name} ")]]
+
+
 def _row_label(method: pd.Series, inner_steps: pd.Series) -> pd.Series:
     steps = inner_steps.astype("Int64").astype("string")
     return method.where(steps.isna(), method + " (I=" + steps.fillna("") + ")")
@@ -234,48 +244,170 @@ def _direction_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _baseline_comparison(rows: pd.DataFrame) -> pd.DataFrame:
-    """Each FaAlGrad cell (dataset × Config × I) against the baseline MLP, paired by seed, for
-    DP and EOD difference: mean change, 95 % interval, Holm-adjusted p across all cells and
-    both metrics."""
+#: The claim's metrics, each its own claim and verdict line (lower is fairer).
+_CLAIM_METRICS = {"dp_diff": "lower_dp", "eod_diff": "lower_eod"}
+_CELL_KEYS = ["dataset", "row", "inner_steps"]
+
+
+def _claim_cells(rows: pd.DataFrame, sweep: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each FaAlGrad cell (dataset × Config × I) against the baseline MLP, paired by seed.
+
+    For DP difference, EOD difference and accuracy: the paired difference FaAlGrad −
+    baseline (``n``, ``mean``, ``sd``, 95 % ``low``/``high``) beside the paper's own
+    (``paper_effect``: its FaAlGrad cell minus its baseline). For the two fairness metrics
+    also each cell's ``outcome`` against the paper's effect
+    (:func:`~faalgrad.studies.stats.cell_outcomes`, Holm-corrected over the metric's cells)
+    and ``seeds_for_power``: the seeds a cell needs for 80 % power to find the paper's
+    effect, at Holm's first-step level, given its measured seed spread. With the baseline's
+    threshold ``sweep`` (:func:`~faalgrad.studies._sweep.threshold_sweep`), also the
+    comparison at equal accuracy (:func:`_curve_comparison`): ``curve`` and ``curve_n``,
+    ``curve_mean``, ``curve_low``, ``curve_high``.
+    """
     rows = rows[rows["include_protected"] & (rows["direction"] == DIRECTIONS[0])]
     rows = rows.assign(row=_table_row_key(rows))
-    parts = [
-        stats.paired_cells(
-            rows,
-            ["dataset", "row", "inner_steps"],
-            m,
-            rows["row"].isin(["config1", "config2"]),
-            rows["row"] == "baseline",
-            match_on=["dataset"],
-        ).assign(metric=m)
-        for m in ("dp_diff", "eod_diff")
-    ]
-    table = pd.concat(parts, ignore_index=True)
-    table["p_holm"] = stats.holm(table["p"])
-    table["lower"] = (table["mean"] < 0) & (table["p_holm"] < stats.ALPHA)
+    treated = rows["row"].isin(["config1", "config2"])
+    control = rows["row"] == "baseline"
+    if not treated.any() or not control.any():
+        raise ValueError(
+            "no FaAlGrad cell to compare with the baseline MLP (run the full Table 1 grid)"
+        )
+    reported = paper.table1()
+    reported_base = reported[reported["row"] == "baseline"].set_index("dataset")
+    parts = []
+    for metric in ("dp_diff", "eod_diff", "accuracy"):
+        cells = stats.paired_cells(
+            rows, _CELL_KEYS, metric, treated, control, match_on=["dataset"], spread=True
+        )
+        cells = cells.drop(columns="p_holm").assign(metric=metric)
+        key = cells[_CELL_KEYS].astype({"inner_steps": "Int64"})
+        reported_cells = key.merge(reported, on=_CELL_KEYS, how="left")[metric].to_numpy()
+        base = cells["dataset"].map(reported_base[metric]).to_numpy()
+        cells["paper_effect"] = reported_cells - base
+        if metric in _CLAIM_METRICS:
+            cells = stats.cell_outcomes(cells)
+            level = stats.ALPHA / len(cells)
+            cells["seeds_for_power"] = [
+                stats.seeds_for_power(effect, sd, alpha=level)
+                for effect, sd in zip(cells["paper_effect"], cells["sd"], strict=True)
+            ]
+        parts.append(cells)
+    out = pd.concat(parts, ignore_index=True)
+    if sweep is not None:
+        curve = _curve_comparison(rows, sweep)[
+            [*_CELL_KEYS, "metric", "curve", "n", "mean", "low", "high"]
+        ]
+        curve = curve.rename(columns={c: f"curve_{c}" for c in ("n", "mean", "low", "high")})
+        out = out.merge(curve, on=[*_CELL_KEYS, "metric"], how="left")
+    return out
+
+
+#: The outcomes of the comparison with the baseline's own threshold curve.
+_BEYOND, _INSIDE, _ON_CURVE = "beyond", "inside", "cannot tell"
+
+
+def _curve_comparison(rows: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
+    """Each FaAlGrad cell against the baseline MLP's own trade-off, seed by seed.
+
+    For each seed, FaAlGrad's test accuracy minus the best accuracy of the same seed's
+    baseline threshold whose gap (DP or EOD difference) is no larger than FaAlGrad's
+    (:func:`~faalgrad.studies._sweep.best_accuracy_at`); paired over the seeds, Holm over
+    the metric's cells: ``beyond`` the curve (more accurate at no larger a gap), ``inside``
+    it (moving the baseline's threshold does better) or ``cannot tell``. A seed whose gap
+    no threshold reaches is left out (``n`` counts the seeds used).
+    """
+    rows = rows[rows["include_protected"] & (rows["direction"] == DIRECTIONS[0])]
+    points = rows[rows["method"] == "faalgrad"].assign(row=lambda r: r["split"])
+    out = []
+    for metric in _CLAIM_METRICS:
+        best = best_accuracy_at(points, sweep, metric)
+        cells = []
+        for key, group in points.assign(best=best).groupby(_CELL_KEYS, sort=False):
+            diff = stats.paired_difference(group["accuracy"], group["best"])
+            cells.append({**dict(zip(_CELL_KEYS, key, strict=True)), "metric": metric, **diff})
+        table = pd.DataFrame(cells)
+        table["p_holm"] = stats.holm(table["p"])
+        significant = table["p_holm"] <= stats.ALPHA
+        table["curve"] = np.select(
+            [significant & (table["mean"] > 0), significant & (table["mean"] < 0)],
+            [_BEYOND, _INSIDE],
+            default=_ON_CURVE,
+        )
+        out.append(table)
+    return pd.concat(out, ignore_index=True)
+
+
+def _interval(mean: float, low: float, high: float, scale: float = 1.0, digits: int = 2) -> str:
+    return (
+        f"{number(mean, digits, scale, sign=True)} "
+        f"[{number(low, digits, scale, sign=True)}, {number(high, digits, scale, sign=True)}]"
+    )
+
+
+def _claim_table(cells: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One fairness metric's cells for the page: our paired change with its interval, the
+    paper's, the outcome, the seeds for 80 % power, the accuracy change (points) and the
+    accuracy margin over the baseline's threshold curve at an equal or smaller gap."""
+    name = dict((m, n) for m, _, n in _METRICS)[metric]
+    fair = cells[cells["metric"] == metric].reset_index(drop=True)
+    acc = cells[cells["metric"] == "accuracy"].set_index(_CELL_KEYS)
+    acc = acc.loc[list(fair[_CELL_KEYS].itertuples(index=False, name=None))]
+    table = pd.DataFrame(
+        {
+            "dataset": fair["dataset"],
+            "cell": [f"{_ROW_LABELS[r.row]}, I={int(r.inner_steps)}" for r in fair.itertuples()],
+            f"{name} change [95 % CI]": [
+                _interval(r.mean, r.low, r.high) for r in fair.itertuples()
+            ],
+            f"{name} paper": [number(v, 2, sign=True) for v in fair["paper_effect"]],
+            "outcome": fair["outcome"],
+            "seeds for 80 % power": [
+                "–" if pd.isna(n) else str(int(n)) for n in fair["seeds_for_power"]
+            ],
+            "accuracy change, points [95 % CI]": [
+                _interval(r.mean, r.low, r.high, 100, 1) for r in acc.itertuples()
+            ],
+        }
+    )
+    if "curve" in fair.columns:  # with the baseline's threshold sweep
+        table["vs the baseline's threshold curve (points)"] = [
+            f"{r.curve} ({number(r.curve_mean, 1, 100, sign=True)}"
+            + ("" if r.curve_n == r.n else f", n={int(r.curve_n)}")
+            + ")"
+            for r in fair.itertuples()
+        ]
     return table
 
 
-def compute(params: Params, rows: pd.DataFrame) -> PageResult:
-    """Every table of the page, from the run rows of :func:`specs` (``params`` adds nothing
-    the rows do not hold).
+def _sweep_for(params: Params) -> pd.DataFrame:
+    return threshold_sweep(params.datasets, params.seeds, n_jobs=params.n_jobs)
 
-    ``table1`` (numbers), ``paper`` (printable), ``band`` (per "ours" cell of ``paper``:
+
+def compute(params: Params, rows: pd.DataFrame) -> PageResult:
+    """Every table of the page, from the run rows of :func:`specs` and the baseline MLP's
+    threshold sweep on ``params``' datasets and seeds.
+
+    ``table1`` (numbers), ``paper`` (printable; ``paper_accuracy``, ``paper_dp_diff`` and
+    ``paper_eod_diff`` one metric each), ``band`` (per "ours" cell of ``paper``:
     True/False if our mean is within/outside the paper's ± spread, NA without one), ``long``
     (DP per seed for the figure), ``protected`` (excluded versus included), ``directions``
-    (Config 2 both ways) and ``versus_baseline`` (paired tests of the claim)."""
+    (Config 2 both ways), ``claim_cells`` (each FaAlGrad cell against the baseline MLP:
+    paired changes, outcomes, seeds for power) and ``claim_dp`` / ``claim_eod`` (the
+    claim's cells as the page shows them)."""
     included = rows[rows["include_protected"]]
     main = included[included["direction"] == DIRECTIONS[0]]
     table = table1(main)
+    printable = format_table(table)
     return {
         "table1": table,
-        "paper": format_table(table),
+        "paper": printable,
+        **{f"paper_{m}": _metric_columns(printable, name) for m, _, name in _METRICS},
         "long": _table1_long(main, "dp_diff"),
         "band": paper_band(table, paper.table1(), ["dataset", "row", "inner_steps"], _METRICS),
         "protected": _protected_input_table(rows[rows["direction"] == DIRECTIONS[0]]),
         "directions": _direction_table(included),
-        "versus_baseline": _baseline_comparison(rows),
+        "claim_cells": (cells := _claim_cells(rows, _sweep_for(params))),
+        "claim_dp": _claim_table(cells, "dp_diff"),
+        "claim_eod": _claim_table(cells, "eod_diff"),
     }
 
 
@@ -298,51 +430,123 @@ def glue_values(result: PageResult) -> dict[str, str]:
         "excl_baseline_dp_change_mean": number(
             change.xs(_ROW_LABELS["baseline"], level="method").mean(), 2, sign=True
         ),
+        **{
+            f"claim_{key}_counts": _claim_counts(result["claim_cells"], metric)
+            for metric, key in _CLAIM_METRICS.items()
+        },
         "direction_dp_changes": "; ".join(
             f"{r['dataset']} {r['DP change']}" for _, r in result["directions"].iterrows()
         ),
     }
 
 
-def _fairer_than_baseline(comparison: pd.DataFrame) -> claims.Verdict:
-    """Verdict on "FaAlGrad lowers DP and EOD difference versus the baseline on all datasets".
+def _claim_counts(cells: pd.DataFrame, metric: str) -> str:
+    """The outcomes of ``metric``'s cells in words, with the seeds behind them."""
+    fair = cells[cells["metric"] == metric]
+    return f"{claims.outcome_counts(fair['outcome'])} cells, {int(fair['n'].min())} seeds"
 
-    ``comparison`` is :func:`_baseline_comparison`. A FaAlGrad cell (dataset × Config 1/2 ×
-    I) holds when its DP *and* its EOD difference are both lower than the baseline MLP's,
-    paired by seed, with Holm-adjusted p < 0.05 across all cells and both metrics.
-    Reproduced if every cell holds, partly if some do.
+
+def _claim_verdict(cells: pd.DataFrame, metric: str) -> claims.Verdict:
+    """Verdict on "FaAlGrad lowers ``metric`` versus the baseline MLP on all four datasets".
+
+    ``cells`` is :func:`_claim_cells`; the rule is
+    :func:`~faalgrad.studies.claims.verdict_on_every_dataset` over the metric's cells. The
+    evidence counts the outcomes, gives the seeds behind them and those 80 % power would
+    need, and the accuracy the same cells give up.
     """
-    if comparison.empty:
-        raise ValueError(
-            "no FaAlGrad cell to compare with the baseline MLP (run the full Table 1 grid)"
-        )
-    cells = comparison.groupby(["dataset", "row", "inner_steps"], sort=False)["lower"].all()
+    name = dict((m, n) for m, _, n in _METRICS)[metric]
+    fair = cells[cells["metric"] == metric]
+    acc = cells[cells["metric"] == "accuracy"]
     per_dataset = "; ".join(
-        f"{d} {int(c.sum())}/{len(c)}" for d, c in cells.groupby(level="dataset", sort=False)
+        f"{d}: {claims.outcome_counts(c['outcome'])}"
+        for d, c in fair.groupby("dataset", sort=False)
     )
-    dp = comparison[
-        (comparison["metric"] == "dp_diff")
-        & (comparison["row"] == "config1")
-        & (comparison["inner_steps"] == 1)
-    ]
-    pairs = ", ".join(
-        f"{r.dataset} {number(r.mean, 2, sign=True)} [{number(r.low, 2, sign=True)}, "
-        f"{number(r.high, 2, sign=True)}]"
-        for r in dp.itertuples()
-    )
-    n = int(comparison["n"].min())
+    needed = fair.loc[fair["outcome"] == stats.INCONCLUSIVE, "seeds_for_power"]
+    n = int(fair["n"].min())
+    if needed.empty:
+        power = ""
+    elif needed.isna().any():
+        power = (
+            f" Where the data cannot tell, 80 % power against the paper's effect would take "
+            f"more than 1000 seeds in {int(needed.isna().sum())} cells."
+        )
+    else:
+        power = (
+            f" Where the data cannot tell, 80 % power against the paper's effect would take "
+            f"{int(needed.min())} to {int(needed.max())} seeds per cell; this page runs {n}."
+        )
     evidence = (
-        f"{int(cells.sum())} of {len(cells)} FaAlGrad cells (dataset × Config 1/2 × I = 1/10) "
-        "have both DP and EOD difference lower than the baseline MLP's, "
-        f"paired over {n} seeds, Holm-corrected over the {len(comparison)} tests "
-        f"({per_dataset}). DP change, Config 1 with I = 1 minus baseline, "
-        f"with 95 % intervals: {pairs}."
+        f"{name}: {claims.outcome_counts(fair['outcome'])} FaAlGrad cells "
+        f"(dataset × Config 1/2 × I = 1/10) against the baseline MLP, paired over {n} seeds, "
+        f"Holm-corrected over the {len(fair)} cells ({per_dataset}).{power} "
+        f"Accuracy changes by {number(acc['mean'].min(), 1, 100, sign=True)} to "
+        f"{number(acc['mean'].max(), 1, 100, sign=True)} points in the same cells."
     )
-    return claims.Verdict(
-        "fairer_than_baseline", claims.verdict_from_counts(int(cells.sum()), len(cells)), evidence
-    )
+    if "curve" in fair.columns:
+        counts = fair["curve"].value_counts()
+        evidence += (
+            " Against the baseline's own threshold curve at an equal or smaller gap: "
+            f"{int(counts.get(_BEYOND, 0))} beyond, {int(counts.get(_INSIDE, 0))} inside, "
+            f"{int(counts.get(_ON_CURVE, 0))} cannot tell."
+        )
+    return claims.Verdict(_CLAIM_METRICS[metric], claims.verdict_on_every_dataset(fair), evidence)
+
+
+#: The forest plot's colour of each cell outcome.
+_OUTCOME_COLOURS = {
+    stats.REPRODUCED: "#2ca02c",
+    stats.REPRODUCED_SMALLER: "#7fc97f",
+    stats.CONTRADICTED: "#d62728",
+    stats.OPPOSITE: "#8c2d04",
+    stats.INCONCLUSIVE: "#7f7f7f",
+}
+
+
+def forest_figure(result: PageResult, metric: str):
+    """The claim's forest plot for ``metric``: each cell's paired change FaAlGrad − baseline
+    with its 95 % interval, coloured by outcome, the paper's change (×) and zero marked.
+
+    Parameters
+    ----------
+    result : PageResult
+        :func:`compute`'s result.
+    metric : {"dp_diff", "eod_diff"}
+        The claim's metric.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    check_choice("metric", metric, _CLAIM_METRICS)
+    cells = result["claim_cells"]
+    fair = cells[cells["metric"] == metric].reset_index(drop=True)
+    labels = [
+        f"{r.dataset} · {_ROW_LABELS[r.row]} · I={int(r.inner_steps)}" for r in fair.itertuples()
+    ]
+    colours = _OUTCOME_COLOURS
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(fair) + 1.2))
+    y = list(range(len(fair)))[::-1]
+    for yi, r in zip(y, fair.itertuples(), strict=True):
+        ax.plot([r.low, r.high], [yi, yi], color=colours[r.outcome], lw=2)
+        ax.plot(r.mean, yi, "o", color=colours[r.outcome])
+        ax.plot(r.paper_effect, yi, "x", color="black")
+    ax.axvline(0, color="grey", lw=1, ls="--")
+    ax.set_yticks(y, labels)
+    name = dict((m, n) for m, _, n in _METRICS)[metric]
+    ax.set_xlabel(f"{name} difference, FaAlGrad − baseline MLP (×: the paper's)")
+    handles = [
+        plt.Line2D([], [], color=colours[o], marker="o", lw=2, label=o)
+        for o in stats.OUTCOMES
+        if (fair["outcome"] == o).any()
+    ]
+    handles.append(plt.Line2D([], [], color="black", marker="x", lw=0, label="paper"))
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(1.0, 0.0), frameon=False)
+    fig.tight_layout()
+    return fig
 
 
 def verdicts(result: PageResult) -> list[claims.Verdict]:
     """The page's claim verdicts."""
-    return [_fairer_than_baseline(result["versus_baseline"])]
+    return [_claim_verdict(result["claim_cells"], metric) for metric in _CLAIM_METRICS]

@@ -19,13 +19,14 @@ For every page of ``_toc.yml``, at a 1280x900 window, one test checks:
 * nothing wider than the viewport (``scrollWidth <= innerWidth``; the offending elements
   are named by tag, id and class);
 * every ``<img>`` loaded (``complete && naturalWidth > 0``);
-* no SEVERE entry in the browser console.
+* no SEVERE entry in the browser console;
+* no more tables scrolling sideways inside their box than :data:`SCROLLING_TABLES` allows
+  the page (none on a page it does not list).
 
 All failing checks of a page are reported together. A screenshot of each page (its full
 height, capped at ``MAX_SHOT_HEIGHT``) is saved as scratch/screenshots/<page>.png, and
-what was measured as <page>.json beside it (also the tables and code cells that are
-wider than their box and scroll sideways: reported, not failed). Each page is loaded as a
-first visit (local storage cleared).
+what was measured as <page>.json beside it (also the code cells wider than their box).
+Each page is loaded as a first visit (local storage cleared).
 ``test_search_finds_results`` opens search.html?q=FaAlGrad and expects hits.
 """
 
@@ -52,6 +53,19 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 APT_HINT = "apt-get install chromium chromium-driver"
 WIDTH, HEIGHT = 1280, 900
 MAX_SHOT_HEIGHT = 12000
+#: Tables that still scroll sideways at 1280 px, per page, as measured when each page was
+#: last laid out: a page may not gain one (a new or widened table must fit its column).
+#: Table 1's paper and claim tables fit; the pages' other wide tables are still to narrow.
+SCROLLING_TABLES = {
+    "comparisons": 4,
+    "diagnosis": 1,
+    "mechanism": 4,
+    "method_check": 4,
+    "ratio": 4,
+    "shap": 3,
+    "swap": 2,
+    "table1": 2,
+}
 SCREENSHOTS = ROOT / "scratch" / "screenshots"
 RAW_TEX = ("\\[", "\\(", "$$")
 LOAD_TIMEOUT = 60  # seconds for a page, its scripts and MathJax's first typesetting pass
@@ -361,11 +375,19 @@ def _check_page(driver, base_url: str, url: str) -> tuple[list[str], dict]:
     if severe:
         failures.append("console: " + " | ".join(severe))
 
+    hscroll = driver.execute_script(_HSCROLL_JS)
+    scrolling = [h for h in hscroll if h["el"].startswith("table")]
+    allowed = SCROLLING_TABLES.get(url.rsplit("/", 1)[-1].removesuffix(".html"), 0)
+    if len(scrolling) > allowed:
+        failures.append(
+            f"tables: {len(scrolling)} scroll sideways (at most {allowed}): "
+            + ", ".join(f"{h['el']} {h['content']} px in {h['box']} px" for h in scrolling)
+        )
     facts = {
         "math": {k: v for k, v in math.items() if k != "text"},
         "scrollWidth": wide["scrollWidth"],
         "innerWidth": wide["innerWidth"],
-        "hscroll": driver.execute_script(_HSCROLL_JS),
+        "hscroll": hscroll,
         "failures": failures,
     }
     return failures, facts
@@ -390,6 +412,9 @@ _BROKEN_PAGE = """<!DOCTYPE html>
 <p class="math">\\(x^2\\)</p>
 <p>$$ y = 1 $$</p>
 <table class="too-wide" style="width: 3000px"><tr><td>wide</td></tr></table>
+<main><table class="scrolls" style="display: block; overflow-x: auto; max-width: 200px">
+<tr><td style="white-space: nowrap">a row far wider than its two hundred pixel box</td></tr>
+</table></main>
 <img src="missing.png" alt="missing">
 <script>console.error("deliberate error");</script>
 </body></html>
@@ -406,6 +431,7 @@ def test_checks_fail_on_a_broken_page(driver, tmp_path):
     assert "MathJax did not load" in text, text
     assert "raw TeX delimiters ['\\\\(', '$$']" in text, text
     assert "width: page is" in text and "table.too-wide" in text, text
+    assert "tables: 1 scroll sideways (at most 0): table.scrolls" in text, text
     assert "images: not loaded: missing.png" in text, text
     assert "deliberate error" in text and "missing.png - Failed to load resource" in text, text
 

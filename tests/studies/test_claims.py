@@ -1,5 +1,6 @@
 """The claims registry and verdicts: validation, the scorecard's summary and badge, glue."""
 
+import pandas as pd
 import pytest
 
 from faalgrad.studies import claims
@@ -77,3 +78,51 @@ def test_glue_verdict_glues_four_values(monkeypatch):
         and "not reproduced" in glued["claim_swap_badge"].data
     )
     assert glued["claim_swap_evidence"] == "None holds. Rest."
+
+
+def _outcomes(**per_dataset):
+    return pd.DataFrame(
+        [(d, o) for d, outcomes in per_dataset.items() for o in outcomes],
+        columns=["dataset", "outcome"],
+    )
+
+
+R, S, C, OPP, N = (
+    claims.REPRODUCED,
+    claims.REPRODUCED_SMALLER,
+    claims.CONTRADICTED,
+    claims.OPPOSITE,
+    claims.INCONCLUSIVE,
+)
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        (_outcomes(a=[R, N], b=[S, R]), R),
+        (_outcomes(a=[S, N], b=[S]), S),  # every reproduced cell smaller than the paper's
+        (_outcomes(a=[R, C], b=[R]), N),  # one cell contradicted: not on every dataset
+        (_outcomes(a=[C, OPP], b=[R]), C),  # dataset a rules the effect out
+        (_outcomes(a=[N, N], b=[R]), N),  # dataset a cannot tell
+    ],
+)
+def test_verdict_on_every_dataset(cells, expected):
+    assert claims.verdict_on_every_dataset(cells) == expected
+
+
+def test_verdict_on_every_dataset_needs_cells():
+    with pytest.raises(ValueError, match="no cell"):
+        claims.verdict_on_every_dataset(_outcomes())
+
+
+def test_outcome_counts_in_words():
+    outcomes = pd.Series([R] * 5 + [S] * 4 + [C] * 2 + [N] * 5)
+    assert claims.outcome_counts(outcomes) == (
+        "9 reproduced (4 smaller than the paper's), 2 contradicted, 5 inconclusive of 16"
+    )
+    assert claims.outcome_counts(pd.Series([OPP, N])) == "1 opposite, 1 inconclusive of 2"
+
+
+def test_every_verdict_has_a_badge():
+    for verdict in claims.VERDICTS:
+        assert verdict in claims.Verdict("lower_dp", verdict, "x.").badge

@@ -13,6 +13,13 @@ from faalgrad.runs import RunSpec, run
 from faalgrad.runs.grids import INFEASIBLE_COLUMNS, ablation_specs, infeasibility
 from faalgrad.studies import ratio as ab
 from faalgrad.studies._common import k_of_n
+from faalgrad.studies._sweep import (
+    BASE_THRESHOLD,
+    SWEEP_THRESHOLDS,
+    best_accuracy_at,
+    sweep_scores,
+    threshold_sweep,
+)
 from faalgrad.studies.claims import NOT_REPRODUCED, PARTLY, REPRODUCED
 
 PAPER_GRID = ["80:20", "70:30", "60:40", "50:50"]
@@ -407,7 +414,7 @@ def test_sweep_scores_match_fairlearn_on_a_tiny_case():
     y = rng.integers(0, 2, 40)
     y[[0, 1, 20, 21]] = [0, 1, 0, 1]  # both labels in both groups
     scores = rng.random(40)
-    sweep = ab._sweep_scores(scores, y, a, thresholds=(0.1, 0.3, 0.5, 0.7))
+    sweep = sweep_scores(scores, y, a, thresholds=(0.1, 0.3, 0.5, 0.7))
     for row in sweep.itertuples():
         expected = evaluate(y, predict_with_threshold(scores, a, row.threshold), a)
         for metric in ("accuracy", "dp_diff", "eod_diff", "acc_protected", "acc_unprotected"):
@@ -417,7 +424,7 @@ def test_sweep_scores_match_fairlearn_on_a_tiny_case():
 def test_sweep_scores_monotone_in_the_protected_threshold():
     rng = np.random.default_rng(1)
     a, y, scores = rng.integers(0, 2, 200), rng.integers(0, 2, 200), rng.random(200)
-    sweep = ab._sweep_scores(scores, y, a)
+    sweep = sweep_scores(scores, y, a)
     assert np.all(np.diff(sweep["selection_protected"]) <= 0)
     assert sweep["selection_unprotected"].nunique() == 1 and sweep["acc_unprotected"].nunique() == 1
     half = sweep[np.isclose(sweep["threshold"], 0.5)].iloc[0]
@@ -428,10 +435,10 @@ def test_sweep_scores_monotone_in_the_protected_threshold():
 
 
 def test_threshold_sweep_baseline_row_is_the_erm_run():
-    sweep = ab._threshold_sweep(["german"], 1, n_jobs=1)
-    assert sweep["threshold"].tolist() == list(ab._SWEEP_THRESHOLDS) and set(sweep["seed"]) == {0}
+    sweep = threshold_sweep(["german"], 1, n_jobs=1)
+    assert sweep["threshold"].tolist() == list(SWEEP_THRESHOLDS) and set(sweep["seed"]) == {0}
     erm = run(RunSpec("german", "erm", seed=0))
-    base = sweep[np.isclose(sweep["threshold"], ab._BASE_THRESHOLD)].iloc[0]
+    base = sweep[np.isclose(sweep["threshold"], BASE_THRESHOLD)].iloc[0]
     for metric in ("accuracy", "dp_diff", "eod_diff", "acc_protected", "acc_unprotected"):
         assert base[metric] == pytest.approx(erm[metric])
     groups = ab._group_table(
@@ -523,3 +530,24 @@ def test_summaries():
         "paper": "63.80",
     }
     assert ab._cell_value(table, "adult", 1, "first", "dp_diff")["ours"] == "–"
+
+
+def test_best_accuracy_at_an_equal_or_smaller_gap():
+    sweep = pd.DataFrame(
+        {
+            "dataset": "x",
+            "seed": [0, 0, 0, 1, 1],
+            "threshold": [0.3, 0.5, 0.7, 0.3, 0.5],
+            "accuracy": [0.80, 0.85, 0.70, 0.60, 0.65],
+            "dp_diff": [0.30, 0.20, 0.05, 0.10, 0.40],
+            "eod_diff": [0.1, 0.1, 0.1, 0.1, 0.1],
+        }
+    )
+    points = pd.DataFrame(
+        {"dataset": "x", "seed": [0, 0, 1], "accuracy": 0.9, "dp_diff": [0.25, 0.01, 0.10]}
+    )
+    best = best_accuracy_at(points, sweep, "dp_diff")
+    # seed 0 at 0.25: thresholds 0.5 (0.85) and 0.7 reach it; at 0.01 none does; seed 1 at 0.10
+    np.testing.assert_allclose(best, [0.85, np.nan, 0.60])
+    with pytest.raises(ValueError, match="no curve"):
+        best_accuracy_at(points.assign(seed=7), sweep, "dp_diff")

@@ -10,8 +10,12 @@ from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
 from faalgrad.studies import paper, stats
 from faalgrad.studies import table1 as page
 from faalgrad.studies.table1 import (
-    _baseline_comparison,
-    _fairer_than_baseline,
+    _BEYOND,
+    _INSIDE,
+    _ON_CURVE,
+    _claim_cells,
+    _claim_table,
+    _claim_verdict,
     _protected_input_table,
     _table1_long,
 )
@@ -111,6 +115,7 @@ def _cell_rows(
                 "direction": "counter",
                 "dp_diff": dp_base + common,
                 "eod_diff": eod_base + common,
+                "accuracy": 0.75 + common,
             }
         )
         for split in ("config1", "config2"):
@@ -127,39 +132,72 @@ def _cell_rows(
                         "direction": "counter",
                         "dp_diff": dp_meta + extra + common + rng.normal(0, noise),
                         "eod_diff": eod_meta + common + rng.normal(0, noise),
+                        "accuracy": 0.70 + common + rng.normal(0, 0.01),
                     }
                 )
     return pd.DataFrame(rows)
 
 
-def _verdict(**kwargs):
-    return _fairer_than_baseline(_baseline_comparison(_cell_rows(**kwargs)))
+def _verdict(metric="dp_diff", **kwargs):
+    return _claim_verdict(_claim_cells(_cell_rows(**kwargs)), metric)
 
 
-def test_fairer_than_baseline_verdicts():
-    assert _verdict().verdict == "reproduced"
-    assert "4 of 4" in _verdict().evidence and "paired over 5 seeds" in _verdict().evidence
-    # EOD not lower: no cell holds
-    assert _verdict(eod_meta=0.35).verdict == "not reproduced"
-    # lower on average, but not beyond the seed noise after Holm's correction: does not count
-    assert _verdict(dp_meta=0.29, noise=0.05).verdict == "not reproduced"
-    v = _verdict(shift={("config1", 1): 0.4})
-    assert v.verdict == "partly reproduced" and "3 of 4" in v.evidence
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({}, stats.REPRODUCED),  # -0.20 against the paper's -0.11 to -0.13
+        ({"dp_meta": 0.25}, stats.REPRODUCED_SMALLER),  # -0.05: lower, but not as much
+        ({"dp_meta": 0.30}, stats.CONTRADICTED),  # no change, the paper's ruled out
+        ({"dp_meta": 0.35}, stats.CONTRADICTED),  # every cell opposite
+        ({"dp_meta": 0.25, "noise": 0.3}, stats.INCONCLUSIVE),  # the data cannot tell
+        # one cell contradicted, three reproduced: not "on every dataset"
+        ({"shift": {("config1", 1): 0.2}}, stats.INCONCLUSIVE),
+    ],
+)
+def test_claim_verdicts_follow_the_cells_outcomes(kwargs, expected):
+    verdict = _verdict(**kwargs)
+    assert verdict.verdict == expected
+    assert verdict.key == "lower_dp"
+    assert "of 4 FaAlGrad cells" in verdict.evidence
+    assert "paired over 5 seeds" in verdict.evidence
 
 
-def test_baseline_comparison_is_paired_and_holm_corrected():
-    rows = _cell_rows(noise=0.0)
-    table = _baseline_comparison(rows)
-    assert len(table) == 8 and set(table["metric"]) == {"dp_diff", "eod_diff"}
-    assert table["mean"].to_numpy() == pytest.approx(-0.2)  # the shared per-seed noise cancels
-    np.testing.assert_allclose(table["p_holm"], stats.holm(table["p"]))
+def test_claim_cells_are_paired_and_set_against_the_papers_change():
+    cells = _claim_cells(_cell_rows(noise=0.0))
+    dp = cells[cells["metric"] == "dp_diff"]
+    assert len(dp) == 4 and set(cells["metric"]) == {"dp_diff", "eod_diff", "accuracy"}
+    assert dp["mean"].to_numpy() == pytest.approx(-0.2)  # the shared per-seed noise cancels
+    reported = paper.table1().query("dataset == 'german'")
+    base = reported.loc[reported["row"] == "baseline", "dp_diff"].iloc[0]
+    by_cell = reported.dropna(subset=["inner_steps"]).set_index(["row", "inner_steps"])
+    expected = [by_cell.loc[(r.row, r.inner_steps), "dp_diff"] - base for r in dp.itertuples()]
+    assert dp["paper_effect"].to_numpy() == pytest.approx(expected)
+    assert dp["seeds_for_power"].notna().all()
+    table = _claim_table(cells, "dp_diff")
+    assert list(table["outcome"]) == list(dp["outcome"])
+    assert table["accuracy change, points [95 % CI]"].str.startswith("-").all()
 
 
-def test_fairer_than_baseline_needs_rows():
+def test_evidence_gives_the_seeds_power_would_need():
+    verdict = _verdict(dp_meta=0.25, noise=0.3)
+    assert "80 % power" in verdict.evidence and "this page runs 5" in verdict.evidence
+
+
+def test_claim_needs_faalgrad_and_baseline_rows():
     with pytest.raises(ValueError, match="baseline MLP"):
-        _fairer_than_baseline(
-            _baseline_comparison(_cell_rows()[lambda r: r["method"] != "faalgrad"])
-        )
+        _claim_cells(_cell_rows()[lambda r: r["method"] != "faalgrad"])
+
+
+def test_forest_figure_draws_each_cell():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rows = _cell_rows()
+    cells = _claim_cells(rows)
+    fig = page.forest_figure({"claim_cells": cells}, "eod_diff")
+    assert len(fig.axes[0].get_yticklabels()) == 4
+    with pytest.raises(ValueError, match="unknown metric"):
+        page.forest_figure({"claim_cells": cells}, "accuracy")
 
 
 def test_protected_input_table_pairs_runs():
@@ -209,3 +247,40 @@ def test_protected_input_specs_exclude():
     assert not any(s.include_protected for s in specs)
     with pytest.raises(ValueError, match="seeds"):
         protected_input_specs(["german"], 0)
+
+
+def _flat_sweep(accuracy, seeds=5):
+    """A baseline curve per seed: DP 0.0 to 0.4 in steps of 0.1, all at ``accuracy``."""
+    return pd.DataFrame(
+        [
+            {
+                "dataset": "german",
+                "seed": seed,
+                "threshold": t,
+                "accuracy": accuracy,
+                "dp_diff": dp,
+                "eod_diff": dp,
+            }
+            for seed in range(seeds)
+            for t, dp in zip((0.1, 0.3, 0.5, 0.7, 0.9), (0.0, 0.1, 0.2, 0.3, 0.4), strict=True)
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("curve_accuracy", "expected"),
+    [(0.60, _BEYOND), (0.80, _INSIDE), (0.70, _ON_CURVE)],
+)
+def test_curve_comparison_at_equal_accuracy(curve_accuracy, expected):
+    # FaAlGrad's runs: accuracy about 0.70 (seed noise 0.01), DP about 0.10
+    cells = _claim_cells(_cell_rows(), _flat_sweep(curve_accuracy))
+    fair = cells[cells["metric"] == "dp_diff"]
+    assert (fair["curve"] == expected).all()
+    table = _claim_table(cells, "dp_diff")
+    assert table["vs the baseline's threshold curve (points)"].str.startswith(expected).all()
+
+
+def test_evidence_counts_the_curve_comparison():
+    cells = _claim_cells(_cell_rows(), _flat_sweep(0.60))
+    verdict = _claim_verdict(cells, "dp_diff")
+    assert "threshold curve at an equal or smaller gap: 4 beyond, 0 inside" in verdict.evidence
