@@ -139,9 +139,9 @@ def format_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
 
 
 def _metric_columns(printable: pd.DataFrame, name: str) -> pd.DataFrame:
-    """One metric's columns of :func:`format_table` (paper, ours, diff) after the row keys:
-    a table narrow enough for the page."""
-    keys = ["dataset", "method", "I"]
+    """One metric's columns of a printable table (those named ``"<name> ..."``, e.g. paper,
+    ours, diff) after its row keys: a table narrow enough for the page."""
+    keys = [c for c in ("dataset", "method", "I") if c in printable.columns]
     return printable[keys + [c for c in printable.columns if c.startswith(f"{name} ")]]
 
 
@@ -390,9 +390,10 @@ def compute(params: Params, rows: pd.DataFrame) -> PageResult:
     ``paper_eod_diff`` one metric each), ``band`` (per "ours" cell of ``paper``:
     True/False if our mean is within/outside the paper's ± spread, NA without one), ``long``
     (DP per seed for the figure), ``protected`` (excluded versus included), ``directions``
-    (Config 2 both ways), ``claim_cells`` (each FaAlGrad cell against the baseline MLP:
-    paired changes, outcomes, seeds for power) and ``claim_dp`` / ``claim_eod`` (the
-    claim's cells as the page shows them)."""
+    (Config 2 both ways; both also one metric each, e.g. ``protected_dp_diff``),
+    ``claim_cells`` (each FaAlGrad cell against the baseline MLP: paired changes, outcomes,
+    seeds for power) and ``claim_dp`` / ``claim_eod`` (the claim's cells as the page shows
+    them)."""
     included = rows[rows["include_protected"]]
     main = included[included["direction"] == DIRECTIONS[0]]
     table = table1(main)
@@ -403,8 +404,12 @@ def compute(params: Params, rows: pd.DataFrame) -> PageResult:
         **{f"paper_{m}": _metric_columns(printable, name) for m, _, name in _METRICS},
         "long": _table1_long(main, "dp_diff"),
         "band": paper_band(table, paper.table1(), ["dataset", "row", "inner_steps"], _METRICS),
-        "protected": _protected_input_table(rows[rows["direction"] == DIRECTIONS[0]]),
-        "directions": _direction_table(included),
+        "protected": (
+            protected := _protected_input_table(rows[rows["direction"] == DIRECTIONS[0]])
+        ),
+        **{f"protected_{m}": _metric_columns(protected, name) for m, _, name in _METRICS},
+        "directions": (directions := _direction_table(included)),
+        **{f"directions_{m}": _metric_columns(directions, name) for m, _, name in _METRICS},
         "claim_cells": (cells := _claim_cells(rows, _sweep_for(params))),
         "claim_dp": _claim_table(cells, "dp_diff"),
         "claim_eod": _claim_table(cells, "eod_diff"),
