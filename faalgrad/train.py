@@ -370,7 +370,9 @@ def train_faalgrad(
         raise ValueError(
             f"support ({len(y_s)} rows) and query ({len(y_q)} rows) must both be non-empty"
         )
-    Xs, ys, Xq, yq = as_inputs(X_s, config), as_tensor(y_s), as_inputs(X_q, config), as_tensor(y_q)
+    # the query set's minibatches decide: a support set smaller than a batch is still indexed
+    Xs = as_inputs(X_s, config, batch_rows=len(y_q))
+    ys, Xq, yq = as_tensor(y_s), as_inputs(X_q, config), as_tensor(y_q)
     model = build_mlp(Xs.shape[1], config, seed)
     support_rng = np.random.default_rng(seed + 1)
 
@@ -501,15 +503,19 @@ def as_tensor(a) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
 
-def as_inputs(X, config: TrainConfig | None = None) -> torch.Tensor | SparseRows:
+def as_inputs(
+    X, config: TrainConfig | None = None, *, batch_rows: int | None = None
+) -> torch.Tensor | SparseRows:
     """``X`` for full-batch products.
 
     :class:`SparseRows` when it is large and sparse, else a tensor. Minibatch training
-    (``config.batch_size`` below the row count) indexes rows, so keeps the dense tensor. See
-    :data:`SPARSE_MAX_DENSITY` and :data:`SPARSE_MIN_ENTRIES`.
+    (``config.batch_size`` below ``batch_rows``, the row count the batches are drawn from:
+    ``X``'s own by default, the query set's for the support set) indexes rows, so keeps the
+    dense tensor. See :data:`SPARSE_MAX_DENSITY` and :data:`SPARSE_MIN_ENTRIES`.
     """
     X_t = as_tensor(X)
-    if config is not None and config.batch_size is not None and config.batch_size < len(X_t):
+    rows = len(X_t) if batch_rows is None else batch_rows
+    if config is not None and config.batch_size is not None and config.batch_size < rows:
         return X_t
     if (
         X_t.numel() >= SPARSE_MIN_ENTRIES

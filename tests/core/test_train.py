@@ -678,3 +678,23 @@ def test_training_on_sparse_inputs_matches_dense_training(kind, monkeypatch):
     # float32 sums in another order: equal to rounding, not bit for bit
     np.testing.assert_allclose(sparse.val_loss, dense.val_loss, rtol=0, atol=1e-5)
     assert sparse.best_epoch == dense.best_epoch
+
+
+def test_sparse_support_smaller_than_a_batch_of_a_minibatched_query(monkeypatch):
+    """A support set that fits in one batch while the query set is minibatched is still
+    indexed by row: large sparse inputs train (once a TypeError), as dense ones do."""
+    from faalgrad.estimator import FaAlGradClassifier
+
+    rng = np.random.default_rng(0)
+    X = (rng.random((1200, 30)) < 0.1).astype(float)
+    y = rng.integers(0, 2, 1200)
+    a = (rng.random(1200) < 0.2).astype(int)  # the support set (protected) < one batch
+
+    def fitted_scores():
+        clf = FaAlGradClassifier(batch_size=400, max_epochs=2, random_state=0)
+        return clf.fit(X, y, sensitive_features=a).predict_proba(X)[:, 1]
+
+    monkeypatch.setattr(train, "SPARSE_MIN_ENTRIES", 10**12)
+    dense = fitted_scores()
+    monkeypatch.setattr(train, "SPARSE_MIN_ENTRIES", 100)
+    np.testing.assert_array_equal(fitted_scores(), dense)
