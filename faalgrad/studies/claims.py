@@ -12,12 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from faalgrad.studies.stats import (
-    CONTRADICTED,
-    INCONCLUSIVE,
-    OPPOSITE,
-    REPRODUCED_SMALLER,
-)
+from faalgrad.studies import stats
 from faalgrad.validation import check_choice
 
 __all__ = [
@@ -38,6 +33,11 @@ __all__ = [
 ]
 
 REPRODUCED = "reproduced"
+#: The cell outcomes a claim's verdict can also take (:data:`~faalgrad.studies.stats.OUTCOMES`).
+REPRODUCED_SMALLER = stats.REPRODUCED_SMALLER
+CONTRADICTED = stats.CONTRADICTED
+OPPOSITE = stats.OPPOSITE
+INCONCLUSIVE = stats.INCONCLUSIVE
 PARTLY = "partly reproduced"
 NOT_REPRODUCED = "not reproduced"
 #: A claim's verdict: decided from its cells' outcomes (:data:`~faalgrad.studies.stats.OUTCOMES`,
