@@ -313,9 +313,9 @@ def _curve_comparison(rows: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
     (:func:`~faalgrad.studies._sweep.best_accuracy_at`); paired over the seeds, Holm over
     the metric's cells: ``beyond`` the curve (more accurate at no larger a gap), ``inside``
     it (moving the baseline's threshold does better) or ``cannot tell``. A seed whose gap
-    no threshold reaches is left out (``n`` counts the seeds used).
+    no threshold reaches is left out (``n`` counts the seeds used). ``rows`` are the claim's
+    runs (protected attribute included, Config 2's default direction).
     """
-    rows = rows[rows["include_protected"] & (rows["direction"] == DIRECTIONS[0])]
     points = rows[rows["method"] == "faalgrad"].assign(row=lambda r: r["split"])
     out = []
     for metric in _CLAIM_METRICS:
@@ -378,10 +378,6 @@ def _claim_table(cells: pd.DataFrame, metric: str) -> pd.DataFrame:
     return table
 
 
-def _sweep_for(params: Params) -> pd.DataFrame:
-    return threshold_sweep(params.datasets, params.seeds, n_jobs=params.n_jobs)
-
-
 def compute(params: Params, rows: pd.DataFrame) -> PageResult:
     """Every table of the page, from the run rows of :func:`specs` and the baseline MLP's
     threshold sweep on ``params``' datasets and seeds.
@@ -410,7 +406,11 @@ def compute(params: Params, rows: pd.DataFrame) -> PageResult:
         **{f"protected_{m}": _metric_columns(protected, name) for m, _, name in _METRICS},
         "directions": (directions := _direction_table(included)),
         **{f"directions_{m}": _metric_columns(directions, name) for m, _, name in _METRICS},
-        "claim_cells": (cells := _claim_cells(rows, _sweep_for(params))),
+        "claim_cells": (
+            cells := _claim_cells(
+                rows, threshold_sweep(params.datasets, params.seeds, n_jobs=params.n_jobs)
+            )
+        ),
         "claim_dp": _claim_table(cells, "dp_diff"),
         "claim_eod": _claim_table(cells, "eod_diff"),
     }
