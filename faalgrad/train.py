@@ -26,11 +26,14 @@ from faalgrad.validation import check_choice, check_int, replace_settings
 #: A network's weights and biases by parameter name (`dict(model.named_parameters())`).
 Weights = dict[str, torch.Tensor]
 EpochCallback = Callable[[int, Weights], None]
+#: ``loss(params, model, X, y)``: a scalar loss (:func:`bce`, or a batch's summed loss).
+Loss = Callable[..., torch.Tensor]
 
 __all__ = [
     "ACTIVATIONS",
     "EpochCallback",
     "EpochSelection",
+    "Loss",
     "SparseRows",
     "TrainConfig",
     "TrainResult",
@@ -39,6 +42,7 @@ __all__ = [
     "as_tensor",
     "bce",
     "build_mlp",
+    "csr_product",
     "gradient_cosine",
     "logits",
     "meta_gradient",
@@ -140,28 +144,58 @@ class SparseRows:
     """
 
     def __init__(self, X: torch.Tensor) -> None:
-        self.csr, self.csr_t = _csr32(X), _csr32(X.T.contiguous())
+        self.csr, self.csr_t = _csr32([X]), _csr32([X.T.contiguous()])
         self.shape = X.shape
+
+    @classmethod
+    def block_diagonal(cls, blocks: list[torch.Tensor]) -> SparseRows:
+        """The CSR matrix whose diagonal blocks are ``blocks`` (dense, all of one shape).
+
+        Block ``r`` of its product with a stacked first layer is run ``r``'s rows times run
+        ``r``'s weights (:mod:`faalgrad.batched`), one sparse product for a batch of runs.
+        """
+        out = object.__new__(cls)
+        out.csr = _csr32(blocks)
+        out.csr_t = _csr32([b.T.contiguous() for b in blocks])
+        n, d = blocks[0].shape
+        out.shape = torch.Size((len(blocks) * n, len(blocks) * d))
+        return out
 
     def to_dense(self) -> torch.Tensor:
         """The dense (n, d) inputs."""
         return self.csr.to_dense()
 
 
-def _csr32(X: torch.Tensor) -> torch.Tensor:
-    """CSR with 32-bit indices.
+def _csr32(blocks: list[torch.Tensor]) -> torch.Tensor:
+    """CSR with 32-bit indices of the block-diagonal matrix of ``blocks`` (one block: itself).
 
     The sparse BLAS kernels' own; 64-bit ones are copied on every product.
     """
-    rows, cols = X.nonzero(as_tuple=True)  # row-major order
-    crow = torch.zeros(len(X) + 1, dtype=torch.int32)
-    crow[1:] = torch.cumsum(torch.bincount(rows, minlength=len(X)), 0)
+    n, d = blocks[0].shape
+    rows, cols, values = [], [], []
+    for r, X in enumerate(blocks):
+        i, j = X.nonzero(as_tuple=True)  # row-major order
+        rows.append(i + r * n)
+        cols.append(j + r * d)
+        values.append(X[i, j])
+    rows, cols = torch.cat(rows), torch.cat(cols)
+    crow = torch.zeros(len(blocks) * n + 1, dtype=torch.int32)
+    crow[1:] = torch.cumsum(torch.bincount(rows, minlength=len(blocks) * n), 0)
     # torch marks CSR "beta"; the products used here are tested against dense ones
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
         return torch.sparse_csr_tensor(
-            crow, cols.int(), X[rows, cols], X.shape, check_invariants=False
+            crow,
+            cols.int(),
+            torch.cat(values),
+            (len(blocks) * n, len(blocks) * d),
+            check_invariants=False,
         )
+
+
+def csr_product(M: torch.Tensor, X: SparseRows) -> torch.Tensor:
+    """``X @ M.T`` for the CSR inputs ``X``, differentiable to any order in ``M``."""
+    return _CsrProduct.apply(M, X, False)
 
 
 class _CsrProduct(torch.autograd.Function):
@@ -192,7 +226,7 @@ def logits(params: Weights, model: nn.Module, X: torch.Tensor | SparseRows) -> t
     if isinstance(X, SparseRows):
         first = next(name for name, _ in model.named_children())
         W, b = params[f"{first}.weight"], params[f"{first}.bias"]
-        h = _CsrProduct.apply(W, X, False) + b
+        h = csr_product(W, X) + b
         layers = list(model.named_children())[1:]
     elif not isinstance(model, nn.Sequential):
         return functional_call(model, params, (X,)).squeeze(-1)
@@ -231,10 +265,16 @@ def adapt(
     y_s: torch.Tensor,
     inner_lr: float,
     inner_steps: int,
+    *,
+    loss: Loss = bce,
 ) -> Weights:
-    """θ_I: ``inner_steps`` sequential SGD steps on the support set, differentiable in θ0."""
+    """θ_I: ``inner_steps`` sequential SGD steps on the support set, differentiable in θ0.
+
+    ``loss(params, model, X, y)`` is :func:`bce`, or a batch's summed loss
+    (:mod:`faalgrad.batched`).
+    """
     for _ in range(inner_steps):
-        g = grad(bce)(params, model, X_s, y_s)
+        g = grad(loss)(params, model, X_s, y_s)
         params = {k: params[k] - inner_lr * g[k] for k in params}
     return params
 
@@ -249,10 +289,20 @@ def gradient_cosine(params: Weights, model: nn.Module, X_s, y_s, X_q, y_q) -> fl
 
 
 def meta_loss(
-    params: Weights, model: nn.Module, X_s, y_s, X_q, y_q, inner_lr: float, inner_steps: int
+    params: Weights,
+    model: nn.Module,
+    X_s,
+    y_s,
+    X_q,
+    y_q,
+    inner_lr: float,
+    inner_steps: int,
+    *,
+    loss: Loss = bce,
 ) -> torch.Tensor:
     """L(θ_I, X_q): the query loss at the parameters adapted on the support set."""
-    return bce(adapt(params, model, X_s, y_s, inner_lr, inner_steps), model, X_q, y_q)
+    adapted = adapt(params, model, X_s, y_s, inner_lr, inner_steps, loss=loss)
+    return loss(adapted, model, X_q, y_q)
 
 
 def meta_gradient(
@@ -266,6 +316,7 @@ def meta_gradient(
     inner_lr: float,
     inner_steps: int,
     first_order: bool = False,
+    loss: Loss = bce,
 ) -> Weights:
     """∂L(θ_I, X_q)/∂θ0: through every inner step, or ∇L(θ_I, X_q) when ``first_order``.
 
@@ -274,15 +325,14 @@ def meta_gradient(
     faster than nesting ``grad`` for the outer derivative too, with equal results).
     """
     if first_order:
-        adapted = adapt(
-            {k: v.detach() for k, v in params.items()}, model, X_s, y_s, inner_lr, inner_steps
-        )
+        detached = {k: v.detach() for k, v in params.items()}
+        adapted = adapt(detached, model, X_s, y_s, inner_lr, inner_steps, loss=loss)
         adapted = {k: v.detach() for k, v in adapted.items()}
-        return grad(bce)(adapted, model, X_q, y_q)
+        return grad(loss)(adapted, model, X_q, y_q)
     leaves = {k: v.detach().requires_grad_(True) for k, v in params.items()}
     with torch.enable_grad():
-        loss = meta_loss(leaves, model, X_s, y_s, X_q, y_q, inner_lr, inner_steps)
-        grads = torch.autograd.grad(loss, list(leaves.values()))
+        value = meta_loss(leaves, model, X_s, y_s, X_q, y_q, inner_lr, inner_steps, loss=loss)
+        grads = torch.autograd.grad(value, list(leaves.values()))
     return dict(zip(leaves, grads, strict=True))
 
 
@@ -318,6 +368,11 @@ def train_erm(
     -------
     TrainResult
     """
+    if not _minibatched(config, len(y)):  # the batch of one
+        from faalgrad.batched import ErmTask, train_erm_batch
+
+        task = ErmTask(X, y, X_val, y_val, seed, sample_weight=sample_weight, callback=callback)
+        return train_erm_batch([task], config)[0]
     X_t, y_t = as_inputs(X, config), as_tensor(y)
     w_t = None if sample_weight is None else as_tensor(sample_weight)
     model = build_mlp(X_t.shape[1], config, seed)
@@ -370,6 +425,11 @@ def train_faalgrad(
         raise ValueError(
             f"support ({len(y_s)} rows) and query ({len(y_q)} rows) must both be non-empty"
         )
+    if not _minibatched(config, len(y_q)):  # the batch of one
+        from faalgrad.batched import MetaTask, train_faalgrad_batch
+
+        task = MetaTask(X_s, y_s, X_q, y_q, X_val, y_val, seed, callback=callback)
+        return train_faalgrad_batch([task], config)[0]
     # the query set's minibatches decide: a support set smaller than a batch is still indexed
     Xs = as_inputs(X_s, config, batch_rows=len(y_q))
     ys, Xq, yq = as_tensor(y_s), as_inputs(X_q, config), as_tensor(y_q)
@@ -407,7 +467,10 @@ def _fit(
     seed: int,
     callback: EpochCallback | None = None,
 ) -> TrainResult:
-    """The shared epoch loop: outer optimiser steps, validation loss, early stopping."""
+    """The minibatch epoch loop: outer optimiser steps, validation loss, early stopping.
+
+    Full-batch training goes through :mod:`faalgrad.batched` (a batch of one).
+    """
     params = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
     optimizer = OPTIMIZERS[config.optimizer](params.values(), lr=config.outer_lr)
     X_v, y_v = as_inputs(X_val), as_tensor(y_val)
@@ -430,6 +493,11 @@ def _fit(
         if selection.update(epoch, (-loss,), params):
             break
     return result
+
+
+def _minibatched(config: TrainConfig, n_rows: int) -> bool:
+    """Whether ``config`` trains on minibatches of ``n_rows`` rows (else full batch)."""
+    return config.batch_size is not None and config.batch_size < n_rows
 
 
 def minibatches(rng: np.random.Generator, n_rows: int, batch_size: int) -> list[np.ndarray]:
