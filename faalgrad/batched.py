@@ -166,10 +166,6 @@ def stacked_logits(params: Weights, model: nn.Sequential, rows: _Rows) -> torch.
             # block r of the product is run r's rows times run r's first layer
             M = W.transpose(0, 1).reshape(W.shape[1], runs * W.shape[2])
             h = csr_product(M, h).reshape(runs, rows.rows, W.shape[1]) + b[:, None, :]
-        elif W.shape[1] == 1:
-            # the output unit as a product and a row sum: a batch of one would otherwise take
-            # the matrix-vector kernel, whose rounding differs from the batched product's
-            h = (h * W[:, None, 0, :]).sum(dim=-1, keepdim=True) + b[:, None, :]
         else:
             h = torch.baddbmm(b[:, None, :], h, W.transpose(1, 2))
     return h.squeeze(-1)

@@ -11,7 +11,15 @@ from faalgrad.runs.grids import (
     protected_input_specs,
     table1_specs,
 )
-from faalgrad.runs.methods import FAMILIES, METHODS, Method, cached_split, erm_model, fit_run
+from faalgrad.runs.methods import (
+    FAMILIES,
+    METHODS,
+    Method,
+    cached_split,
+    erm_model,
+    fit_run,
+    fit_runs,
+)
 from faalgrad.runs.runner import run, run_grid
 from faalgrad.runs.spec import SETUPS, SPLIT_LABELS, RunSpec, setup_fields
 
@@ -27,6 +35,7 @@ __all__ = [
     "Method",
     "erm_model",
     "fit_run",
+    "fit_runs",
     "cached_split",
     "SETUPS",
     "SPLIT_LABELS",

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["ENV", "directory", "fingerprint", "key_path", "memoize"]
+__all__ = ["ENV", "directory", "fingerprint", "key_path", "lookup", "memoize"]
 
 ENV = "FAALGRAD_RUN_CACHE"
 T = TypeVar("T")
@@ -55,6 +55,17 @@ def key_path(root: Path, key: Any) -> Path:
     """Where ``key`` is stored under ``root`` (keys are compared by ``repr``)."""
     name = hashlib.sha256(repr((fingerprint(), key)).encode()).hexdigest()
     return root / f"{name}.pkl"
+
+
+def lookup(key: Any) -> tuple[bool, Any]:
+    """``(True, value)`` stored under ``key``, or ``(False, None)``: missing, or the cache is off.
+
+    Never waits: an entry another process is computing counts as missing.
+    """
+    root = directory()
+    if root is None:
+        return False, None
+    return _load(key_path(root, key))
 
 
 def memoize(key: Any, compute: Callable[[], T]) -> T:

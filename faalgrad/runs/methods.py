@@ -9,26 +9,28 @@ method is one entry here plus its fit function.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from faalgrad import baselines
+from faalgrad.batched import ErmTask, MetaTask, train_erm_batch, train_faalgrad_batch
 from faalgrad.datasets import load_dataset
 from faalgrad.mitigators import MITIGATORS, fit_mitigator
 from faalgrad.nash import NASH_METHODS, nash_config, train_nash
 from faalgrad.presets import erm_config, faalgrad_config
 from faalgrad.runs import cache
 from faalgrad.splits import SplitData, split_dataset, support_query
-from faalgrad.train import TrainResult, single_thread, train_erm, train_faalgrad
+from faalgrad.train import TrainResult, single_thread
 from faalgrad.validation import check_dataset
 
 if TYPE_CHECKING:
     from faalgrad.runs.spec import RunSpec
 
-__all__ = ["FAMILIES", "METHODS", "Method", "cached_split", "erm_model", "fit_run"]
+__all__ = ["FAMILIES", "METHODS", "Method", "cached_split", "erm_model", "fit_run", "fit_runs"]
 
 Fit = Callable[["RunSpec", SplitData], tuple[Any, dict[str, Any]]]
+FitBatch = Callable[[list["RunSpec"], list[SplitData]], list[tuple[Any, dict[str, Any]]]]
 
 #: Families of methods, in display order.
 FAMILIES: tuple[str, ...] = (
@@ -56,6 +58,9 @@ class Method:
         ``config(dataset, **overrides)``: the settings object the method trains with.
     fit : callable
         ``fit(spec, data) -> (model, facts)``: trains on one seed's split.
+    fit_batch : callable, optional
+        ``fit_batch(specs, datas) -> [(model, facts), ...]``: trains runs that differ only in
+        seed together (:mod:`faalgrad.batched`); ``fit`` is then its batch of one.
     needs_erm : bool
         Whether it starts from the seed's baseline MLP (runs sharing it share a worker).
     cost : float
@@ -67,8 +72,18 @@ class Method:
     family: str
     config: Callable[..., Any]
     fit: Fit
+    fit_batch: FitBatch | None = None
     needs_erm: bool = False
     cost: float = 8.0
+
+    @classmethod
+    def batched(cls, key: str, label: str, family: str, config, fit_batch: FitBatch, **kw):
+        """A method trained in batches; its one-spec ``fit`` is the batch of one."""
+
+        def fit(spec: RunSpec, data: SplitData):
+            return fit_batch([spec], [data])[0]
+
+        return cls(key, label, family, config, fit, fit_batch=fit_batch, **kw)
 
 
 @lru_cache(maxsize=64)
@@ -122,23 +137,57 @@ def cached_split(
     return _split(dataset, int(seed), bool(include_protected), procedure, inputs)
 
 
-@lru_cache(maxsize=64)
-def _erm(
-    dataset: str,
-    seed: int,
-    include_protected: bool,
-    overrides: tuple,
-    procedure: str = "paper",
-    inputs: str = "scaled",
-) -> TrainResult:
-    def train() -> TrainResult:
-        data = _split(dataset, seed, include_protected, procedure, inputs)
-        config = erm_config(dataset, **dict(overrides))
-        return train_erm(data.X_train, data.y_train, data.X_val, data.y_val, config, seed)
+#: The baseline MLPs trained in this process, by :func:`_erm_key`.
+_ERM_MODELS: dict[tuple, TrainResult] = {}
 
-    return cache.memoize(
-        ("erm", dataset, seed, include_protected, overrides, procedure, inputs), train
+
+def _erm_key(spec: RunSpec) -> tuple:
+    return (
+        "erm",
+        spec.dataset,
+        spec.seed,
+        spec.include_protected,
+        spec.overrides,
+        spec.split_procedure,
+        spec.inputs,
     )
+
+
+def _train_erms(specs: list[RunSpec]) -> None:
+    """Train the baseline MLPs of ``specs`` not yet trained, together, one batch per setup.
+
+    A model already in this process or in the run cache is reused; the others train as
+    one batch per setup (all but the seed equal) and are stored in both.
+    """
+    missing: dict[tuple, RunSpec] = {}
+    for spec in specs:
+        key = _erm_key(spec)
+        if key in _ERM_MODELS or key in missing:
+            continue
+        found, model = cache.lookup(key)
+        if found:
+            _ERM_MODELS[key] = model
+        else:
+            missing[key] = spec
+    for group in _by_setup(list(missing.values())):
+        config = erm_config(group[0].dataset, **dict(group[0].overrides))
+        tasks = []
+        for spec in group:
+            data = _data(spec)
+            tasks.append(ErmTask(data.X_train, data.y_train, data.X_val, data.y_val, spec.seed))
+        with single_thread():
+            models = train_erm_batch(tasks, config)
+        for spec, model in zip(group, models, strict=True):
+            key = _erm_key(spec)
+            _ERM_MODELS[key] = cache.memoize(key, lambda model=model: model)
+
+
+def _by_setup(specs: list[RunSpec]) -> list[list[RunSpec]]:
+    """``specs`` grouped by everything but the seed, in first-seen order."""
+    groups: dict[RunSpec, list[RunSpec]] = {}
+    for spec in specs:
+        groups.setdefault(replace(spec, seed=0), []).append(spec)
+    return list(groups.values())
 
 
 def erm_model(dataset: str, seed: int, include_protected: bool = True, **overrides) -> TrainResult:
@@ -164,22 +213,21 @@ def erm_model(dataset: str, seed: int, include_protected: bool = True, **overrid
     TrainResult
     """
     erm_config(check_dataset(dataset), **overrides)  # validates the overrides
-    frozen = tuple(
-        sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in overrides.items())
+    from faalgrad.runs.spec import RunSpec
+
+    spec = RunSpec(
+        dataset,
+        "erm",
+        seed=int(seed),
+        include_protected=bool(include_protected),
+        overrides=overrides,
     )
-    with single_thread():
-        return _erm(dataset, int(seed), bool(include_protected), frozen)
+    return _erm_of(spec)
 
 
 def _erm_of(spec: RunSpec) -> TrainResult:
-    return _erm(
-        spec.dataset,
-        spec.seed,
-        spec.include_protected,
-        spec.overrides,
-        spec.split_procedure,
-        spec.inputs,
-    )
+    _train_erms([spec])
+    return _ERM_MODELS[_erm_key(spec)]
 
 
 # --- fit functions: (spec, data) -> (model, facts) ---------------------------------------------
@@ -195,49 +243,53 @@ def _fit_threshold(spec: RunSpec, data: SplitData):
     return model, {"threshold": baselines.choose_threshold(scores, data.y_val, data.a_val)}
 
 
-def _fit_mba_dp(spec: RunSpec, data: SplitData):
-    rows = baselines.mba_dp_indices(data.a_train, spec.seed)
-    return train_erm(
-        data.X_train[rows], data.y_train[rows], data.X_val, data.y_val, spec.config(), spec.seed
-    ), {}
+def _fit_mba_dp(specs: list[RunSpec], datas: list[SplitData]):
+    tasks = []
+    for spec, data in zip(specs, datas, strict=True):
+        rows = baselines.mba_dp_indices(data.a_train, spec.seed)
+        tasks.append(
+            ErmTask(data.X_train[rows], data.y_train[rows], data.X_val, data.y_val, spec.seed)
+        )
+    return [(model, {}) for model in train_erm_batch(tasks, specs[0].config())]
 
 
-def _fit_mba_eod(spec: RunSpec, data: SplitData):
-    y_pred = (_erm_of(spec).predict_proba(data.X_train) >= 0.5).astype(int)
-    weights = baselines.mba_eod_weights(data.y_train, y_pred, data.a_train)
-    model = train_erm(
-        data.X_train,
-        data.y_train,
-        data.X_val,
-        data.y_val,
-        spec.config(),
-        spec.seed,
-        sample_weight=weights,
-    )
-    return model, {}
+def _fit_mba_eod(specs: list[RunSpec], datas: list[SplitData]):
+    tasks = []
+    for spec, data in zip(specs, datas, strict=True):
+        y_pred = (_erm_of(spec).predict_proba(data.X_train) >= 0.5).astype(int)
+        weights = baselines.mba_eod_weights(data.y_train, y_pred, data.a_train)
+        tasks.append(
+            ErmTask(
+                data.X_train,
+                data.y_train,
+                data.X_val,
+                data.y_val,
+                spec.seed,
+                sample_weight=weights,
+            )
+        )
+    return [(model, {}) for model in train_erm_batch(tasks, specs[0].config())]
 
 
-def _fit_faalgrad(spec: RunSpec, data: SplitData):
-    support, query = support_query(
-        data.y_train,
-        data.a_train,
-        spec.split,
-        dataset=spec.dataset,
-        ratio=spec.ratio,
-        seed=spec.seed,
-        direction=spec.direction,
-    )
-    model = train_faalgrad(
-        data.X_train[support],
-        data.y_train[support],
-        data.X_train[query],
-        data.y_train[query],
-        data.X_val,
-        data.y_val,
-        spec.config(),
-        spec.seed,
-    )
-    return model, {"n_support": len(support), "n_query": len(query)}
+def _fit_faalgrad(specs: list[RunSpec], datas: list[SplitData]):
+    tasks, facts = [], []
+    for spec, data in zip(specs, datas, strict=True):
+        support, query = support_query(
+            data.y_train,
+            data.a_train,
+            spec.split,
+            dataset=spec.dataset,
+            ratio=spec.ratio,
+            seed=spec.seed,
+            direction=spec.direction,
+        )
+        X, y = data.X_train, data.y_train
+        tasks.append(
+            MetaTask(X[support], y[support], X[query], y[query], data.X_val, data.y_val, spec.seed)
+        )
+        facts.append({"n_support": len(support), "n_query": len(query)})
+    models = train_faalgrad_batch(tasks, specs[0].config())
+    return list(zip(models, facts, strict=True))
 
 
 def _fit_nash(spec: RunSpec, data: SplitData):
@@ -260,8 +312,45 @@ def _fit_mitigator(spec: RunSpec, data: SplitData):
     return fit_mitigator(spec.method, data, spec.seed, model=erm), {}
 
 
+def fit_runs(specs: list[RunSpec]) -> list[tuple[Any, dict[str, Any]]]:
+    """Train the models of ``specs``: runs that differ only in seed train as one batch.
+
+    The baseline MLPs the specs start from are trained first, together
+    (:mod:`faalgrad.batched`); then each setup's runs go to their registry entry's
+    ``fit_batch`` when it has one, else to its ``fit`` one at a time.
+
+    Parameters
+    ----------
+    specs : list of RunSpec
+        The runs.
+
+    Returns
+    -------
+    list of (model, facts)
+        For each spec, in order: the trained model (``predict_proba`` gives P(y = 1)) and its
+        run facts: decision ``threshold``, set sizes, ``best_epoch``, ``epochs``, ...
+    """
+    specs = list(specs)
+    _train_erms([s for s in specs if METHODS[s.method].needs_erm])
+    fitted: dict[int, tuple[Any, dict[str, Any]]] = {}
+    index = {id(spec): i for i, spec in enumerate(specs)}
+    for group in _by_setup(specs):
+        method = METHODS[group[0].method]
+        datas = [_data(spec) for spec in group]
+        with single_thread():
+            if method.fit_batch is not None:
+                results = method.fit_batch(group, datas)
+            else:
+                results = [method.fit(spec, data) for spec, data in zip(group, datas, strict=True)]
+        for spec, (model, facts) in zip(group, results, strict=True):
+            facts = {"threshold": 0.5, **facts}
+            facts.update(best_epoch=model.best_epoch, epochs=len(model.val_loss))
+            fitted[index[id(spec)]] = (model, facts)
+    return [fitted[i] for i in range(len(specs))]
+
+
 def fit_run(spec: RunSpec) -> tuple[Any, dict[str, Any]]:
-    """Train the model of ``spec`` with its registry entry's fit function.
+    """Train the model of ``spec`` (:func:`fit_runs` of one spec).
 
     Parameters
     ----------
@@ -275,11 +364,7 @@ def fit_run(spec: RunSpec) -> tuple[Any, dict[str, Any]]:
     facts : dict
         Run facts: decision ``threshold``, set sizes, ``best_epoch``, ``epochs``, ...
     """
-    data = _data(spec)
-    model, facts = METHODS[spec.method].fit(spec, data)
-    facts = {"threshold": 0.5, **facts}
-    facts.update(best_epoch=model.best_epoch, epochs=len(model.val_loss))
-    return model, facts
+    return fit_runs([spec])[0]
 
 
 def _erm_settings(dataset: str, **overrides):
@@ -298,8 +383,10 @@ _MITIGATOR_LABELS = {
 def _registry() -> dict[str, Method]:
     entries = [
         Method("erm", "Baseline MLP", "baseline", _erm_settings, _fit_erm, needs_erm=True),
-        Method("mba_dp", "MBA for DP", "baseline", _erm_settings, _fit_mba_dp),
-        Method("mba_eod", "MBA for EOD", "baseline", _erm_settings, _fit_mba_eod, needs_erm=True),
+        Method.batched("mba_dp", "MBA for DP", "baseline", _erm_settings, _fit_mba_dp),
+        Method.batched(
+            "mba_eod", "MBA for EOD", "baseline", _erm_settings, _fit_mba_eod, needs_erm=True
+        ),
         Method(
             "threshold",
             "Threshold adjustment",
@@ -308,7 +395,9 @@ def _registry() -> dict[str, Method]:
             _fit_threshold,
             needs_erm=True,
         ),
-        Method("faalgrad", "FaAlGrad", "FaAlGrad", faalgrad_config, _fit_faalgrad, cost=10.0),
+        Method.batched(
+            "faalgrad", "FaAlGrad", "FaAlGrad", faalgrad_config, _fit_faalgrad, cost=10.0
+        ),
     ]
     for key in (
         MITIGATORS

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import pandas as pd
@@ -17,7 +17,7 @@ from faalgrad import baselines
 from faalgrad.datasets import load_dataset
 from faalgrad.metrics import evaluate
 from faalgrad.runs import cache
-from faalgrad.runs.methods import METHODS, cached_split, fit_run
+from faalgrad.runs.methods import METHODS, cached_split, fit_runs
 from faalgrad.runs.spec import RunSpec
 from faalgrad.train import single_thread
 from faalgrad.validation import check_n_jobs
@@ -41,15 +41,32 @@ def run(spec: RunSpec) -> dict[str, Any]:
         between runs without looking at the test split). With the run cache on
         (:mod:`faalgrad.runs.cache`), a spec already run returns its stored row.
     """
-    return cache.memoize(("run", spec), lambda: _run(spec))
+    return _run_chunk([spec])[0]
 
 
-def _run(spec: RunSpec) -> dict[str, Any]:
+def _run_chunk(specs: list[RunSpec]) -> list[dict[str, Any]]:
+    """The rows of ``specs``: stored ones read back, the others trained in batches by seed."""
+    rows: dict[int, dict[str, Any]] = {}
+    missing = []
+    for i, spec in enumerate(specs):
+        found, row = cache.lookup(("run", spec))
+        if found:
+            rows[i] = row
+        else:
+            missing.append(i)
+    fitted = fit_runs([specs[i] for i in missing])
+    for i, (model, facts) in zip(missing, fitted, strict=True):
+        row = _row(specs[i], model, facts)
+        rows[i] = cache.memoize(("run", specs[i]), lambda row=row: row)
+    return [rows[i] for i in range(len(specs))]
+
+
+def _row(spec: RunSpec, model, facts: dict[str, Any]) -> dict[str, Any]:
+    """One tidy row: the spec, the run facts and the metrics on the test and validation splits."""
+    data = cached_split(
+        spec.dataset, spec.seed, spec.include_protected, spec.split_procedure, spec.inputs
+    )
     with single_thread():
-        model, facts = fit_run(spec)
-        data = cached_split(
-            spec.dataset, spec.seed, spec.include_protected, spec.split_procedure, spec.inputs
-        )
         scores = model.predict_proba(data.X_test)
         val_scores = model.predict_proba(data.X_val)
     y_pred = baselines.predict_with_threshold(scores, data.a_test, facts["threshold"])
@@ -76,8 +93,21 @@ def _cost(spec: RunSpec) -> float:
     return len(load_dataset(spec.dataset)) * METHODS[spec.method].cost * spec.inner_steps
 
 
-def _run_chunk(specs: list[RunSpec]) -> list[dict]:
-    return [run(s) for s in specs]
+def _chunk_key(spec: RunSpec, i: int) -> tuple:
+    """The worker chunk of ``spec`` (the ``i``-th): its seeds' batch, or itself alone."""
+    method = METHODS[spec.method]
+    if method.needs_erm:
+        return (
+            "erm",
+            spec.dataset,
+            spec.include_protected,
+            spec.overrides,
+            spec.split_procedure,
+            spec.inputs,
+        )
+    if method.fit_batch is not None:
+        return ("batch", replace(spec, seed=0))
+    return ("one", i)
 
 
 #: How long a Dask client waits for the scheduler before the run gives up with a clear error.
@@ -131,28 +161,17 @@ def run_grid(
 
     Notes
     -----
-    Specs that start from the same baseline MLP (the registry's ``needs_erm``, on one
-    dataset and seed) run in the same worker, so that model is trained once; the longest
-    chunks start first, so that parallel workers finish together.
+    Runs that differ only in seed go to one worker and train there as one batch
+    (:mod:`faalgrad.batched`), and so do all the runs that start from the baseline MLPs of
+    one setup (the registry's ``needs_erm``), so each of those trains once; a run's row does
+    not depend on the batch it trained in. The longest chunks start first, so that parallel
+    workers finish together.
     """
     check_n_jobs(n_jobs)
     specs = list(specs)
     groups: dict[tuple, list[int]] = {}
     for i, spec in enumerate(specs):
-        shares_erm = METHODS[spec.method].needs_erm
-        key = (
-            (
-                spec.dataset,
-                spec.seed,
-                spec.include_protected,
-                spec.overrides,
-                spec.split_procedure,
-                spec.inputs,
-            )
-            if shares_erm
-            else (i,)
-        )
-        groups.setdefault(key, []).append(i)
+        groups.setdefault(_chunk_key(spec, i), []).append(i)
     order = sorted(groups, key=lambda key: -sum(_cost(specs[i]) for i in groups[key]))
     groups = {key: groups[key] for key in order}
     chunks = [[specs[i] for i in idx] for idx in groups.values()]

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from sklearn.metrics import log_loss
 from torch import nn
 
-from faalgrad import train
+from faalgrad import batched, train
 from faalgrad.train import (
     SparseRows,
     TrainConfig,
@@ -448,11 +448,12 @@ def test_early_stopping_restores_best_weights(kind, patience, overfit_sets):
     assert len(losses) == result.best_epoch + patience + 1
     # The patience epochs after the best one are all no better.
     assert (losses[result.best_epoch + 1 :] >= losses[result.best_epoch]).all()
-    # The returned parameters are those of the best epoch: their validation BCE is the minimum.
-    Xv = torch.from_numpy(overfit_sets["X_val"])
-    yv = torch.from_numpy(overfit_sets["y_val"].astype(np.float32))
+    # The returned parameters are those of the best epoch: their validation BCE, computed as
+    # the trainer computes it (a stack of runs, here the run and its copy), is the minimum.
+    rows = batched._Rows([overfit_sets["X_val"]] * 2, [overfit_sets["y_val"]] * 2, 4)
+    stacked = {k: torch.stack([v, v]) for k, v in result.params.items()}
     with torch.no_grad():
-        assert float(bce(result.params, result.model, Xv, yv)) == losses.min()
+        assert batched.stacked_bce(stacked, result.model, rows, rows.y)[0].item() == losses.min()
     p = result.predict_proba(overfit_sets["X_val"]).astype(np.float64)
     assert log_loss(overfit_sets["y_val"], p) == pytest.approx(losses.min(), rel=1e-5)
 

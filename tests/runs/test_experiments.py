@@ -148,7 +148,7 @@ def test_run_returns_a_complete_row():
 
 
 def _clear_caches():
-    methods._erm.cache_clear()  # force the ERM model to be retrained, not reused
+    methods._ERM_MODELS.clear()  # force the ERM model to be retrained, not reused
 
 
 @pytest.mark.parametrize(
