@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fairlearn.metrics import demographic_parity_difference
 
 from faalgrad.baselines import (
     MAX_EOD_WEIGHT,
@@ -197,3 +198,20 @@ def test_choose_threshold_minimises_dp_by_brute_force():
 
     assert chosen in THRESHOLDS
     assert dp(chosen) == pytest.approx(min(dp(t) for t in THRESHOLDS), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_choose_threshold_equals_fairlearn_reference(seed):
+    """The chosen threshold is the one fairlearn's demographic_parity_difference ranks first."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    a = rng.integers(0, 2, size=n)
+    y = rng.integers(0, 2, size=n)
+    scores = np.clip(rng.normal(0.45 + 0.2 * y - 0.1 * a, 0.2), 0, 1)
+
+    def key(t):
+        pred = predict_with_threshold(scores, a, t)
+        dp = demographic_parity_difference(y, pred, sensitive_features=a)
+        return (round(float(dp), 12), -float((pred == y).mean()), abs(t - 0.5))
+
+    assert choose_threshold(scores, y, a) == min(THRESHOLDS, key=key)
