@@ -6,10 +6,11 @@ pattern of ``torch.func.stack_module_state``), the layers become batched matrix 
 and ``torch.func.grad`` of the sum of the runs' losses gives each run its own gradient.
 Each run keeps its own initialisation (:func:`~faalgrad.train.build_mlp` of its seed), its
 own rows and its own early stopping; a run that stops keeps its best weights and leaves
-the batch. Rows of different counts are padded with zero-weight rows and inputs of
-different widths with zero columns (their weights start at zero and get zero gradients).
-A run's result does not depend on the other runs of its batch when the batch needs no
-padding, which holds for every grid of the book (the paper's splits have fixed sizes).
+the batch. Every run's rows are padded with zero-weight rows to a common multiple of
+:data:`ROW_ALIGN`, and inputs of different widths with zero columns (their weights start
+at zero and get zero gradients). A run's result does not depend on the other runs of its
+batch when they have as many rows, rounded up to :data:`ROW_ALIGN` (every grid of the book:
+the paper's splits have fixed sizes); otherwise the padding changes float rounding only.
 
 Large sparse inputs (Adult's one-hot columns) enter the first layer as one block-diagonal
 CSR product for the whole batch. Minibatch settings train one run at a time.
@@ -43,7 +44,15 @@ from faalgrad.train import (
     snapshot,
 )
 
-__all__ = ["ErmTask", "MetaTask", "train_erm_batch", "train_faalgrad_batch"]
+__all__ = [
+    "ROW_ALIGN",
+    "ErmTask",
+    "MetaTask",
+    "stacked_bce",
+    "stacked_logits",
+    "train_erm_batch",
+    "train_faalgrad_batch",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,30 +110,33 @@ class MetaTask:
     callback: EpochCallback | None = None
 
 
+#: Every run's rows are padded (with zero-weight rows) to a multiple of this count. ATen's
+#: element-wise kernels process 2 × 16 floats at a time (AVX-512; 2 × 8 with AVX2) and the
+#: remainder of a tensor with scalar code, whose tanh, exp and log1p round differently; with
+#: whole blocks per run, no run's rows ever fall in that remainder, wherever the run sits in
+#: the stack, so a run's result does not depend on its batch.
+ROW_ALIGN = 32
+
+
 class _Rows:
     """The rows of one set (training, support, query or validation) for every run of a batch.
 
     ``inputs`` is a (runs, rows, width) tensor, or one block-diagonal :class:`SparseRows`
-    whose block ``r`` is run ``r``'s rows; ``weight`` is ``None`` (every row counts equally)
-    or (runs, rows): zero on padded rows, the sample weights elsewhere.
+    whose block ``r`` is run ``r``'s rows; ``weight`` is (runs, rows): the sample weights
+    (ones without them), zero on padded rows.
     """
 
     def __init__(self, tables: Sequence, labels: Sequence, width: int, weights=None) -> None:
         X = [as_tensor(t) for t in tables]
-        self.rows = max(len(t) for t in X)
+        self.rows = -(-max(len(t) for t in X) // ROW_ALIGN) * ROW_ALIGN
         self.width = width
         self.sparse = isinstance(as_inputs(X[0]), SparseRows)
-        padded = [len(t) < self.rows for t in X]
         X = [F.pad(t, (0, width - t.shape[1], 0, self.rows - len(t))) for t in X]
         self.y = torch.stack([F.pad(as_tensor(v), (0, self.rows - len(v))) for v in labels])
-        if weights is None and not any(padded):
-            self.weight = None
-        else:
-            ones = [
-                torch.ones(len(v)) if w is None else as_tensor(w)
-                for v, w in _pairs(labels, weights)
-            ]
-            self.weight = torch.stack([F.pad(w, (0, self.rows - len(w))) for w in ones])
+        ones = [
+            torch.ones(len(v)) if w is None else as_tensor(w) for v, w in _pairs(labels, weights)
+        ]
+        self.weight = torch.stack([F.pad(w, (0, self.rows - len(w))) for w in ones])
         self._dense = torch.stack(X)
         self.inputs = _block_diagonal(X) if self.sparse else self._dense
 
@@ -133,7 +145,7 @@ class _Rows:
         out = object.__new__(_Rows)
         out.rows, out.width, out.sparse = self.rows, self.width, self.sparse
         out.y = self.y[keep]
-        out.weight = None if self.weight is None else self.weight[keep]
+        out.weight = self.weight[keep]
         out._dense = self._dense[keep]
         out.inputs = _block_diagonal(list(out._dense)) if self.sparse else out._dense
         return out
@@ -174,12 +186,10 @@ def stacked_logits(params: Weights, model: nn.Sequential, rows: _Rows) -> torch.
 def stacked_bce(
     params: Weights, model: nn.Sequential, rows: _Rows, y: torch.Tensor
 ) -> torch.Tensor:
-    """Each run's binary cross-entropy on its own rows (weighted mean when weighted), (runs,)."""
+    """Each run's binary cross-entropy on its own rows (their weighted mean), shape (runs,)."""
     losses = F.binary_cross_entropy_with_logits(
         stacked_logits(params, model, rows), y, reduction="none"
     )
-    if rows.weight is None:
-        return losses.mean(dim=1)
     return (losses * rows.weight).sum(dim=1) / rows.weight.sum(dim=1)
 
 
@@ -223,9 +233,7 @@ def train_erm_batch(tasks: Sequence[ErmTask], config: TrainConfig) -> list[Train
         ]
     width = max(np.shape(t.X)[1] for t in tasks)
     stack = _stacked(tasks)
-    weights = (
-        None if all(t.sample_weight is None for t in stack) else [t.sample_weight for t in stack]
-    )
+    weights = [t.sample_weight for t in stack]
     train = _Rows([t.X for t in stack], [t.y for t in stack], width, weights)
 
     def step_grad(params: Weights, keep: torch.Tensor | None) -> Weights:
