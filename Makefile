@@ -112,6 +112,7 @@ scratch/nbval-ready: $(STAMP)
 	rm -rf scratch/nbval-runs scratch/nbval-data && mkdir -p scratch/nbval-runs
 
 bench: $(STAMP)
+	$(PY) benchmarks/bench_batched.py
 	$(PY) benchmarks/bench_trainer.py
 	$(PY) benchmarks/bench_sparse.py
 	$(PY) benchmarks/bench_table1.py

@@ -8,7 +8,7 @@ message by hand.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 
 import numpy as np
@@ -23,6 +23,7 @@ __all__ = [
     "check_number",
     "check_number_list",
     "check_ratio_list",
+    "check_seed_counts",
     "check_seeds",
     "replace_settings",
     "valid_choices",
@@ -110,6 +111,28 @@ def check_int(
 def check_seeds(seeds) -> int:
     """``seeds`` if it is a positive integer: the number of seeds 0..seeds-1."""
     return check_int("seeds", seeds, note="the number of seeds 0..seeds-1")
+
+
+def check_seed_counts(seeds, datasets: Iterable[str]) -> dict[str, int]:
+    """The seeds of each of ``datasets``: one count for all, or a count per dataset.
+
+    ``seeds`` is a positive integer (seeds 0..seeds-1 everywhere) or a mapping from dataset
+    name to such a count; it must name every one of ``datasets`` (other names are ignored).
+    """
+    datasets = list(datasets)
+    if not isinstance(seeds, Mapping):
+        count = check_seeds(seeds)
+        return {d: count for d in datasets}
+    missing = [d for d in datasets if d not in seeds]
+    if missing:
+        raise ValueError(
+            f"seeds={dict(seeds)!r} gives no count for {', '.join(missing)}; "
+            f"give one per dataset ({', '.join(datasets)}) or one number for all"
+        )
+    return {
+        d: check_int(f"seeds[{d!r}]", seeds[d], note="the number of seeds 0..seeds-1")
+        for d in datasets
+    }
 
 
 def check_n_jobs(n_jobs) -> int:

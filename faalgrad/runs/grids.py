@@ -5,7 +5,7 @@ wherever they are used, so a book build's run cache computes each run once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 import numpy as np
@@ -22,7 +22,7 @@ from faalgrad.splits import (
     support_query,
     train_val_test_indices,
 )
-from faalgrad.validation import check_choice, check_dataset, check_seeds
+from faalgrad.validation import check_choice, check_dataset, check_seed_counts, check_seeds
 
 __all__ = [
     "INFEASIBLE_COLUMNS",
@@ -64,7 +64,7 @@ INFEASIBLE_COLUMNS = ["dataset", "split", "inner_steps", "ratio", "xq_xs", "reas
 
 def table1_specs(
     datasets: Iterable[str] = DATASETS,
-    seeds: int = 5,
+    seeds: int | Mapping[str, int] = 5,
     *,
     include_protected: bool = True,
     **overrides,
@@ -75,8 +75,8 @@ def table1_specs(
     ----------
     datasets : iterable of str
         Names from :data:`~faalgrad.datasets.DATASETS`.
-    seeds : int
-        Seeds 0..seeds-1.
+    seeds : int or mapping
+        Seeds 0..seeds-1, for all datasets or per dataset (``{"compas": 20, ...}``).
     include_protected : bool
         Whether the protected attribute is an input.
     **overrides
@@ -86,11 +86,11 @@ def table1_specs(
     -------
     list of RunSpec
     """
-    check_seeds(seeds)
+    datasets = [check_dataset(d) for d in datasets]
+    counts = check_seed_counts(seeds, datasets)
     specs = []
     for dataset in datasets:
-        check_dataset(dataset)
-        for seed in range(seeds):
+        for seed in range(counts[dataset]):
             for row, method, inner in TABLE1_ROWS:
                 split = row if method == "faalgrad" else "config1"
                 specs.append(
@@ -107,12 +107,13 @@ def table1_specs(
     return specs
 
 
-def protected_input_specs(datasets: Iterable[str], seeds: int) -> list[RunSpec]:
+def protected_input_specs(datasets: Iterable[str], seeds: int | Mapping[str, int]) -> list[RunSpec]:
     """The :data:`PROTECTED_INPUT_ROWS` runs.
 
-    Their inputs exclude the protected attribute.
+    Their inputs exclude the protected attribute; ``seeds`` as in :func:`table1_specs`.
     """
-    check_seeds(seeds)
+    datasets = list(datasets)
+    counts = check_seed_counts(seeds, datasets)
     return [
         RunSpec(
             dataset,
@@ -123,7 +124,7 @@ def protected_input_specs(datasets: Iterable[str], seeds: int) -> list[RunSpec]:
             include_protected=False,
         )
         for dataset in datasets
-        for seed in range(seeds)
+        for seed in range(counts[dataset])
         for row, method, inner in PROTECTED_INPUT_ROWS
     ]
 

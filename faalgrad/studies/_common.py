@@ -28,6 +28,8 @@ __all__ = [
     "number",
     "paper_band",
     "paper_vs_ours",
+    "seed_count",
+    "seeds_per_dataset",
     "styled",
 ]
 
@@ -46,6 +48,18 @@ BAND_MARKS = {
     True: ("✓", "within the paper's ± spread", "#d5efd5"),
     False: ("✗", "outside the paper's ± spread", "#fddcbf"),
 }
+
+
+def seed_count(counts) -> str:
+    """The number of seeds behind some cells: ``"20"``, or ``"10–20"`` when they differ."""
+    counts = [int(c) for c in counts]
+    low, high = min(counts), max(counts)
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def seeds_per_dataset(seeds: dict[str, int]) -> str:
+    """``"COMPAS 20, Adult 10, ..."``: a page's seed count per dataset."""
+    return ", ".join(f"{DATASET_LABELS[d]} {n}" for d, n in seeds.items())
 
 
 def number(value, digits: int, scale: float = 1.0, sign: bool = False) -> str:

@@ -7,7 +7,7 @@ whether a FaAlGrad model lies beyond it (more accurate at no larger a gap).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,7 @@ from joblib import Parallel, delayed
 from faalgrad.datasets import load_dataset
 from faalgrad.runs import cached_split, erm_model
 from faalgrad.train import single_thread
-from faalgrad.validation import check_choice, check_seeds
+from faalgrad.validation import check_choice, check_seed_counts
 
 __all__ = [
     "BASE_THRESHOLD",
@@ -74,7 +74,7 @@ def _sweep_one(dataset: str, seed: int, thresholds: tuple[float, ...]) -> pd.Dat
 
 def threshold_sweep(
     datasets: Iterable[str],
-    seeds: int,
+    seeds: int | Mapping[str, int],
     thresholds: Sequence[float] = SWEEP_THRESHOLDS,
     *,
     n_jobs: int = 1,
@@ -84,8 +84,8 @@ def threshold_sweep(
     Parameters
     ----------
     datasets, seeds, n_jobs
-        Dataset names; seeds 0..seeds-1 (each seed's :func:`faalgrad.runs.erm_model`); joblib
-        workers.
+        Dataset names; seeds 0..seeds-1 (each seed's :func:`faalgrad.runs.erm_model`), for
+        all datasets or per dataset; joblib workers.
     thresholds : sequence of float
         The protected group's thresholds; the whole curve is reported, nothing is selected.
 
@@ -94,12 +94,9 @@ def threshold_sweep(
     pandas.DataFrame
         One row per (dataset, seed, threshold) with the columns of :func:`sweep_scores`.
     """
-    datasets, seeds, thresholds = (
-        list(datasets),
-        check_seeds(seeds),
-        tuple(float(t) for t in thresholds),
-    )
-    jobs = [(d, s) for d in datasets for s in range(seeds)]
+    datasets, thresholds = list(datasets), tuple(float(t) for t in thresholds)
+    counts = check_seed_counts(seeds, datasets)
+    jobs = [(d, s) for d in datasets for s in range(counts[d])]
     by_cost = sorted(jobs, key=lambda job: -len(load_dataset(job[0])))  # largest datasets first
     frames = dict(
         zip(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from faalgrad.datasets import DATASETS
 from faalgrad.metrics import aggregate, mean_std
 from faalgrad.presets import CODE_SETTINGS
 from faalgrad.runs import RunSpec, setup_fields
@@ -57,7 +58,7 @@ class Params:
     """The page's parameters: datasets, seeds (0..seeds-1, at least 10 for the intervals) and
     workers."""
 
-    datasets: tuple[str, ...] = ("compas", "german", "communities")
+    datasets: tuple[str, ...] = DATASETS
     seeds: int = 10
     n_jobs: int = 2
 

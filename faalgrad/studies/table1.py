@@ -23,9 +23,15 @@ from faalgrad.runs import (
 from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
 from faalgrad.splits import DIRECTIONS
 from faalgrad.studies import PageResult, claims, paper, stats
-from faalgrad.studies._common import number, paper_band, paper_vs_ours
+from faalgrad.studies._common import (
+    number,
+    paper_band,
+    paper_vs_ours,
+    seed_count,
+    seeds_per_dataset,
+)
 from faalgrad.studies._sweep import best_accuracy_at, threshold_sweep
-from faalgrad.validation import check_choice, check_datasets, check_n_jobs, check_seeds
+from faalgrad.validation import check_choice, check_datasets, check_n_jobs, check_seed_counts
 
 __all__ = [
     "Params",
@@ -54,15 +60,19 @@ _ROW_LABELS = {
 
 @dataclass(frozen=True)
 class Params:
-    """The page's parameters: datasets, seeds (0..seeds-1) and joblib workers."""
+    """The page's parameters: datasets, seeds and joblib workers.
+
+    ``seeds`` is one count for every dataset (seeds 0..seeds-1) or a count per dataset;
+    it is kept as the count per dataset.
+    """
 
     datasets: tuple[str, ...] = DATASETS
-    seeds: int = 5
+    seeds: int | dict[str, int] = 5
     n_jobs: int = 2
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "datasets", check_datasets("datasets", self.datasets))
-        check_seeds(self.seeds)
+        object.__setattr__(self, "seeds", check_seed_counts(self.seeds, self.datasets))
         check_n_jobs(self.n_jobs)
 
 
@@ -72,7 +82,7 @@ def specs(params: Params) -> list[RunSpec]:
     other = [
         RunSpec(d, "faalgrad", split="config2", direction=DIRECTIONS[1], seed=s)
         for d in params.datasets
-        for s in range(params.seeds)
+        for s in range(params.seeds[d])
     ]
     return (
         table1_specs(params.datasets, params.seeds)
@@ -427,7 +437,10 @@ def glue_values(result: PageResult) -> dict[str, str]:
         "headline_dp_ours": mean_std(head["dp_diff_mean"], head["dp_diff_std"], 2),
         "headline_dp_paper": number(head["dp_diff_paper"], 2),
         "headline_dp_diff": number(head["dp_diff_diff"], 2, sign=True),
-        "n_seeds": str(int(table["n_seeds"].max())),
+        "n_seeds": seed_count(table["n_seeds"]),
+        "seeds_per_dataset": seeds_per_dataset(
+            table.groupby("dataset", sort=False)["n_seeds"].max().to_dict()
+        ),
         "mean_abs_acc_diff": number(table["accuracy_diff"].abs().mean(), 1, 100),
         "mean_abs_dp_diff": number(table["dp_diff_diff"].abs().mean(), 3),
         "excl_dp_change_min": number(change.min(), 2, sign=True),
@@ -448,7 +461,7 @@ def glue_values(result: PageResult) -> dict[str, str]:
 def _claim_counts(cells: pd.DataFrame, metric: str) -> str:
     """The outcomes of ``metric``'s cells in words, with the seeds behind them."""
     fair = cells[cells["metric"] == metric]
-    return f"{claims.outcome_counts(fair['outcome'])} cells, {int(fair['n'].min())} seeds"
+    return f"{claims.outcome_counts(fair['outcome'])} cells, {seed_count(fair['n'])} seeds"
 
 
 def _claim_verdict(cells: pd.DataFrame, metric: str) -> claims.Verdict:
@@ -467,7 +480,7 @@ def _claim_verdict(cells: pd.DataFrame, metric: str) -> claims.Verdict:
         for d, c in fair.groupby("dataset", sort=False)
     )
     needed = fair.loc[fair["outcome"] == stats.INCONCLUSIVE, "seeds_for_power"]
-    n = int(fair["n"].min())
+    n = seed_count(fair["n"])
     if needed.empty:
         power = ""
     elif needed.isna().any():

@@ -334,3 +334,22 @@ def test_format_table_strings():
     assert first["acc ours"] == f"72.00 ± {100 * np.std([0.70, 0.74], ddof=1):.2f}"
     assert first["acc diff"] == "+0.53"
     assert out.iloc[2]["I"] == "10"
+
+
+def test_a_row_does_not_depend_on_the_seeds_trained_beside_it():
+    """Seed 3's rows alone, in a batch of 5 seeds and in a batch of 20 are equal."""
+
+    def seed3_rows(seeds) -> pd.DataFrame:
+        _clear_caches()
+        specs = [
+            RunSpec("german", method=m, seed=s, overrides={"max_epochs": 25})
+            for s in seeds
+            for m in ("erm", "mba_dp", "mba_eod", "threshold", "faalgrad")
+        ]
+        rows = run_grid(specs, progress=False)
+        return rows[rows["seed"] == 3].reset_index(drop=True)
+
+    alone = seed3_rows([3])
+    assert len(alone) == 5
+    pd.testing.assert_frame_equal(alone, seed3_rows(range(5)))
+    pd.testing.assert_frame_equal(alone, seed3_rows(range(20)))
