@@ -388,6 +388,39 @@ def _claim_table(cells: pd.DataFrame, metric: str) -> pd.DataFrame:
     return table
 
 
+#: The seed prefixes of the verdict-stability table (seeds 0..k-1 of the page's runs).
+_STABILITY_SEEDS = (5, 10, 20)
+
+
+def _stability(rows: pd.DataFrame) -> pd.DataFrame:
+    """The claim's verdict and outcome counts on the first 5, 10 and 20 seeds of ``rows``.
+
+    Each prefix is decided as the page decides its full runs (:func:`_claim_cells`,
+    Holm over the metric's cells, the rule of
+    :func:`~faalgrad.studies.claims.verdict_on_every_dataset`), so a reader sees whether a
+    verdict holds as seeds are added or is an artefact of a few. A dataset with fewer seeds
+    than a prefix contributes all it has (the "seeds" column gives the counts).
+    """
+    out = []
+    for k in _STABILITY_SEEDS:
+        if k > int(rows["seed"].max()) + 1 and k != _STABILITY_SEEDS[0]:
+            break
+        cells = _claim_cells(rows[rows["seed"] < k])
+        for metric, _, name in _METRICS:
+            if metric not in _CLAIM_METRICS:
+                continue
+            fair = cells[cells["metric"] == metric]
+            out.append(
+                {
+                    "claim": f"lower {name}",
+                    "seeds": seed_count(fair["n"]),
+                    "verdict": claims.verdict_on_every_dataset(fair),
+                    "cells": claims.outcome_counts(fair["outcome"]),
+                }
+            )
+    return pd.DataFrame(out)
+
+
 def compute(params: Params, rows: pd.DataFrame) -> PageResult:
     """Every table of the page, from the run rows of :func:`specs` and the baseline MLP's
     threshold sweep on ``params``' datasets and seeds.
@@ -398,8 +431,8 @@ def compute(params: Params, rows: pd.DataFrame) -> PageResult:
     (DP per seed for the figure), ``protected`` (excluded versus included), ``directions``
     (Config 2 both ways; both also one metric each, e.g. ``protected_dp_diff``),
     ``claim_cells`` (each FaAlGrad cell against the baseline MLP: paired changes, outcomes,
-    seeds for power) and ``claim_dp`` / ``claim_eod`` (the claim's cells as the page shows
-    them)."""
+    seeds for power), ``claim_dp`` / ``claim_eod`` (the claim's cells as the page shows
+    them) and ``stability`` (the claim decided on the first 5, 10 and 20 seeds)."""
     included = rows[rows["include_protected"]]
     main = included[included["direction"] == DIRECTIONS[0]]
     table = table1(main)
@@ -423,6 +456,7 @@ def compute(params: Params, rows: pd.DataFrame) -> PageResult:
         ),
         "claim_dp": _claim_table(cells, "dp_diff"),
         "claim_eod": _claim_table(cells, "eod_diff"),
+        "stability": _stability(rows),
     }
 
 

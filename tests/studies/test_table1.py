@@ -7,7 +7,7 @@ import pytest
 
 from faalgrad.runs import protected_input_specs
 from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
-from faalgrad.studies import paper, stats
+from faalgrad.studies import claims, paper, stats
 from faalgrad.studies import table1 as page
 from faalgrad.studies.table1 import (
     _BEYOND,
@@ -17,6 +17,7 @@ from faalgrad.studies.table1 import (
     _claim_table,
     _claim_verdict,
     _protected_input_table,
+    _stability,
     _table1_long,
 )
 
@@ -284,3 +285,16 @@ def test_evidence_counts_the_curve_comparison():
     cells = _claim_cells(_cell_rows(), _flat_sweep(0.60))
     verdict = _claim_verdict(cells, "dp_diff")
     assert "threshold curve at an equal or smaller gap: 4 beyond, 0 inside" in verdict.evidence
+
+
+def test_stability_decides_each_seed_prefix_as_the_page_does():
+    rows = _cell_rows(seeds=12, dp_meta=0.25, noise=0.06)
+    table = _stability(rows)
+    assert list(table["seeds"]) == ["5", "5", "10", "10"]  # no 20-seed prefix of 12 seeds
+    assert list(table["claim"]) == ["lower DP", "lower EOD"] * 2
+    for k in (5, 10):
+        cells = _claim_cells(rows[rows["seed"] < k])
+        fair = cells[cells["metric"] == "dp_diff"]
+        line = table[(table["seeds"] == str(k)) & (table["claim"] == "lower DP")].iloc[0]
+        assert line["verdict"] == claims.verdict_on_every_dataset(fair)
+        assert line["cells"] == claims.outcome_counts(fair["outcome"])
