@@ -347,10 +347,12 @@ def _curve_comparison(rows: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
 
 
 def _interval(mean: float, low: float, high: float, scale: float = 1.0, digits: int = 2) -> str:
-    return (
-        f"{number(mean, digits, scale, sign=True)} "
-        f"[{number(low, digits, scale, sign=True)}, {number(high, digits, scale, sign=True)}]"
-    )
+    """``"+0.02 ± 0.05"``: a symmetric (t) interval as its mean and half-width."""
+    return f"{number(mean, digits, scale, sign=True)} ± {number((high - low) / 2, digits, scale)}"
+
+
+#: How the claim tables write each outcome (narrower than its name; the page defines them).
+_OUTCOME_SHORT = {stats.REPRODUCED_SMALLER: "reproduced, smaller"}
 
 
 def _claim_table(cells: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -365,21 +367,21 @@ def _claim_table(cells: pd.DataFrame, metric: str) -> pd.DataFrame:
         {
             "dataset": fair["dataset"],
             "cell": [f"{_ROW_LABELS[r.row]}, I={int(r.inner_steps)}" for r in fair.itertuples()],
-            f"{name} change [95 % CI]": [
+            f"{name} change (± 95 % CI)": [
                 _interval(r.mean, r.low, r.high) for r in fair.itertuples()
             ],
             f"{name} paper": [number(v, 2, sign=True) for v in fair["paper_effect"]],
-            "outcome": fair["outcome"],
-            "seeds for 80 % power": [
+            "outcome": fair["outcome"].replace(_OUTCOME_SHORT),
+            "seeds for power": [
                 "–" if pd.isna(n) else str(int(n)) for n in fair["seeds_for_power"]
             ],
-            "accuracy change, points [95 % CI]": [
+            "accuracy change, points (± 95 % CI)": [
                 _interval(r.mean, r.low, r.high, 100, 1) for r in acc.itertuples()
             ],
         }
     )
     if "curve" in fair.columns:  # with the baseline's threshold sweep
-        table["vs the baseline's threshold curve (points)"] = [
+        table["vs threshold curve (points)"] = [
             f"{r.curve} ({number(r.curve_mean, 1, 100, sign=True)}"
             + ("" if r.curve_n == r.n else f", n={int(r.curve_n)}")
             + ")"

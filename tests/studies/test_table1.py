@@ -176,7 +176,9 @@ def test_claim_cells_are_paired_and_set_against_the_papers_change():
     assert dp["seeds_for_power"].notna().all()
     table = _claim_table(cells, "dp_diff")
     assert list(table["outcome"]) == list(dp["outcome"])
-    assert table["accuracy change, points [95 % CI]"].str.startswith("-").all()
+    assert table["accuracy change, points (± 95 % CI)"].str.startswith("-").all()
+    half = [f"{r.mean:+.2f} ± {(r.high - r.low) / 2:.2f}" for r in dp.itertuples()]
+    assert list(table["DP change (± 95 % CI)"].str.replace("−", "-")) == half
 
 
 def test_evidence_gives_the_seeds_power_would_need():
@@ -278,7 +280,7 @@ def test_curve_comparison_at_equal_accuracy(curve_accuracy, expected):
     fair = cells[cells["metric"] == "dp_diff"]
     assert (fair["curve"] == expected).all()
     table = _claim_table(cells, "dp_diff")
-    assert table["vs the baseline's threshold curve (points)"].str.startswith(expected).all()
+    assert table["vs threshold curve (points)"].str.startswith(expected).all()
 
 
 def test_evidence_counts_the_curve_comparison():
