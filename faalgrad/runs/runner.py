@@ -5,6 +5,7 @@ joblib on this machine or on a Dask cluster given its scheduler address).
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, replace
 from typing import Any
@@ -110,6 +111,8 @@ def _chunk_key(spec: RunSpec, i: int) -> tuple:
     return ("one", i)
 
 
+_LOKY_RESTART = "A worker stopped while some jobs were given to the executor"
+
 #: How long a Dask client waits for the scheduler before the run gives up with a clear error.
 CONNECT_TIMEOUT = "10s"
 
@@ -176,7 +179,11 @@ def run_grid(
     groups = {key: groups[key] for key in order}
     chunks = [[specs[i] for i in idx] for idx in groups.values()]
     results: list[list[dict]] = []
-    with _executor(scheduler):
+    with _executor(scheduler), warnings.catch_warnings():
+        # loky replaces a worker whose memory grew by more than 300 MB (a batch of Adult's
+        # seeds, its memoised splits) and warns when jobs were queued for it; they run on
+        # the replacement, so no row changes
+        warnings.filterwarnings("ignore", _LOKY_RESTART, UserWarning)
         bar = tqdm(total=len(specs), desc="runs", disable=not progress, leave=False)
         for chunk_rows in Parallel(n_jobs=n_jobs, return_as="generator")(
             delayed(_run_chunk)(c) for c in chunks

@@ -20,7 +20,14 @@ from faalgrad.runs import METHODS, RunSpec, ablation_specs
 from faalgrad.runs.grids import STUDIES
 from faalgrad.splits import PAPER_RATIOS, format_ratio, parse_ratio
 from faalgrad.studies import PageResult, claims, paper, stats
-from faalgrad.studies._common import in_dataset_order, k_of_n, number, paper_band, paper_vs_ours
+from faalgrad.studies._common import (
+    in_dataset_order,
+    k_of_n,
+    number,
+    paper_band,
+    paper_vs_ours,
+    seed_count,
+)
 from faalgrad.studies._sweep import BASE_THRESHOLD, sweep_curve, threshold_sweep
 from faalgrad.validation import (
     check_choice,
@@ -371,6 +378,15 @@ def _first_last(
     names: list[str],
     rows: pd.DataFrame | None,
 ) -> pd.DataFrame:
+    """Per (dataset, ``within``, metric): ``value`` at the first and last setting ``along``.
+
+    Without run ``rows``, ``holds`` means the value fell. With them, each case is the paired
+    change over seeds (last setting − first: ``n``, ``mean``, ``sd``, ``low``, ``high``)
+    beside the paper's own change between the same settings (``paper_effect``, missing
+    where the paper has no value at either), and its ``outcome``
+    (:func:`~faalgrad.studies.stats.cell_outcomes` in the claim's direction, a fall,
+    Holm-corrected over the claim's cases); ``holds`` means *reproduced*.
+    """
     out, tests = [], []
     for metric in _FAIRNESS:
         col = f"{metric}_{value}"
@@ -378,29 +394,27 @@ def _first_last(
             table[table[col].notna()].sort_values(along).groupby(["dataset", *within], sort=False)
         ):
             if len(cell) >= 2:
-                out.append((*key, metric, *cell[names[0]].iloc[[0, -1]], *cell[col].iloc[[0, -1]]))
-                if (
-                    rows is not None
-                ):  # per seed, paired: the value at the last setting minus at the first
+                first, last = cell.iloc[0], cell.iloc[-1]
+                out.append((*key, metric, *cell[names[0]].iloc[[0, -1]], first[col], last[col]))
+                if rows is not None:  # per seed, paired: last setting minus first
                     own = rows[(rows["dataset"] == key[0]) & np.isclose(rows[within[0]], key[1])]
                     wide = own.pivot_table(index="seed", columns=along, values=metric)
+                    change = wide[last[along]] - wide[first[along]]
+                    paper_col = f"{metric}_paper"
                     tests.append(
-                        stats.paired_difference(
-                            wide[cell[along].iloc[-1]], wide[cell[along].iloc[0]]
-                        )
+                        {
+                            **stats.paired_difference(wide[last[along]], wide[first[along]]),
+                            "sd": float(change.std(ddof=1)),
+                            "paper_effect": last.get(paper_col, np.nan)
+                            - first.get(paper_col, np.nan),
+                        }
                     )
     cases = pd.DataFrame(out, columns=["dataset", *within, "metric", *names[1:]])
     holds = cases[names[-1]] < cases[names[-2]]
-    if rows is not None:  # significant fall, Holm-corrected over the cases of the claim
-        cases = pd.concat(
-            [
-                cases,
-                pd.DataFrame(tests, index=cases.index, columns=["n", "mean", "low", "high", "p"]),
-            ],
-            axis=1,
-        )
-        cases["p_holm"] = stats.holm(cases["p"])
-        holds = (cases["mean"] < 0) & (cases["p_holm"] < stats.ALPHA)
+    if rows is not None and len(cases):
+        cases = pd.concat([cases, pd.DataFrame(tests, index=cases.index)], axis=1)
+        cases = stats.cell_outcomes(cases, direction=-1)
+        holds = cases["outcome"].isin([stats.REPRODUCED, stats.REPRODUCED_SMALLER])
     return in_dataset_order(cases.assign(holds=holds), [*within, "metric"])
 
 
@@ -437,24 +451,50 @@ def _steps_cases(
     )
 
 
-def _counted(
-    cases: pd.DataFrame, unit: str
-) -> tuple[str, str]:  # (verdict, "for DP in k of n <unit> cells and ...")
-    counts = {
-        m: (int(cases.loc[cases["metric"] == m, "holds"].sum()), int((cases["metric"] == m).sum()))
+def _counted(cases: pd.DataFrame, unit: str) -> tuple[str, str]:
+    """The claim's verdict over its cases and their outcomes counted per metric.
+
+    The rule is :func:`~faalgrad.studies.claims.verdict_on_every_dataset` over the cases
+    of both metrics: *reproduced* when every dataset has a reproduced case and none is
+    contradicted or opposite; *contradicted* when on some dataset every case is; otherwise
+    *inconclusive*.
+    """
+    counts = "; ".join(
+        f"{_FAIRNESS[m]}: {claims.outcome_counts(cases.loc[cases['metric'] == m, 'outcome'])} "
+        f"{unit} cells"
         for m in _FAIRNESS
-    }
-    verdict = claims.verdict_from_counts(
-        sum(k for k, _ in counts.values()), sum(n for _, n in counts.values())
+        if (cases["metric"] == m).any()
     )
-    return verdict, " and ".join(
-        f"for {_FAIRNESS[m]} in {k} of {n} {unit} cells" for m, (k, n) in counts.items()
+    return claims.verdict_on_every_dataset(cases), counts
+
+
+def _power_note(cases: pd.DataFrame) -> str:
+    """The seeds 80 % power would need where the data cannot tell and the paper has an effect."""
+    open_cases = cases[(cases["outcome"] == stats.INCONCLUSIVE) & (cases["paper_effect"] < 0)]
+    level = stats.ALPHA / max(int(cases["p_smaller"].notna().sum()), 1)
+    needed = [
+        stats.seeds_for_power(r.paper_effect, r.sd, alpha=level) for r in open_cases.itertuples()
+    ]
+    known = [n for n in needed if n is not None]
+    if not needed:
+        return ""
+    if not known:
+        return " Where the data cannot tell, no affordable number of seeds would decide it."
+    return (
+        f" Where the data cannot tell, 80 % power against the paper's change would take "
+        f"{min(known)} to {max(known)} seeds per case"
+        + (
+            f" ({len(needed) - len(known)} cases more than 1000)"
+            if len(known) < len(needed)
+            else ""
+        )
+        + "."
     )
 
 
 def _trend_verdict(cases: pd.DataFrame, study: str = "ratio") -> claims.Verdict:
-    """Claim ``ratio`` (or ``swap``), from :func:`_trend_cases` with run rows: all hold,
-    reproduced; some, partly."""
+    """Claim ``ratio`` (or ``swap``), from :func:`_trend_cases` with run rows, by the rule
+    of :func:`_counted`."""
     key, what = (
         check_choice("study", study, STUDIES),
         {"ratio": "The fairness gap", "swap": "With unprotected samples in X_s, the fairness gap"},
@@ -475,15 +515,16 @@ def _trend_verdict(cases: pd.DataFrame, study: str = "ratio") -> claims.Verdict:
     return claims.Verdict(
         key,
         verdict,
-        f"{what[key]} at the largest feasible ratio is significantly below its value "
-        f"at the smallest (paired over {int(cases['n'].min())} seeds, Holm-corrected) "
-        f"{counts}; means: {details}.",
+        f"{what[key]} at the largest feasible ratio against the smallest, paired over "
+        f"{seed_count(cases['n'])} seeds and Holm-corrected over the {len(cases)} cases, "
+        f"set against the paper's own change between the same ratios: {counts}."
+        f"{_power_note(cases)} Means: {details}.",
     )
 
 
 def _inner_steps_verdict(cases: pd.DataFrame) -> claims.Verdict:
-    """Claim ``inner_steps``, from :func:`_steps_cases` with run rows: all hold, reproduced;
-    some, partly."""
+    """Claim ``inner_steps``, from :func:`_steps_cases` with run rows, by the rule of
+    :func:`_counted`."""
     if cases.empty:
         raise ValueError(
             "claim 'inner_steps': needs at least two inner_steps values with a common feasible cell"
@@ -508,9 +549,10 @@ def _inner_steps_verdict(cases: pd.DataFrame) -> claims.Verdict:
     return claims.Verdict(
         "inner_steps",
         verdict,
-        f"I={hi} gives a significantly lower fairness gap than I={lo} (paired "
-        f"over {int(cases['n'].min())} seeds, Holm-corrected) {counts}; "
-        f"mean change from I={lo} to I={hi} per dataset: {details}.",
+        f"I={hi} against I={lo}, paired over {seed_count(cases['n'])} seeds and "
+        f"Holm-corrected over the {len(cases)} cases, set against the paper's own change: "
+        f"{counts}.{_power_note(cases)} Mean change from I={lo} to I={hi} per dataset: "
+        f"{details}.",
     )
 
 

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from faalgrad.validation import check_choice
+
 __all__ = [
     "ALPHA",
     "CONTRADICTED",
@@ -190,7 +192,9 @@ def _one_sided_p(mean: float, sd: float, n: int, null: float, *, above: bool) ->
     return float(stats.t.sf(t, n - 1) if above else stats.t.cdf(t, n - 1))
 
 
-def cell_outcomes(cells: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
+def cell_outcomes(
+    cells: pd.DataFrame, *, alpha: float = ALPHA, direction: int | None = None
+) -> pd.DataFrame:
     """Each cell's outcome against the paper's effect, Holm-corrected across the cells.
 
     Three one-sided t-tests per cell, each family Holm-corrected across the claim's cells:
@@ -207,31 +211,44 @@ def cell_outcomes(cells: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
         non-zero; its sign is the paper's direction).
     alpha : float
         Family-wise level of each test family.
+    direction : {-1, 1}, optional
+        The claim's direction, for claims whose cells do not all have a paper effect in it
+        (a trend the paper's own numbers show in some cells only). A cell whose
+        ``paper_effect`` is missing or points the other way is tested in ``direction``
+        without the *contradicted* test (there is no effect of the paper's to rule out): it
+        is reproduced, opposite or inconclusive.
 
     Returns
     -------
     pandas.DataFrame
-        ``cells`` with ``p_direction``, ``p_opposite`` and ``p_smaller`` (Holm-adjusted)
-        and ``outcome``.
+        ``cells`` with ``p_direction``, ``p_opposite`` and ``p_smaller`` (Holm-adjusted;
+        ``p_smaller`` is NaN for cells without a paper effect) and ``outcome``.
     """
     out = cells.copy()
-    sign = np.sign(out["paper_effect"].to_numpy(dtype=float))
-    if (sign == 0).any() or np.isnan(sign).any():
-        raise ValueError("every cell needs a non-zero paper_effect (its sign is the direction)")
+    effect = out["paper_effect"].to_numpy(dtype=float)
+    sign = np.sign(effect)
+    if direction is None:
+        if (sign == 0).any() or np.isnan(sign).any():
+            raise ValueError("every cell needs a non-zero paper_effect (its sign is the direction)")
+        has_effect = np.ones(len(out), dtype=bool)
+    else:
+        check_choice("direction", direction, (-1, 1))
+        has_effect = sign == direction
+        sign = np.full(len(out), float(direction))
     raw = {"p_direction": [], "p_opposite": [], "p_smaller": []}
-    for s, row in zip(sign, out.itertuples(), strict=True):
+    for s, ok, row in zip(sign, has_effect, out.itertuples(), strict=True):
         up = bool(s > 0)
         raw["p_direction"].append(_one_sided_p(row.mean, row.sd, row.n, 0.0, above=up))
         raw["p_opposite"].append(_one_sided_p(row.mean, row.sd, row.n, 0.0, above=not up))
         raw["p_smaller"].append(
-            _one_sided_p(row.mean, row.sd, row.n, row.paper_effect, above=not up)
+            _one_sided_p(row.mean, row.sd, row.n, row.paper_effect, above=not up) if ok else np.nan
         )
     for name, values in raw.items():
-        out[name] = holm(values)
-    direction = out["p_direction"] <= alpha
+        out[name] = holm(values)  # a cell without the test (NaN) is not counted
+    direction_found = out["p_direction"] <= alpha
     smaller = out["p_smaller"] <= alpha
     outcome = np.select(
-        [out["p_opposite"] <= alpha, direction & smaller, direction, smaller],
+        [out["p_opposite"] <= alpha, direction_found & smaller, direction_found, smaller],
         [OPPOSITE, REPRODUCED_SMALLER, REPRODUCED, CONTRADICTED],
         default=INCONCLUSIVE,
     )

@@ -157,3 +157,23 @@ def test_power_matches_a_simulation_and_sets_the_seeds():
     assert seeds_for_power(0.0, sd) is None
     # a stricter level (Holm's first step over 32 cells) needs more seeds
     assert seeds_for_power(effect, sd, alpha=alpha / 32) > needed
+
+
+def test_cells_without_a_paper_effect_in_the_claims_direction_cannot_be_contradicted():
+    """A trend claim (direction -1) whose paper effect is missing or a rise in some cells."""
+    cells = pd.DataFrame(
+        {
+            "n": [10, 10, 10, 10],
+            "mean": [-0.10, 0.00, 0.00, 0.08],
+            "sd": [0.02, 0.01, 0.01, 0.02],
+            "paper_effect": [-0.10, -0.10, np.nan, 0.05],
+        }
+    )
+    out = cell_outcomes(cells, direction=-1)
+    assert list(out["outcome"]) == [REPRODUCED, CONTRADICTED, INCONCLUSIVE, OPPOSITE]
+    assert out["p_smaller"].isna().tolist() == [False, False, True, True]
+    # Holm for the contradicted test counts only the two cells that have it
+    alone = cell_outcomes(cells.iloc[:2])
+    np.testing.assert_allclose(out["p_smaller"].iloc[:2], alone["p_smaller"])
+    with pytest.raises(ValueError, match="direction"):
+        cell_outcomes(cells, direction=0)
