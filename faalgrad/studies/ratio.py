@@ -483,11 +483,7 @@ def _power_note(cases: pd.DataFrame) -> str:
     return (
         f" Where the data cannot tell, 80 % power against the paper's change would take "
         f"{min(known)} to {max(known)} seeds per case"
-        + (
-            f" ({len(needed) - len(known)} cases more than 1000)"
-            if len(known) < len(needed)
-            else ""
-        )
+        + (f"; more than 1000 in {len(needed) - len(known)} of them" if None in needed else "")
         + "."
     )
 
