@@ -15,7 +15,7 @@ import torch  # noqa: E402
 from faalgrad.runs import cached_split  # noqa: E402
 from faalgrad.splits import SplitData  # noqa: E402
 from faalgrad.studies import shap as page  # noqa: E402
-from faalgrad.studies.claims import NOT_REPRODUCED, PARTLY, REPRODUCED  # noqa: E402
+from faalgrad.studies.stats import CONTRADICTED, INCONCLUSIVE, REPRODUCED  # noqa: E402
 from faalgrad.train import TrainConfig, TrainResult, build_mlp  # noqa: E402
 
 
@@ -304,46 +304,68 @@ def test_sensitive_feature_is_one_column_for_every_dataset():
 # --- the claim --------------------------------------------------------------------------------
 
 
+def _seeds(base: tuple, step: tuple, n: int = 6) -> list[tuple]:
+    """``n`` seeds of (mean_abs_shap, share, rank) around ``base``, varying by ``step``."""
+    wobble = [0.0, 0.3, -0.2, 0.1, -0.3, 0.2][:n]
+    return [(base[0] + w * step[0], base[1] + w * step[1], base[2]) for w in wobble]
+
+
 def test_claim_reproduced_when_every_dataset_drops():
     rows = _rows(
         {
-            ("a", "baseline"): [(0.10, 0.20, 2), (0.12, 0.22, 1)],
-            ("a", "faalgrad"): [(0.02, 0.05, 8), (0.03, 0.06, 7)],
-            ("b", "baseline"): [(0.05, 0.10, 3), (0.06, 0.10, 3)],
-            ("b", "faalgrad"): [(0.01, 0.02, 9), (0.02, 0.03, 9)],
+            ("a", "baseline"): _seeds((0.11, 0.21, 2), (0.02, 0.02)),
+            ("a", "faalgrad"): _seeds((0.025, 0.055, 8), (0.021, 0.018)),
+            ("b", "baseline"): _seeds((0.055, 0.10, 3), (0.01, 0.01)),
+            ("b", "faalgrad"): _seeds((0.015, 0.025, 9), (0.012, 0.011)),
         }
     )
+    cases = page._shap_cases(rows)
+    assert list(cases["outcome"]) == [REPRODUCED] * 4
+    assert cases["p_smaller"].isna().all()  # the paper gives no number: nothing to rule out
     v = page._shap_claim(rows)
     assert v.key == "shap" and v.verdict == REPRODUCED
-    assert (
-        "2 of 2" in v.evidence
-        and "a 0.110 → 0.025" in v.evidence
-        and "rank 1.5 → 7.5" in v.evidence
-    )
+    assert "paired over 6 seeds and Holm-corrected over the 4 cases" in v.evidence
+    assert "both drop on 2 of 2 datasets" in v.evidence
+    assert "a 0.110 → 0.025" in v.evidence and "rank 2.0 → 8.0" in v.evidence
 
 
-def test_claim_partly_when_one_dataset_rises_and_not_when_none_drops():
-    drop = {("a", "baseline"): [(0.10, 0.2, 2)], ("a", "faalgrad"): [(0.05, 0.1, 5)]}
-    rise = {("b", "baseline"): [(0.05, 0.1, 5)], ("b", "faalgrad"): [(0.10, 0.2, 2)]}
-    assert page._shap_claim(_rows({**drop, **rise})).verdict == PARTLY
-    assert page._shap_claim(_rows(rise)).verdict == NOT_REPRODUCED
+def test_claim_contradicted_where_a_dataset_rises_and_inconclusive_on_one_seed():
+    drop = {
+        ("a", "baseline"): _seeds((0.10, 0.2, 2), (0.02, 0.02)),
+        ("a", "faalgrad"): _seeds((0.05, 0.1, 5), (0.021, 0.019)),
+    }
+    rise = {
+        ("b", "baseline"): _seeds((0.05, 0.1, 5), (0.02, 0.02)),
+        ("b", "faalgrad"): _seeds((0.10, 0.2, 2), (0.021, 0.019)),
+    }
+    # b's rise is significant: the data go against the claim on b
+    assert page._shap_claim(_rows({**drop, **rise})).verdict == CONTRADICTED
+    one_seed = {k: v[:1] for k, v in drop.items()}
+    assert page._shap_claim(_rows(one_seed)).verdict == INCONCLUSIVE
 
 
 def test_claim_needs_a_lower_share_not_just_smaller_outputs():
     # every attribution halves: the sensitive feature's share of the total does not drop
-    rows = _rows({("a", "baseline"): [(0.10, 0.2, 2)], ("a", "faalgrad"): [(0.05, 0.2, 2)]})
-    assert page._shap_claim(rows).verdict == NOT_REPRODUCED
+    rows = _rows(
+        {
+            ("a", "baseline"): _seeds((0.10, 0.2, 2), (0.02, 0.0)),
+            ("a", "faalgrad"): _seeds((0.05, 0.2, 2), (0.01, 0.0)),
+        }
+    )
+    cases = page._shap_cases(rows).set_index("statistic")["outcome"]
+    assert cases["mean_abs_shap"] == REPRODUCED and cases["share"] == INCONCLUSIVE
+    assert page._shap_claim(rows).verdict == INCONCLUSIVE
 
 
-def test_claim_ignores_a_drop_within_one_standard_error():
-    # paired differences -0.05, +0.04, -0.02: mean -0.01, standard error about 0.027
+def test_claim_ignores_a_drop_within_the_seed_noise():
+    # paired differences -0.05, +0.04, -0.02: mean -0.01, far inside its interval
     rows = _rows(
         {
             ("a", "baseline"): [(0.10, 0.2, 2), (0.10, 0.2, 2), (0.10, 0.2, 2)],
-            ("a", "faalgrad"): [(0.05, 0.1, 3), (0.14, 0.1, 3), (0.08, 0.1, 3)],
+            ("a", "faalgrad"): [(0.05, 0.1, 3), (0.14, 0.25, 3), (0.08, 0.15, 3)],
         }
     )
-    assert page._shap_claim(rows).verdict == NOT_REPRODUCED
+    assert page._shap_claim(rows).verdict == INCONCLUSIVE
 
 
 def test_claim_needs_both_models():
