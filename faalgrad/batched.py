@@ -36,12 +36,14 @@ from faalgrad.train import (
     TrainResult,
     Weights,
     _minibatched,
-    as_inputs,
     as_tensor,
     build_mlp,
     csr_product,
     meta_gradient,
     snapshot,
+    train_erm,
+    train_faalgrad,
+    wants_csr,
 )
 
 __all__ = [
@@ -130,15 +132,17 @@ class _Rows:
         X = [as_tensor(t) for t in tables]
         self.rows = -(-max(len(t) for t in X) // ROW_ALIGN) * ROW_ALIGN
         self.width = width
-        self.sparse = isinstance(as_inputs(X[0]), SparseRows)
+        self.sparse = wants_csr(X[0])
         X = [F.pad(t, (0, width - t.shape[1], 0, self.rows - len(t))) for t in X]
         self.y = torch.stack([F.pad(as_tensor(v), (0, self.rows - len(v))) for v in labels])
+        weights = [None] * len(labels) if weights is None else weights
         ones = [
-            torch.ones(len(v)) if w is None else as_tensor(w) for v, w in _pairs(labels, weights)
+            torch.ones(len(v)) if w is None else as_tensor(w)
+            for v, w in zip(labels, weights, strict=True)
         ]
         self.weight = torch.stack([F.pad(w, (0, self.rows - len(w))) for w in ones])
         self._dense = torch.stack(X)
-        self.inputs = _block_diagonal(X) if self.sparse else self._dense
+        self.inputs = SparseRows.block_diagonal(X) if self.sparse else self._dense
 
     def select(self, keep: torch.Tensor) -> _Rows:
         """The same rows for the runs ``keep`` only."""
@@ -147,17 +151,8 @@ class _Rows:
         out.y = self.y[keep]
         out.weight = self.weight[keep]
         out._dense = self._dense[keep]
-        out.inputs = _block_diagonal(list(out._dense)) if self.sparse else out._dense
+        out.inputs = SparseRows.block_diagonal(list(out._dense)) if self.sparse else out._dense
         return out
-
-
-def _pairs(labels: Sequence, weights) -> list[tuple]:
-    return list(zip(labels, [None] * len(labels) if weights is None else weights, strict=True))
-
-
-def _block_diagonal(tables: list[torch.Tensor]) -> SparseRows:
-    """One CSR matrix whose diagonal blocks are ``tables`` (equal shapes), with its transpose."""
-    return SparseRows.block_diagonal(tables)
 
 
 def stacked_logits(params: Weights, model: nn.Sequential, rows: _Rows) -> torch.Tensor:
@@ -216,8 +211,6 @@ def train_erm_batch(tasks: Sequence[ErmTask], config: TrainConfig) -> list[Train
     """
     tasks = list(tasks)
     if _minibatched(config, max(len(t.y) for t in tasks)):
-        from faalgrad.train import train_erm
-
         return [
             train_erm(
                 t.X,
@@ -270,8 +263,6 @@ def train_faalgrad_batch(tasks: Sequence[MetaTask], config: TrainConfig) -> list
                 f"support ({len(t.y_s)} rows) and query ({len(t.y_q)} rows) must both be non-empty"
             )
     if _minibatched(config, max(len(t.y_q) for t in tasks)):
-        from faalgrad.train import train_faalgrad
-
         return [
             train_faalgrad(
                 t.X_s, t.y_s, t.X_q, t.y_q, t.X_val, t.y_val, config, t.seed, callback=t.callback

@@ -52,6 +52,7 @@ __all__ = [
     "snapshot",
     "train_erm",
     "train_faalgrad",
+    "wants_csr",
     "Weights",
 ]
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -585,12 +586,18 @@ def as_inputs(
     rows = len(X_t) if batch_rows is None else batch_rows
     if config is not None and config.batch_size is not None and config.batch_size < rows:
         return X_t
-    if (
-        X_t.numel() >= SPARSE_MIN_ENTRIES
-        and int(torch.count_nonzero(X_t)) <= SPARSE_MAX_DENSITY * X_t.numel()
-    ):
-        return SparseRows(X_t)
-    return X_t
+    return SparseRows(X_t) if wants_csr(X_t) else X_t
+
+
+def wants_csr(X: torch.Tensor) -> bool:
+    """Whether full-batch products on ``X`` go through CSR: large and sparse enough.
+
+    See :data:`SPARSE_MAX_DENSITY` and :data:`SPARSE_MIN_ENTRIES`.
+    """
+    return (
+        X.numel() >= SPARSE_MIN_ENTRIES
+        and int(torch.count_nonzero(X)) <= SPARSE_MAX_DENSITY * X.numel()
+    )
 
 
 @contextlib.contextmanager

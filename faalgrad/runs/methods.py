@@ -332,9 +332,12 @@ def fit_runs(specs: list[RunSpec]) -> list[tuple[Any, dict[str, Any]]]:
     """
     specs = list(specs)
     _train_erms([s for s in specs if METHODS[s.method].needs_erm])
-    fitted: dict[int, tuple[Any, dict[str, Any]]] = {}
-    index = {id(spec): i for i, spec in enumerate(specs)}
-    for group in _by_setup(specs):
+    fitted: list[tuple[Any, dict[str, Any]] | None] = [None] * len(specs)
+    setups: dict[RunSpec, list[int]] = {}
+    for i, spec in enumerate(specs):
+        setups.setdefault(replace(spec, seed=0), []).append(i)
+    for indices in setups.values():
+        group = [specs[i] for i in indices]
         method = METHODS[group[0].method]
         datas = [_data(spec) for spec in group]
         with single_thread():
@@ -342,11 +345,11 @@ def fit_runs(specs: list[RunSpec]) -> list[tuple[Any, dict[str, Any]]]:
                 results = method.fit_batch(group, datas)
             else:
                 results = [method.fit(spec, data) for spec, data in zip(group, datas, strict=True)]
-        for spec, (model, facts) in zip(group, results, strict=True):
+        for i, (model, facts) in zip(indices, results, strict=True):
             facts = {"threshold": 0.5, **facts}
             facts.update(best_epoch=model.best_epoch, epochs=len(model.val_loss))
-            fitted[index[id(spec)]] = (model, facts)
-    return [fitted[i] for i in range(len(specs))]
+            fitted[i] = (model, facts)
+    return fitted
 
 
 def fit_run(spec: RunSpec) -> tuple[Any, dict[str, Any]]:
