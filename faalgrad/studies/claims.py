@@ -19,16 +19,14 @@ __all__ = [
     "CLAIMS",
     "CONTRADICTED",
     "INCONCLUSIVE",
-    "NOT_REPRODUCED",
     "OPPOSITE",
-    "PARTLY",
     "REPRODUCED",
     "REPRODUCED_SMALLER",
     "VERDICTS",
     "Verdict",
+    "all_of",
     "glue_verdict",
     "outcome_counts",
-    "verdict_from_counts",
     "verdict_on_every_dataset",
 ]
 
@@ -38,29 +36,23 @@ REPRODUCED_SMALLER = stats.REPRODUCED_SMALLER
 CONTRADICTED = stats.CONTRADICTED
 OPPOSITE = stats.OPPOSITE
 INCONCLUSIVE = stats.INCONCLUSIVE
-PARTLY = "partly reproduced"
-NOT_REPRODUCED = "not reproduced"
-#: A claim's verdict: decided from its cells' outcomes (:data:`~faalgrad.studies.stats.OUTCOMES`,
-#: "How verdicts are decided" on the scorecard) where a page has moved to them, else from
-#: the count of cells that hold (:func:`verdict_from_counts`).
+#: A claim's verdict: one of the cell outcomes (:data:`~faalgrad.studies.stats.OUTCOMES`),
+#: decided from its cells' outcomes by the rule written beside the claim ("How verdicts are
+#: decided" on the scorecard).
 VERDICTS: tuple[str, ...] = (
     REPRODUCED,
     REPRODUCED_SMALLER,
-    PARTLY,
     INCONCLUSIVE,
     CONTRADICTED,
     OPPOSITE,
-    NOT_REPRODUCED,
 )
 #: sphinx-design's badge colour of each verdict.
 _BADGE_COLOURS = {
     REPRODUCED: "success",
     REPRODUCED_SMALLER: "success",
-    PARTLY: "warning",
     INCONCLUSIVE: "secondary",
     CONTRADICTED: "danger",
     OPPOSITE: "danger",
-    NOT_REPRODUCED: "danger",
 }
 #: Longest scorecard summary kept whole (characters).
 SUMMARY_LENGTH = 170
@@ -166,13 +158,31 @@ class Verdict:
         )
 
 
-def verdict_from_counts(n_hold: int, n_total: int) -> str:
-    """All cases hold: reproduced; some: partly reproduced; none: not reproduced."""
-    if n_total < 1 or not 0 <= n_hold <= n_total:
-        raise ValueError(f"need 0 <= n_hold <= n_total and n_total >= 1, got {n_hold} of {n_total}")
-    if n_hold == n_total:
-        return REPRODUCED
-    return PARTLY if n_hold else NOT_REPRODUCED
+def all_of(outcomes) -> str:
+    """The outcome of a cell that needs several tests to hold together (e.g. lower than two
+    control arms): *opposite* if any test is, else *contradicted* if any is, else
+    *reproduced* if all are (*reproduced, smaller than the paper's* if any is smaller),
+    else *inconclusive*.
+
+    Parameters
+    ----------
+    outcomes : iterable of str
+        The outcomes of the cell's tests (:data:`~faalgrad.studies.stats.OUTCOMES`).
+
+    Returns
+    -------
+    str
+        One of :data:`~faalgrad.studies.stats.OUTCOMES`.
+    """
+    outcomes = [check_choice("outcome", o, stats.OUTCOMES) for o in outcomes]
+    if not outcomes:
+        raise ValueError("a cell needs at least one test outcome")
+    for decisive in (OPPOSITE, CONTRADICTED):
+        if decisive in outcomes:
+            return decisive
+    if all(o in (REPRODUCED, REPRODUCED_SMALLER) for o in outcomes):
+        return REPRODUCED_SMALLER if REPRODUCED_SMALLER in outcomes else REPRODUCED
+    return INCONCLUSIVE
 
 
 def outcome_counts(outcomes: pd.Series) -> str:
@@ -193,11 +203,12 @@ def outcome_counts(outcomes: pd.Series) -> str:
     return f"{', '.join(parts)} of {len(outcomes)}"
 
 
-def verdict_on_every_dataset(cells: pd.DataFrame) -> str:
-    """The verdict on a claim made "on every dataset", from its cells' outcomes.
+def verdict_on_every_dataset(cells: pd.DataFrame, by: str | list[str] = "dataset") -> str:
+    """The verdict on a claim made "on every dataset" (or every group ``by``), from its
+    cells' outcomes.
 
-    *Contradicted* when on some dataset every cell is contradicted or opposite (the data
-    rule the paper's effect out there); *reproduced* when every dataset has a reproduced
+    *Contradicted* when in some group every cell is contradicted or opposite (the data
+    rule the paper's effect out there); *reproduced* when every group has a reproduced
     cell and no cell is contradicted or opposite (*reproduced, smaller than the paper's*
     when every reproduced cell is smaller than the paper's effect); *inconclusive*
     otherwise.
@@ -205,8 +216,10 @@ def verdict_on_every_dataset(cells: pd.DataFrame) -> str:
     Parameters
     ----------
     cells : pandas.DataFrame
-        One row per cell with ``dataset`` and ``outcome``
+        One row per cell with the ``by`` columns and ``outcome``
         (:func:`~faalgrad.studies.stats.cell_outcomes`).
+    by : str or list of str
+        The columns naming a group the claim is made for (default: each dataset).
 
     Returns
     -------
@@ -215,11 +228,12 @@ def verdict_on_every_dataset(cells: pd.DataFrame) -> str:
     """
     if cells.empty:
         raise ValueError("no cell to decide the claim on")
+    groups = [cells[c] for c in ([by] if isinstance(by, str) else by)]
     against = cells["outcome"].isin([CONTRADICTED, OPPOSITE])
-    if against.groupby(cells["dataset"]).all().any():
+    if against.groupby(groups).all().any():
         return CONTRADICTED
     found = cells["outcome"].isin([REPRODUCED, REPRODUCED_SMALLER])
-    if found.groupby(cells["dataset"]).any().all() and not against.any():
+    if found.groupby(groups).any().all() and not against.any():
         only_smaller = (cells.loc[found, "outcome"] == REPRODUCED_SMALLER).all()
         return REPRODUCED_SMALLER if only_smaller else REPRODUCED
     return INCONCLUSIVE

@@ -25,8 +25,8 @@ from faalgrad.runs import (
     run_grid,
 )
 from faalgrad.splits import support_query
-from faalgrad.studies import PageResult, claims, stats
-from faalgrad.studies._common import DATASET_LABELS, number
+from faalgrad.studies import PageResult, _forest, claims, stats
+from faalgrad.studies._common import DATASET_LABELS, number, seed_count
 from faalgrad.train import (
     as_tensor,
     build_mlp,
@@ -38,7 +38,7 @@ from faalgrad.train import (
 )
 from faalgrad.validation import check_datasets, check_int, check_n_jobs, check_seeds
 
-__all__ = ["Params", "compute", "glue_values", "specs", "verdicts"]
+__all__ = ["Params", "compute", "forest_figure", "glue_values", "specs", "verdicts"]
 
 _FA = METHODS["faalgrad"].label
 #: Display label of each arm key, (a) to (e).
@@ -58,6 +58,8 @@ _ARM_OVERRIDES = {
 #: The arms FaAlGrad is compared with, and the two the verdict needs it to beat.
 _CONTROLS: tuple[str, ...] = ("no_alignment", "first_order", "stopped_erm", "erm")
 _VERDICT_CONTROLS: tuple[str, ...] = ("no_alignment", "stopped_erm")
+#: The forest plot's short name of each of :data:`_VERDICT_CONTROLS`.
+_ARM_SHORT = {"no_alignment": "no alignment", "stopped_erm": "stopped ERM"}
 _MECHANISM_SPLITS: tuple[str, ...] = ("config1", "config2")
 #: Protected-group thresholds of the baseline MLP's sweep (the unprotected group keeps 0.5).
 _THRESHOLD_GRID: tuple[float, ...] = tuple(round(0.01 * k, 2) for k in range(101))
@@ -450,8 +452,9 @@ def _paired_table(
     -------
     pandas.DataFrame
         One row per (control ``arm``, ``metric``, ``dataset``, ``split``): ``n``, ``mean``, ``low``,
-        ``high``, ``p``, ``p_holm`` (:func:`~faalgrad.studies.stats.paired_cells`, one family per
-        arm and metric) and ``lower`` (``p_holm`` < α and the interval entirely below 0).
+        ``high``, ``p``, ``sd``, ``p_holm`` (:func:`~faalgrad.studies.stats.paired_cells`, one
+        family per arm and metric) and ``lower`` (``p_holm`` < α and the interval entirely below
+        0).
     """
     shared = rows["split"].isna()  # an arm serving both configs is the control of each
     rows = pd.concat(
@@ -461,7 +464,12 @@ def _paired_table(
     out = pd.concat(
         [
             stats.paired_cells(
-                rows, ["dataset", "split"], m, rows["arm"] == "faalgrad", rows["arm"] == arm
+                rows,
+                ["dataset", "split"],
+                m,
+                rows["arm"] == "faalgrad",
+                rows["arm"] == arm,
+                spread=True,
             ).assign(arm=arm, metric=m)
             for arm in _CONTROLS
             if (rows["arm"] == arm).any()
@@ -471,7 +479,20 @@ def _paired_table(
     )
     out["lower"] = (out["p_holm"] < stats.ALPHA) & (out["high"] < 0)
     return out[
-        ["arm", "metric", "dataset", "split", "n", "mean", "low", "high", "p", "p_holm", "lower"]
+        [
+            "arm",
+            "metric",
+            "dataset",
+            "split",
+            "n",
+            "mean",
+            "low",
+            "high",
+            "p",
+            "sd",
+            "p_holm",
+            "lower",
+        ]
     ]
 
 
@@ -536,11 +557,43 @@ def _equal_accuracy(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
     ]
 
 
+def _mechanism_cells(paired: pd.DataFrame) -> pd.DataFrame:
+    """The claim's cells: FaAlGrad's test DP difference minus arm (b)'s (no alignment) and
+    minus arm (d)'s (ERM stopped at FaAlGrad's epoch), per dataset and config, paired by seed,
+    with their outcomes in the claim's direction (lower; the paper gives no number for these
+    arms, so a cell is reproduced, opposite or inconclusive), Holm-corrected over all the
+    claim's cells.
+
+    Parameters
+    ----------
+    paired : pandas.DataFrame
+        A :func:`_paired_table` with ``dp_diff`` rows for both arms.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``dp_diff`` rows of the two arms with ``paper_effect`` (NaN), ``p_direction``,
+        ``p_opposite``, ``p_smaller`` and ``outcome``.
+    """
+    dp = paired[(paired["metric"] == "dp_diff") & paired["arm"].isin(_VERDICT_CONTROLS)]
+    if dp.empty or any(not (dp["arm"] == arm).any() for arm in _VERDICT_CONTROLS):
+        raise ValueError(f"paired table needs dp_diff rows for arms {', '.join(_VERDICT_CONTROLS)}")
+    cells = dp.drop(columns=["p_holm", "lower"]).assign(paper_effect=np.nan)
+    return stats.cell_outcomes(cells.reset_index(drop=True), direction=-1)
+
+
+def _mechanism_outcomes(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, split): the outcome of "lower than both arms" (:func:`claims.all_of`)."""
+    return (
+        cells.groupby(["dataset", "split"], sort=False)["outcome"].agg(claims.all_of).reset_index()
+    )
+
+
 def _mechanism_verdict(paired: pd.DataFrame) -> claims.Verdict:
-    """The "alignment_mechanism" claim: a cell (dataset × config) holds when FaAlGrad's DP
-    difference is significantly lower (Holm-adjusted p < α, interval below 0) than both arm (b), no
-    alignment, and arm (d), ERM stopped early. All cells: reproduced; some: partly; none: not
-    reproduced.
+    """The "alignment_mechanism" claim: a cell (dataset × config) counts when FaAlGrad's test
+    DP difference is lower than both arm (b), no alignment, and arm (d), ERM stopped early
+    (:func:`_mechanism_cells`, :func:`_mechanism_outcomes`); the claim follows
+    :func:`claims.verdict_on_every_dataset` over the cells (every cell must count).
 
     Parameters
     ----------
@@ -551,33 +604,50 @@ def _mechanism_verdict(paired: pd.DataFrame) -> claims.Verdict:
     -------
     Verdict
     """
-    dp = paired[(paired["metric"] == "dp_diff") & paired["arm"].isin(_VERDICT_CONTROLS)]
-    wide = dp.pivot(index=["dataset", "split"], columns="arm", values="lower")
-    if wide.empty or any(arm not in wide for arm in _VERDICT_CONTROLS):
-        raise ValueError(f"paired table needs dp_diff rows for arms {', '.join(_VERDICT_CONTROLS)}")
-    holds = wide[list(_VERDICT_CONTROLS)].fillna(False).astype(bool).all(axis=1)
+    cells = _mechanism_cells(paired)
+    both = _mechanism_outcomes(cells)
     text = {
         arm: "; ".join(
             f"{DATASET_LABELS[r['dataset']]} {SPLIT_LABELS[r['split']]} {_ci(r)}"
-            for r in dp[dp["arm"] == arm].to_dict("records")
+            for r in cells[cells["arm"] == arm].to_dict("records")
         )
         for arm in _VERDICT_CONTROLS
     }
-    counts = {arm: int(wide[arm].fillna(False).astype(bool).sum()) for arm in _VERDICT_CONTROLS}
+    counts = {
+        arm: claims.outcome_counts(cells.loc[cells["arm"] == arm, "outcome"])
+        for arm in _VERDICT_CONTROLS
+    }
     evidence = (
-        "FaAlGrad's test DP difference is significantly below both the no-alignment arm "
-        "(inner lr 0) and ERM "
-        f"stopped at its selected epoch in {int(holds.sum())} of {len(holds)} cells "
-        "(dataset × config; below "
-        f"no alignment in {counts['no_alignment']}, below stopped ERM in "
-        f"{counts['stopped_erm']}; paired by seed, "
-        f"Holm-adjusted p < {stats.ALPHA:g}). Mean DP difference FaAlGrad − no alignment "
-        "[95 % CI]: "
-        f"{text['no_alignment']}. FaAlGrad − stopped ERM: {text['stopped_erm']}."
+        "FaAlGrad's test DP difference below both the no-alignment arm (inner lr 0) and ERM "
+        "stopped at its selected epoch, per dataset × config: "
+        f"{claims.outcome_counts(both['outcome'])} "
+        f"(paired over {seed_count(cells['n'])} seeds, Holm-corrected over the {len(cells)} "
+        "comparisons; the paper gives no number for these arms, so a cell is reproduced, "
+        f"opposite or inconclusive). Below no alignment: {counts['no_alignment']}; below "
+        f"stopped ERM: {counts['stopped_erm']}. Mean DP difference FaAlGrad − no alignment "
+        f"[95 % CI]: {text['no_alignment']}. FaAlGrad − stopped ERM: {text['stopped_erm']}."
     )
     return claims.Verdict(
-        "alignment_mechanism", claims.verdict_from_counts(int(holds.sum()), len(holds)), evidence
+        "alignment_mechanism",
+        claims.verdict_on_every_dataset(both, by=["dataset", "split"]),
+        evidence,
     )
+
+
+def forest_figure(result: PageResult):
+    """The claim's forest plot: FaAlGrad's test DP difference minus each control arm's, per
+    dataset and config, with its 95 % interval, coloured by outcome.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    cells = _mechanism_cells(result["paired"])
+    labels = [
+        f"{DATASET_LABELS[r.dataset]} · {SPLIT_LABELS[r.split]} · vs {_ARM_SHORT[r.arm]}"
+        for r in cells.itertuples()
+    ]
+    return _forest.forest_figure(cells, labels, "DP difference, FaAlGrad − control arm")
 
 
 def _arm_table(rows: pd.DataFrame) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+from joblib import Parallel, delayed
 from torch import nn
 from torch.func import grad
 
@@ -19,8 +20,8 @@ from faalgrad.datasets import DATASETS
 from faalgrad.presets import erm_config, faalgrad_config
 from faalgrad.runs import METHODS, RunSpec, cached_split
 from faalgrad.splits import support_query
-from faalgrad.studies import PageResult, claims
-from faalgrad.studies._common import number
+from faalgrad.studies import PageResult, _forest, claims, stats
+from faalgrad.studies._common import number, seed_count
 from faalgrad.train import (
     Weights,
     adapt,
@@ -39,11 +40,13 @@ from faalgrad.validation import (
     check_datasets,
     check_int,
     check_int_list,
+    check_n_jobs,
     check_number,
     check_number_list,
+    check_seeds,
 )
 
-__all__ = ["Params", "compute", "glue_values", "specs", "verdicts"]
+__all__ = ["Params", "compute", "forest_figure", "glue_values", "specs", "verdicts"]
 
 #: A fixed η grid, 1e-5 ... 1e-1, two points per decade (``etas="auto"`` adapts to the data
 #: instead).
@@ -70,6 +73,9 @@ _SLOPES = {
     "slope_one_step_formula": "one_step_formula_error",
     "slope_first_order": "first_order_error",
 }
+#: Relative cost of one alignment run per dataset (seconds on one core), to start the
+#: costliest first.
+_ALIGNMENT_COST = {"adult": 4.5, "compas": 1.6, "communities": 0.7, "german": 0.5}
 #: Plot label of each error column of :func:`_error_sweep`.
 _QUANTITY_LABELS = {
     "error": "‖exact − (∇L_q − Iη∇(∇L_q·∇L_s))‖",
@@ -92,8 +98,8 @@ def _check_etas(etas) -> tuple[float, ...]:
 class Params:
     """The page's parameters: the derivation check's problem (``dataset``, ``seed``, ``split``), η
     grid (``etas``: "auto" or at least 3 values in (0, 1)), ``inner_steps`` (I > 1) and
-    ``slope_tolerance``; the alignment over training's ``datasets``, ``epochs``, ``last_epochs`` and
-    ``erm_lr``."""
+    ``slope_tolerance``; the alignment over training's ``datasets``, ``seeds`` (0..seeds-1),
+    ``epochs``, ``last_epochs``, ``erm_lr`` and ``n_jobs``."""
 
     dataset: str = "compas"
     seed: int = 0
@@ -102,9 +108,11 @@ class Params:
     inner_steps: tuple[int, ...] = (2, 5, 10)
     slope_tolerance: float = 0.1
     datasets: tuple[str, ...] = DATASETS
+    seeds: int = 10
     epochs: int = 100
     last_epochs: int = 20
     erm_lr: str = "faalgrad"
+    n_jobs: int = 2
 
     def __post_init__(self) -> None:
         _check_problem(self.dataset, self.seed, self.split)
@@ -125,6 +133,8 @@ class Params:
         object.__setattr__(
             self, "datasets", check_datasets("datasets", self.datasets, distinct=True)
         )
+        check_seeds(self.seeds)
+        check_n_jobs(self.n_jobs)
         check_int("epochs", self.epochs)
         check_int(
             "last_epochs",
@@ -440,18 +450,46 @@ def _describe_flips(sweep: pd.DataFrame, eta_flip: float) -> str:
     )
 
 
+def _derivation_checks(slopes: pd.DataFrame, *, tolerance: float = 0.1) -> pd.DataFrame:
+    """The derivation claim's checks from a :func:`_slope_table`: per I, the I-step formula's
+    error slope against 2, and per I > 1 the one-step formula's against 1. Each is an exact
+    float64 computation on one problem (no seed spread): *reproduced* within ±``tolerance``,
+    *contradicted* outside.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per check: ``inner_steps``, ``formula`` ("Iη" or "one-step"), ``slope``,
+        ``expected``, ``mean`` (slope − expected) and ``outcome``.
+    """
+    check_number("slope_tolerance", tolerance, 0, 1, closed=False)
+    rows = []
+    for r in slopes.itertuples():
+        rows.append({"inner_steps": int(r.inner_steps), "formula": "Iη", "slope": r.slope})
+        if r.inner_steps > 1:
+            rows.append(
+                {
+                    "inner_steps": int(r.inner_steps),
+                    "formula": "one-step",
+                    "slope": r.slope_one_step_formula,
+                }
+            )
+    checks = pd.DataFrame(rows, columns=["inner_steps", "formula", "slope"])
+    checks["expected"] = np.where(checks["formula"] == "Iη", 2.0, 1.0)
+    checks["mean"] = checks["slope"] - checks["expected"]
+    checks["outcome"] = np.where(
+        checks["mean"].abs() <= tolerance, stats.REPRODUCED, stats.CONTRADICTED
+    )
+    return checks
+
+
 def _derivation_verdict(
     slopes: pd.DataFrame, *, tolerance: float = 0.1, dataset: str = ""
 ) -> claims.Verdict:
-    """The "derivation" claim from a :func:`_slope_table` (I = 1 and I > 1 rows): one check per row,
-    the I-step formula's error has slope 2 ± ``tolerance``, and one more per I > 1 row, the one-step
-    formula's error has slope 1 ± ``tolerance``. All hold: reproduced; some: partly; none: not
-    reproduced."""
-    check_number("slope_tolerance", tolerance, 0, 1, closed=False)
-    ok_two = (slopes["slope"] - 2).abs() <= tolerance
-    multi = slopes["inner_steps"] > 1
-    ok_one = (slopes.loc[multi, "slope_one_step_formula"] - 1).abs() <= tolerance
-    n_hold, n_total = int(ok_two.sum() + ok_one.sum()), len(slopes) + int(multi.sum())
+    """The "derivation" claim from a :func:`_slope_table` by :func:`_derivation_checks`:
+    *reproduced* when every check is, *contradicted* when any is."""
+    checks = _derivation_checks(slopes, tolerance=tolerance)
+    verdict = claims.all_of(checks["outcome"])
     parts = [
         f"I = {int(r.inner_steps)}: slope {r.slope:.3f}"
         + (
@@ -463,12 +501,12 @@ def _derivation_verdict(
     ]
     where = f" on {dataset}" if dataset else ""
     evidence = (
-        f"Flip-free log-log slopes of the approximation error{where} (expected 2, and 1 for the "
-        f"one-step formula when I > 1, tolerance ±{tolerance:g}): "
-        + "; ".join(parts)
-        + f"; {n_hold} of {n_total} checks hold."
+        f"Slopes of the approximation error{where}, per check: "
+        f"{claims.outcome_counts(checks['outcome'])} (flip-free log-log fits, expected 2, and 1 "
+        f"for the one-step formula when I > 1, tolerance ±{tolerance:g}; an exact float64 "
+        "computation on one problem, so no seeds). Slopes: " + "; ".join(parts) + "."
     )
-    return claims.Verdict("derivation", claims.verdict_from_counts(n_hold, n_total), evidence)
+    return claims.Verdict("derivation", verdict, evidence)
 
 
 def _alignment_curves(
@@ -535,7 +573,7 @@ def _alignment_curves(
         )
     return pd.DataFrame(
         [
-            {"dataset": dataset, "method": method, "epoch": epoch, "cosine": cosine}
+            {"dataset": dataset, "seed": seed, "method": method, "epoch": epoch, "cosine": cosine}
             for method, curve in points.items()
             for epoch, cosine in curve
         ]
@@ -543,45 +581,128 @@ def _alignment_curves(
 
 
 def _alignment_summary(curves: pd.DataFrame, last_epochs: int = 20) -> pd.DataFrame:
-    """Per dataset: the mean cosine over training (epochs 1 ... E, ``<key>_mean``) and over the last
-    ``last_epochs`` epochs (``<key>_last``) of each method key of :func:`_alignment_curves`;
-    ``holds`` if FaAlGrad's is higher in both."""
+    """Per dataset and seed: the mean cosine over training (epochs 1 ... E, ``<key>_mean``) and
+    over the last ``last_epochs`` epochs (``<key>_last``) of each method key of
+    :func:`_alignment_curves`."""
     check_int("last_epochs", last_epochs)
     rows = []
-    for dataset, group in curves.groupby("dataset", sort=False):
+    for (dataset, seed), group in curves.groupby(["dataset", "seed"], sort=False):
         trained = group[group["epoch"] >= 1]
         last = trained[trained["epoch"] > trained["epoch"].max() - last_epochs]
-        row = {
-            "dataset": dataset,
-            **{
-                f"{key}_{which}": frame.loc[frame["method"] == key, "cosine"].mean()
-                for key in _METHOD_LABELS
-                for which, frame in (("mean", trained), ("last", last))
-            },
-        }
-        row["holds"] = bool(
-            row["faalgrad_mean"] > row["erm_mean"] and row["faalgrad_last"] > row["erm_last"]
+        rows.append(
+            {
+                "dataset": dataset,
+                "seed": seed,
+                **{
+                    f"{key}_{which}": frame.loc[frame["method"] == key, "cosine"].mean()
+                    for key in _METHOD_LABELS
+                    for which, frame in (("mean", trained), ("last", last))
+                },
+            }
         )
-        rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _alignment_verdict(summary: pd.DataFrame, last_epochs: int = 20) -> claims.Verdict:
-    """The "alignment" claim from an :func:`_alignment_summary`: it holds on a dataset when
-    FaAlGrad's mean cosine is higher than ERM's both over training and over the last ``last_epochs``
-    epochs; all datasets: reproduced, some: partly, none: not reproduced."""
-    n_hold, n_total = int(summary["holds"].sum()), len(summary)
+#: The alignment claim's two windows: the summary columns' suffix and its label.
+_WINDOWS = {"mean": "over training", "last": "last epochs"}
+
+
+def _alignment_cells(summary: pd.DataFrame) -> pd.DataFrame:
+    """The alignment claim's cells: per dataset and window (:data:`_WINDOWS`), FaAlGrad's mean
+    cosine minus ERM's, paired by seed, with its outcome in the claim's direction (higher;
+    the paper gives no number, so there is no effect of its own to rule out: reproduced,
+    opposite or inconclusive), Holm-corrected over the cells.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cell: ``dataset``, ``window``, ``faalgrad``, ``erm`` (means over seeds),
+        ``n``, ``mean``, ``low``, ``high``, ``p``, ``sd``, ``paper_effect`` (NaN),
+        ``p_direction``, ``p_opposite``, ``p_smaller`` and ``outcome``.
+    """
+    rows = []
+    for dataset, group in summary.groupby("dataset", sort=False):
+        for window in _WINDOWS:
+            fa, erm = group[f"faalgrad_{window}"], group[f"erm_{window}"]
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "window": window,
+                    "faalgrad": fa.mean(),
+                    "erm": erm.mean(),
+                    **stats.paired_difference(fa, erm),
+                    "sd": float((fa - erm).std(ddof=1)) if len(group) > 1 else np.nan,
+                    "paper_effect": np.nan,
+                }
+            )
+    return stats.cell_outcomes(pd.DataFrame(rows), direction=1)
+
+
+def _alignment_outcomes(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset: the outcome of "higher in both windows" (:func:`claims.all_of`)."""
+    return cells.groupby("dataset", sort=False)["outcome"].agg(claims.all_of).reset_index()
+
+
+def _alignment_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """Printable :func:`_alignment_cells`: the mean cosines, the paired difference ± the
+    half-width of its 95 % interval, and the outcome."""
+    return pd.DataFrame(
+        {
+            "dataset": cells["dataset"],
+            "window": cells["window"].map(_WINDOWS),
+            "FaAlGrad": cells["faalgrad"].map(lambda v: number(v, 3)),
+            "ERM": cells["erm"].map(lambda v: number(v, 3)),
+            "FaAlGrad − ERM": [
+                f"{number(m, 3, sign=True)} ± {number((h - lo) / 2, 3)}"
+                if pd.notna(lo)
+                else number(m, 3, sign=True)
+                for m, lo, h in zip(cells["mean"], cells["low"], cells["high"], strict=True)
+            ],
+            "outcome": cells["outcome"],
+        }
+    ).set_index(["dataset", "window"])
+
+
+def _alignment_verdict(cells: pd.DataFrame, last_epochs: int = 20) -> claims.Verdict:
+    """The "alignment" claim from :func:`_alignment_cells`: a dataset's outcome needs both
+    windows (:func:`_alignment_outcomes`), and the claim follows
+    :func:`claims.verdict_on_every_dataset`."""
+    datasets = _alignment_outcomes(cells)
     parts = [
-        f"{r.dataset} {r.faalgrad_mean:.3f} vs {r.erm_mean:.3f} (last {last_epochs}: "
-        f"{r.faalgrad_last:.3f} vs {r.erm_last:.3f})"
-        for r in summary.itertuples()
+        f"{r.dataset} {r.faalgrad:.3f} vs {r.erm:.3f}"
+        for r in cells[cells["window"] == "mean"].itertuples()
     ]
     evidence = (
-        "Mean cosine between the support and query gradients over training, FaAlGrad vs ERM: "
-        + "; ".join(parts)
-        + f"; FaAlGrad higher on {n_hold} of {n_total} datasets."
+        "FaAlGrad's cosine between the support and query gradients against ERM's, over "
+        f"training and over the last {last_epochs} epochs, per dataset: "
+        f"{claims.outcome_counts(datasets['outcome'])} (higher in both windows; paired over "
+        f"{seed_count(cells['n'])} seeds and Holm-corrected over the {len(cells)} cells of "
+        "dataset × window; the paper gives no number, so a cell is reproduced, opposite or "
+        f"inconclusive). Cells: {claims.outcome_counts(cells['outcome'])}. Mean cosine over "
+        "training, FaAlGrad vs ERM: " + "; ".join(parts) + "."
     )
-    return claims.Verdict("alignment", claims.verdict_from_counts(n_hold, n_total), evidence)
+    return claims.Verdict("alignment", claims.verdict_on_every_dataset(datasets), evidence)
+
+
+def forest_figure(result: PageResult, claim: str):
+    """The forest plot of the page's claim ``claim`` ("derivation": each check's slope minus
+    its expected value, tolerance shaded; "alignment": each cell's paired difference).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    check_choice("claim", claim, ("derivation", "alignment"))
+    if claim == "derivation":
+        tolerance = float(result["setting"]["slope_tolerance"].iloc[0])
+        checks = _derivation_checks(result["slopes"], tolerance=tolerance)
+        labels = [f"I = {r.inner_steps} · {r.formula} formula" for r in checks.itertuples()]
+        return _forest.forest_figure(
+            checks, labels, "fitted slope − expected slope (shaded: tolerance)", band=tolerance
+        )
+    cells = result["alignment_cells"]
+    labels = [f"{r.dataset} · {_WINDOWS[r.window]}" for r in cells.itertuples()]
+    return _forest.forest_figure(cells, labels, "cosine difference, FaAlGrad − ERM")
 
 
 def specs(params: Params) -> list[RunSpec]:
@@ -623,16 +744,24 @@ def compute(params: Params, rows: pd.DataFrame) -> PageResult:
         ]
     )
     multi = _inner_steps_sweep(problem, params.inner_steps)
+    order = sorted(params.datasets, key=lambda d: -_ALIGNMENT_COST.get(d, 0))  # costliest first
     curves = pd.concat(
-        [
-            _alignment_curves(
-                d, seed=params.seed, split=params.split, epochs=params.epochs, erm_lr=params.erm_lr
+        Parallel(n_jobs=params.n_jobs)(
+            delayed(_alignment_curves)(
+                d, seed=s, split=params.split, epochs=params.epochs, erm_lr=params.erm_lr
             )
-            for d in params.datasets
-        ],
+            for d in order
+            for s in range(params.seeds)
+        ),
         ignore_index=True,
     )
+    curves = curves.sort_values(
+        ["dataset", "seed"],
+        key=lambda c: c.map(params.datasets.index) if c.name == "dataset" else c,
+        kind="stable",
+    ).reset_index(drop=True)
     summary = _alignment_summary(curves, params.last_epochs)
+    cells = _alignment_cells(summary)
     return {
         "setting": setting,
         "sweep": sweep,
@@ -643,7 +772,8 @@ def compute(params: Params, rows: pd.DataFrame) -> PageResult:
         "slopes": _slope_table(pd.concat([sweep, multi], ignore_index=True)),
         "curves": curves.assign(method=curves["method"].map(_METHOD_LABELS)),
         "summary": summary,
-        "summary_table": summary.round(3),
+        "alignment_cells": cells,
+        "summary_table": _alignment_table(cells),
     }
 
 
@@ -659,6 +789,8 @@ def glue_values(result: PageResult) -> dict[str, str]:
         slopes.iloc[0],
         slopes[slopes["inner_steps"] > 1],
     )  # the I = 1 row (the sweep's fit), the I > 1 rows
+    datasets = _alignment_outcomes(result["alignment_cells"])
+    higher = datasets["outcome"] == stats.REPRODUCED
     return {
         **{
             k: str(row[k])
@@ -684,9 +816,10 @@ def glue_values(result: PageResult) -> dict[str, str]:
         "slopes_multi": ", ".join(number(s, 3) for s in multi["slope"]),
         "slopes_one_step": ", ".join(number(s, 3) for s in multi["slope_one_step_formula"]),
         "erm_lr_label": _ERM_LR_LABELS[row["erm_lr"]],
-        "n_datasets": str(len(summary)),
-        "n_align_hold": str(int(summary["holds"].sum())),
-        "align_held": ", ".join(summary.loc[summary["holds"], "dataset"]) or "none",
+        "n_datasets": str(summary["dataset"].nunique()),
+        "n_seeds": seed_count(result["alignment_cells"]["n"]),
+        "n_align_hold": str(int(higher.sum())),
+        "align_held": ", ".join(datasets.loc[higher, "dataset"]) or "none",
         **{
             f"cos_{k}_{w}": number(summary[f"{k}_{w}"].mean(), 2)
             for k in _METHOD_LABELS
@@ -703,5 +836,5 @@ def verdicts(result: PageResult) -> list[claims.Verdict]:
         _derivation_verdict(
             result["slopes"], tolerance=setting["slope_tolerance"], dataset=setting["dataset"]
         ),
-        _alignment_verdict(result["summary"], int(setting["last_epochs"])),
+        _alignment_verdict(result["alignment_cells"], int(setting["last_epochs"])),
     ]

@@ -19,8 +19,9 @@ from faalgrad.metrics import aggregate, mean_std
 from faalgrad.runs import METHODS, RunSpec, ablation_specs
 from faalgrad.runs.grids import STUDIES
 from faalgrad.splits import PAPER_RATIOS, format_ratio, parse_ratio
-from faalgrad.studies import PageResult, claims, paper, stats
+from faalgrad.studies import PageResult, _forest, claims, paper, stats
 from faalgrad.studies._common import (
+    DATASET_LABELS,
     in_dataset_order,
     k_of_n,
     number,
@@ -42,6 +43,7 @@ __all__ = [
     "SWEEP_SERIES",
     "Params",
     "compute",
+    "forest_figure",
     "glue_values",
     "specs",
     "verdicts",
@@ -729,6 +731,33 @@ def glue_values(result: PageResult) -> dict[str, str]:
         "ratio_paper_counts": k_of_n(_trend_cases(table, "paper")["holds"]),
         "steps_paper_counts": k_of_n(_steps_cases(table, "paper")["holds"]),
     }
+
+
+def forest_figure(result: PageResult, claim: str):
+    """The forest plot of the page's claim ``claim`` ("ratio" or "swap": each case's change
+    from the smallest to the largest ratio; "inner_steps": from the fewest to the most inner
+    steps), with its 95 % interval, coloured by outcome, the paper's change (×).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    check_choice("claim", claim, ("ratio", "inner_steps", "swap"))
+    if claim == "inner_steps":
+        cases = result["steps_cases"]
+        labels = [
+            f"{DATASET_LABELS[r.dataset]} · {r.xq_xs} · {_FAIRNESS[r.metric]}"
+            for r in cases.itertuples()
+        ]
+        what = "most − fewest inner steps"
+    else:
+        cases = result["trend_cases"]
+        labels = [
+            f"{DATASET_LABELS[r.dataset]} · I={int(r.inner_steps)} · {_FAIRNESS[r.metric]}"
+            for r in cases.itertuples()
+        ]
+        what = "largest − smallest ratio"
+    return _forest.forest_figure(cases, labels, f"change of the gap, {what} (×: the paper's)")
 
 
 def verdicts(result: PageResult) -> list[claims.Verdict]:

@@ -23,7 +23,7 @@ from faalgrad.datasets import DATASETS, load_dataset
 from faalgrad.metrics import mean_std
 from faalgrad.runs import METHODS, SPLIT_LABELS, RunSpec, cached_split, erm_model, fit_run
 from faalgrad.splits import SplitData
-from faalgrad.studies import PageResult, claims, stats
+from faalgrad.studies import PageResult, _forest, claims, stats
 from faalgrad.studies._common import DATASET_LABELS, number
 from faalgrad.train import TrainResult, as_tensor, single_thread
 from faalgrad.validation import (
@@ -35,7 +35,15 @@ from faalgrad.validation import (
     check_seeds,
 )
 
-__all__ = ["Params", "beeswarm_figure", "compute", "glue_values", "specs", "verdicts"]
+__all__ = [
+    "Params",
+    "beeswarm_figure",
+    "compute",
+    "forest_figure",
+    "glue_values",
+    "specs",
+    "verdicts",
+]
 
 #: The two models compared: the baseline MLP and FaAlGrad (Config 1, I = 1).
 _MODELS: tuple[str, ...] = ("baseline", "faalgrad")
@@ -585,23 +593,14 @@ def _shap_cases(rows: pd.DataFrame) -> pd.DataFrame:
     return stats.cell_outcomes(pd.DataFrame(out), direction=-1)
 
 
-def _dataset_outcome(outcomes: pd.Series) -> str:
-    """A dataset's outcome: reproduced when both its statistics drop, opposite when either
-    rises, otherwise inconclusive (a smaller |SHAP| alone may only mean smaller outputs)."""
-    if (outcomes == stats.OPPOSITE).any():
-        return stats.OPPOSITE
-    if outcomes.isin([stats.REPRODUCED, stats.REPRODUCED_SMALLER]).all():
-        return stats.REPRODUCED
-    return stats.INCONCLUSIVE
-
-
 def _shap_claim(rows: pd.DataFrame) -> claims.Verdict:
     """claims.Verdict on "SHAP shows that FaAlGrad lowers the influence of the sensitive
     feature", from :func:`_sensitive_rows`: each dataset's outcome from :func:`_shap_cases`
-    by :func:`_dataset_outcome`, then the rule of
+    by :func:`~faalgrad.studies.claims.all_of` (both statistics must drop: a smaller |SHAP|
+    alone may only mean smaller outputs), then the rule of
     :func:`~faalgrad.studies.claims.verdict_on_every_dataset` (rule: the page)."""
     cases = _shap_cases(rows)
-    datasets = cases.groupby("dataset", sort=False)["outcome"].agg(_dataset_outcome).reset_index()
+    datasets = cases.groupby("dataset", sort=False)["outcome"].agg(claims.all_of).reset_index()
     wide = rows.pivot_table(
         index=["dataset", "seed"], columns="model", values=["mean_abs_shap", "share", "rank"]
     )
@@ -620,11 +619,24 @@ def _shap_claim(rows: pd.DataFrame) -> claims.Verdict:
         f"The sensitive feature's mean |SHAP| on the predicted probability and its share of the "
         f"total, baseline → {METHODS['faalgrad'].label} {SPLIT_LABELS['config1']}, I = 1, "
         f"paired over {n_seeds} seed{'s' if n_seeds != 1 else ''} and Holm-corrected over the "
-        f"{len(cases)} cases: both drop on "
-        f"{int((datasets['outcome'] == stats.REPRODUCED).sum())} of {len(datasets)} datasets; "
-        f"{'; '.join(parts)}."
+        f"{len(cases)} cases; both drop, per dataset: "
+        f"{claims.outcome_counts(datasets['outcome'])}; {'; '.join(parts)}."
     )
     return claims.Verdict("shap", claims.verdict_on_every_dataset(datasets), evidence)
+
+
+def forest_figure(result: PageResult):
+    """The claim's forest plot: per dataset, FaAlGrad's change of the sensitive feature's mean
+    |SHAP| and of its share, paired by seed, with its 95 % interval, coloured by outcome.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    cases = _shap_cases(result["rows"])
+    names = {"mean_abs_shap": "mean |SHAP|", "share": "share of the total"}
+    labels = [f"{DATASET_LABELS[r.dataset]} · {names[r.statistic]}" for r in cases.itertuples()]
+    return _forest.forest_figure(cases, labels, "change, FaAlGrad − baseline MLP")
 
 
 def verdicts(result: PageResult) -> list[claims.Verdict]:

@@ -22,7 +22,7 @@ from faalgrad.runs import (
 )
 from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
 from faalgrad.splits import DIRECTIONS
-from faalgrad.studies import PageResult, claims, paper, stats
+from faalgrad.studies import PageResult, _forest, claims, paper, stats
 from faalgrad.studies._common import (
     number,
     paper_band,
@@ -546,16 +546,6 @@ def _claim_verdict(cells: pd.DataFrame, metric: str) -> claims.Verdict:
     return claims.Verdict(_CLAIM_METRICS[metric], claims.verdict_on_every_dataset(fair), evidence)
 
 
-#: The forest plot's colour of each cell outcome.
-_OUTCOME_COLOURS = {
-    stats.REPRODUCED: "#2ca02c",
-    stats.REPRODUCED_SMALLER: "#7fc97f",
-    stats.CONTRADICTED: "#d62728",
-    stats.OPPOSITE: "#8c2d04",
-    stats.INCONCLUSIVE: "#7f7f7f",
-}
-
-
 def forest_figure(result: PageResult, metric: str):
     """The claim's forest plot for ``metric``: each cell's paired change FaAlGrad − baseline
     with its 95 % interval, coloured by outcome, the paper's change (×) and zero marked.
@@ -571,34 +561,16 @@ def forest_figure(result: PageResult, metric: str):
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
-
     check_choice("metric", metric, _CLAIM_METRICS)
     cells = result["claim_cells"]
-    fair = cells[cells["metric"] == metric].reset_index(drop=True)
+    fair = cells[cells["metric"] == metric]
     labels = [
         f"{r.dataset} · {_ROW_LABELS[r.row]} · I={int(r.inner_steps)}" for r in fair.itertuples()
     ]
-    colours = _OUTCOME_COLOURS
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(fair) + 1.2))
-    y = list(range(len(fair)))[::-1]
-    for yi, r in zip(y, fair.itertuples(), strict=True):
-        ax.plot([r.low, r.high], [yi, yi], color=colours[r.outcome], lw=2)
-        ax.plot(r.mean, yi, "o", color=colours[r.outcome])
-        ax.plot(r.paper_effect, yi, "x", color="black")
-    ax.axvline(0, color="grey", lw=1, ls="--")
-    ax.set_yticks(y, labels)
     name = dict((m, n) for m, _, n in _METRICS)[metric]
-    ax.set_xlabel(f"{name} difference, FaAlGrad − baseline MLP (×: the paper's)")
-    handles = [
-        plt.Line2D([], [], color=colours[o], marker="o", lw=2, label=o)
-        for o in stats.OUTCOMES
-        if (fair["outcome"] == o).any()
-    ]
-    handles.append(plt.Line2D([], [], color="black", marker="x", lw=0, label="paper"))
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(1.0, 0.0), frameon=False)
-    fig.tight_layout()
-    return fig
+    return _forest.forest_figure(
+        fair, labels, f"{name} difference, FaAlGrad − baseline MLP (×: the paper's)"
+    )
 
 
 def verdicts(result: PageResult) -> list[claims.Verdict]:

@@ -15,7 +15,13 @@ def test_verdict_validation():
 
 @pytest.mark.parametrize(
     ("verdict", "colour"),
-    [(claims.REPRODUCED, "success"), (claims.PARTLY, "warning"), (claims.NOT_REPRODUCED, "danger")],
+    [
+        (claims.REPRODUCED, "success"),
+        (claims.REPRODUCED_SMALLER, "success"),
+        (claims.INCONCLUSIVE, "secondary"),
+        (claims.CONTRADICTED, "danger"),
+        (claims.OPPOSITE, "danger"),
+    ],
 )
 def test_badge_colour_follows_the_verdict(verdict, colour):
     badge = claims.Verdict("ratio", verdict, "e").badge
@@ -24,14 +30,14 @@ def test_badge_colour_follows_the_verdict(verdict, colour):
 
 def test_summary_is_the_first_sentence_without_its_details():
     v = claims.Verdict(
-        "ratio", claims.PARTLY, "3 of 8 cells hold (DP 0.12 vs 0.30). Details: a, b. More."
+        "ratio", claims.INCONCLUSIVE, "3 of 8 cells hold (DP 0.12 vs 0.30). Details: a, b. More."
     )
     assert v.summary == "3 of 8 cells hold."
-    assert claims.Verdict("ratio", claims.PARTLY, "one sentence").summary == "one sentence"
+    assert claims.Verdict("ratio", claims.INCONCLUSIVE, "one sentence").summary == "one sentence"
     listing = "; ".join(f"dataset{i} 0.{i}1 vs 0.{i}2" for i in range(9))
     long = claims.Verdict(
         "alignment",
-        claims.PARTLY,
+        claims.INCONCLUSIVE,
         f"Mean cosine of the two gradients over training, FaAlGrad vs ERM: {listing}; "
         "higher on 3 of 4 datasets.",
     )
@@ -41,7 +47,7 @@ def test_summary_is_the_first_sentence_without_its_details():
     )
     cut = claims.Verdict(
         "ratio",
-        claims.PARTLY,
+        claims.INCONCLUSIVE,
         f"The gap at the largest ratio is below the smallest's for DP in 0 of 8 "
         f"cells; means: {listing}.",
     )
@@ -49,14 +55,6 @@ def test_summary_is_the_first_sentence_without_its_details():
         cut.summary
         == "The gap at the largest ratio is below the smallest's for DP in 0 of 8 cells …"
     )
-
-
-def test_verdict_from_counts():
-    assert claims.verdict_from_counts(3, 3) == claims.REPRODUCED
-    assert claims.verdict_from_counts(1, 3) == claims.PARTLY
-    assert claims.verdict_from_counts(0, 3) == claims.NOT_REPRODUCED
-    with pytest.raises(ValueError, match="n_total >= 1"):
-        claims.verdict_from_counts(0, 0)
 
 
 def test_glue_verdict_glues_four_values(monkeypatch):
@@ -67,15 +65,15 @@ def test_glue_verdict_glues_four_values(monkeypatch):
         myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value)
     )
     claims.glue_verdict(
-        claims.Verdict("swap", claims.NOT_REPRODUCED, "None holds. Rest."), display=False
+        claims.Verdict("swap", claims.CONTRADICTED, "None holds. Rest."), display=False
     )
     assert (
-        glued["claim_swap_verdict"] == "not reproduced"
+        glued["claim_swap_verdict"] == "contradicted"
         and glued["claim_swap_summary"] == "None holds."
     )
     assert (
         "sd-bg-danger" in glued["claim_swap_badge"].data
-        and "not reproduced" in glued["claim_swap_badge"].data
+        and "contradicted" in glued["claim_swap_badge"].data
     )
     assert glued["claim_swap_evidence"] == "None holds. Rest."
 
@@ -108,6 +106,44 @@ R, S, C, OPP, N = (
 )
 def test_verdict_on_every_dataset(cells, expected):
     assert claims.verdict_on_every_dataset(cells) == expected
+
+
+def test_verdict_on_every_group_by_several_columns():
+    cells = pd.DataFrame(
+        {
+            "dataset": ["a", "a", "b", "b"],
+            "split": ["c1", "c2", "c1", "c2"],
+            "outcome": [R, N, R, R],
+        }
+    )
+    assert claims.verdict_on_every_dataset(cells) == R  # each dataset has a reproduced cell
+    assert claims.verdict_on_every_dataset(cells, by=["dataset", "split"]) == N  # a/c2 cannot tell
+    cells.loc[1, "outcome"] = OPP
+    assert claims.verdict_on_every_dataset(cells, by=["dataset", "split"]) == C
+    assert claims.verdict_on_every_dataset(cells) == N  # dataset a also has a reproduced cell
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "expected"),
+    [
+        ([R, R], R),
+        ([R, S], S),
+        ([R, N], N),
+        ([R, C], C),
+        ([C, OPP], OPP),  # opposite outranks contradicted
+        ([S, OPP, R], OPP),
+        ([N], N),
+    ],
+)
+def test_all_of_takes_the_worst_test(outcomes, expected):
+    assert claims.all_of(outcomes) == expected
+
+
+def test_all_of_rejects_unknown_outcomes_and_empty_cells():
+    with pytest.raises(ValueError, match="unknown outcome 'holds'; valid choices: reproduced"):
+        claims.all_of([R, "holds"])
+    with pytest.raises(ValueError, match="at least one"):
+        claims.all_of([])
 
 
 def test_verdict_on_every_dataset_needs_cells():

@@ -11,7 +11,7 @@ import pytest
 from faalgrad.presets import faalgrad_config
 from faalgrad.runs import run_grid
 from faalgrad.studies import mechanism as page
-from faalgrad.studies.claims import CLAIMS, NOT_REPRODUCED, PARTLY, REPRODUCED
+from faalgrad.studies.claims import CLAIMS, CONTRADICTED, INCONCLUSIVE, REPRODUCED
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "mechanism.md"
 
@@ -122,10 +122,10 @@ def test_stopped_specs_from_faalgrad_rows():
 # --- the verdict rule ----------------------------------------------------------------------------
 
 
-def _rows(fa_below_b, fa_below_d, seeds=6):
+def _rows(fa_below_b, fa_below_d, seeds=6, fa_above_b=frozenset()):
     """FaAlGrad, no-alignment and stopped-ERM rows on 2 datasets x 2 configs; the ``*_below`` sets
-    name the cells where FaAlGrad's DP is clearly (0.1) below that arm's, elsewhere equal up to
-    noise."""
+    name the cells where FaAlGrad's DP is clearly (0.1) below that arm's, ``fa_above_b`` those
+    where it is clearly above arm (b)'s, elsewhere equal up to noise."""
     rng = np.random.default_rng(0)
     rows = []
     for dataset in ("german", "compas"):
@@ -138,6 +138,8 @@ def _rows(fa_below_b, fa_below_d, seeds=6):
                     ("stopped_erm", fa_below_d),
                 ):
                     gap = 0.0 if below is None else (0.1 if (dataset, split) in below else 0.0)
+                    if arm == "no_alignment" and (dataset, split) in fa_above_b:
+                        gap = -0.1
                     rows.append(
                         {
                             "arm": arm,
@@ -154,21 +156,46 @@ def _rows(fa_below_b, fa_below_d, seeds=6):
 ALL = {(d, c) for d in ("german", "compas") for c in ("config1", "config2")}
 
 
+GC1 = {("german", "config1")}
+
+
 @pytest.mark.parametrize(
-    "below_b, below_d, verdict, count",
+    "below_b, below_d, above_b, verdict, count",
     [
-        (ALL, ALL, REPRODUCED, "4 of 4"),
-        (ALL, {("german", "config1")}, PARTLY, "1 of 4"),
-        ({("compas", "config2")}, {("compas", "config2"), ("german", "config1")}, PARTLY, "1 of 4"),
-        (ALL, set(), NOT_REPRODUCED, "0 of 4"),
-        (set(), set(), NOT_REPRODUCED, "0 of 4"),
+        (ALL, ALL, set(), REPRODUCED, "config: 4 reproduced of 4"),
+        (ALL, GC1, set(), INCONCLUSIVE, "config: 1 reproduced, 3 inconclusive of 4"),
+        (
+            {("compas", "config2")},
+            {("compas", "config2"), *GC1},
+            set(),
+            INCONCLUSIVE,
+            "config: 1 reproduced, 3 inconclusive of 4",
+        ),
+        (ALL, set(), set(), INCONCLUSIVE, "config: 4 inconclusive of 4"),
+        (set(), set(), set(), INCONCLUSIVE, "config: 4 inconclusive of 4"),
+        # FaAlGrad above the no-alignment arm in one cell: the mechanism is ruled out there
+        (ALL - GC1, ALL, GC1, CONTRADICTED, "config: 3 reproduced, 1 opposite of 4"),
     ],
 )
-def test_mechanism_verdict(below_b, below_d, verdict, count):
-    paired = page._paired_table(_rows(below_b, below_d))
+def test_mechanism_verdict(below_b, below_d, above_b, verdict, count):
+    paired = page._paired_table(_rows(below_b, below_d, fa_above_b=above_b))
     v = page._mechanism_verdict(paired)
     assert v.key == "alignment_mechanism" and v.verdict == verdict
     assert count in v.evidence and "German Credit Config 1" in v.evidence
+    assert "paired over 6 seeds" in v.evidence
+
+
+def test_mechanism_cells_are_holm_corrected_over_both_arms():
+    paired = page._paired_table(_rows(ALL, GC1))
+    cells = page._mechanism_cells(paired)
+    assert len(cells) == 8 and set(cells["arm"]) == {"no_alignment", "stopped_erm"}
+    assert cells["p_smaller"].isna().all()  # no paper number for these arms
+    # Holm over all 8 one-sided tests: the smallest raw p is multiplied by 8
+    raw = [page.stats._one_sided_p(r.mean, r.sd, r.n, 0.0, above=False) for r in cells.itertuples()]
+    assert cells["p_direction"].min() == pytest.approx(min(1.0, 8 * min(raw)))
+    outcomes = page._mechanism_outcomes(cells).set_index(["dataset", "split"])["outcome"]
+    assert outcomes[("german", "config1")] == REPRODUCED
+    assert (outcomes.drop(("german", "config1")) == INCONCLUSIVE).all()
 
 
 def test_paired_table_lower_needs_holm_and_interval():
@@ -328,7 +355,7 @@ def test_end_to_end_tables_glue_and_verdict(small):
         "claim_alignment_mechanism_evidence",
     }
     (verdict,) = page.verdicts(result)
-    assert verdict.key == "alignment_mechanism" and "of 2 cells" in verdict.evidence
+    assert verdict.key == "alignment_mechanism" and " of 2 (paired over 2 seeds" in verdict.evidence
     assert list(result["arms"]["arm"][:1]) == [page._ARMS["erm"]] and len(result["arms"]) == 9
     assert set(result["curves"]["quantity"]) == {
         "val. accuracy",

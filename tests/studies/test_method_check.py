@@ -13,7 +13,7 @@ from faalgrad.presets import erm_config
 from faalgrad.runs import cached_split
 from faalgrad.splits import support_query
 from faalgrad.studies import method_check as page
-from faalgrad.studies.claims import NOT_REPRODUCED, PARTLY, REPRODUCED
+from faalgrad.studies.claims import CONTRADICTED, INCONCLUSIVE, OPPOSITE, REPRODUCED
 from faalgrad.train import TrainConfig, bce, build_mlp, gradient_cosine, train_erm
 
 
@@ -312,15 +312,29 @@ def test_derivation_verdict():
     v = page._derivation_verdict(_slopes(2.01, (1.98, 2.03), (1.0, 0.97)), dataset="compas")
     assert v.key == "derivation" and v.verdict == REPRODUCED
     assert (
-        "5 of 5" in v.evidence
+        "5 reproduced of 5" in v.evidence
         and "2.010" in v.evidence
         and "compas" in v.evidence
         and "±0.1" in v.evidence
     )
-    assert page._derivation_verdict(_slopes(1.5, (2.0, 2.0), (1.0, 1.0))).verdict == PARTLY
-    assert page._derivation_verdict(_slopes(2.0, (2.0, 2.0), (2.0, 2.0))).verdict == PARTLY
-    assert page._derivation_verdict(_slopes(1.0, (1.0, 1.0), (2.0, 2.0))).verdict == NOT_REPRODUCED
+    one_off = page._derivation_verdict(_slopes(1.5, (2.0, 2.0), (1.0, 1.0)))
+    assert (
+        one_off.verdict == CONTRADICTED and "4 reproduced, 1 contradicted of 5" in one_off.evidence
+    )
+    assert page._derivation_verdict(_slopes(2.0, (2.0, 2.0), (2.0, 2.0))).verdict == CONTRADICTED
+    assert page._derivation_verdict(_slopes(1.0, (1.0, 1.0), (2.0, 2.0))).verdict == CONTRADICTED
     assert page._derivation_verdict(_slopes(2.15), tolerance=0.2).verdict == REPRODUCED
+    checks = page._derivation_checks(_slopes(2.05, (2.3, 2.0), (1.0, 0.8)))
+    assert list(checks["formula"]) == ["Iη", "Iη", "one-step", "Iη", "one-step"]
+    assert list(checks["expected"]) == [2.0, 2.0, 1.0, 2.0, 1.0]
+    assert checks["mean"].tolist() == pytest.approx([0.05, 0.3, 0.0, 0.0, -0.2])
+    assert list(checks["outcome"]) == [
+        REPRODUCED,
+        CONTRADICTED,
+        REPRODUCED,
+        REPRODUCED,
+        CONTRADICTED,
+    ]
     with pytest.raises(ValueError, match="slope_tolerance"):
         page._derivation_verdict(_slopes(), tolerance=0.0)
 
@@ -371,7 +385,7 @@ def german_curves():
 
 def test_alignment_curves_shape_and_shared_start(german_curves):
     c = german_curves
-    assert list(c.columns) == ["dataset", "method", "epoch", "cosine"]
+    assert list(c.columns) == ["dataset", "seed", "method", "epoch", "cosine"]
     assert len(c) == 2 * 5 and set(c["method"]) == {"erm", "faalgrad"}
     assert page._METHOD_LABELS == {
         "erm": "ERM",
@@ -427,39 +441,72 @@ def test_alignment_curves_deterministic_and_erm_lr(german_curves):
 
 
 def _curves(values):
+    """Curves of several seeds: ``{dataset: {method: [cosines of seed 0, seed 1, ...]}}``."""
     rows = []
     for dataset, methods in values.items():
-        for method, cosines in methods.items():
-            rows += [
-                {"dataset": dataset, "method": method, "epoch": e, "cosine": c}
-                for e, c in enumerate(cosines)
-            ]
+        for method, per_seed in methods.items():
+            for seed, cosines in enumerate(per_seed):
+                rows += [
+                    {"dataset": dataset, "seed": seed, "method": method, "epoch": e, "cosine": c}
+                    for e, c in enumerate(cosines)
+                ]
     return pd.DataFrame(rows)
 
 
-def test_alignment_summary_and_verdict():
+def test_alignment_summary_per_seed():
     curves = _curves(
-        {
-            "a": {"erm": [0.9, 0.0, 0.0, 0.0, 0.0], "faalgrad": [0.9, 0.1, 0.1, 0.5, 0.5]},
-            "b": {"erm": [0.9, 0.5, 0.5, 0.0, 0.0], "faalgrad": [0.9, 0.1, 0.1, 0.2, 0.2]},
-        }
+        {"a": {"erm": [[0.9, 0.0, 0.0, 0.0, 0.0]], "faalgrad": [[0.9, 0.1, 0.1, 0.5, 0.5]]}}
     )
     summary = page._alignment_summary(curves, last_epochs=2)
-    assert list(summary["dataset"]) == ["a", "b"]
-    a, b = summary.iloc[0], summary.iloc[1]
-    assert a["erm_mean"] == pytest.approx(0.0) and a["faalgrad_mean"] == pytest.approx(0.3)
-    assert a["faalgrad_last"] == pytest.approx(0.5) and bool(a["holds"])
-    # b: higher at the end (0.2 > 0) but not over training (0.15 < 0.25): does not hold
-    assert (
-        b["erm_mean"] == pytest.approx(0.25)
-        and b["faalgrad_last"] == pytest.approx(0.2)
-        and not b["holds"]
+    row = summary.iloc[0]
+    assert row["erm_mean"] == pytest.approx(0.0) and row["faalgrad_mean"] == pytest.approx(0.3)
+    assert row["faalgrad_last"] == pytest.approx(0.5) and row["erm_last"] == pytest.approx(0.0)
+
+
+def _aligned(shift_mean, shift_last, seeds=6):
+    """Per seed, FaAlGrad's cosine minus ERM's is ``shift`` plus a small seed-to-seed wobble."""
+    wobble = [0.01 * ((-1) ** s) * (1 + s % 3) for s in range(seeds)]
+    erm = [[0.0, 0.2, 0.2, 0.1, 0.1] for _ in range(seeds)]
+    fa = [
+        [0.0, 0.2 + shift_mean + w, 0.2 + shift_mean + w]
+        + [0.1 + shift_last + w, 0.1 + shift_last + w]
+        for w in wobble
+    ]
+    return {"erm": erm, "faalgrad": fa}
+
+
+def test_alignment_cells_test_each_window_against_paired_references():
+    from scipy import stats as sps
+
+    curves = _curves({"a": _aligned(0.3, 0.3), "b": _aligned(-0.4, 0.3), "c": _aligned(0.0, 0.0)})
+    summary = page._alignment_summary(curves, last_epochs=2)
+    cells = page._alignment_cells(summary)
+    assert list(zip(cells["dataset"], cells["window"], strict=True)) == [
+        (d, w) for d in "abc" for w in ("mean", "last")
+    ]
+    # the paired difference and its interval are scipy's paired t-test on the summaries
+    a = summary[summary["dataset"] == "a"]
+    ref = sps.ttest_rel(a["faalgrad_mean"], a["erm_mean"])
+    first = cells.iloc[0]
+    assert first["mean"] == pytest.approx((a["faalgrad_mean"] - a["erm_mean"]).mean())
+    assert first["p"] == pytest.approx(ref.pvalue)
+    assert first["low"] == pytest.approx(ref.confidence_interval().low)
+    assert cells["p_smaller"].isna().all()  # no paper number: never contradicted
+    outcomes = dict(
+        zip(zip(cells["dataset"], cells["window"], strict=True), cells["outcome"], strict=True)
     )
-    verdict = page._alignment_verdict(summary, last_epochs=2)
-    assert verdict.key == "alignment" and verdict.verdict == PARTLY
-    assert "1 of 2" in verdict.evidence and "a 0.300 vs 0.000" in verdict.evidence
-    assert page._alignment_verdict(summary.iloc[:1]).verdict == REPRODUCED
-    assert page._alignment_verdict(summary.iloc[1:]).verdict == NOT_REPRODUCED
+    assert outcomes[("a", "mean")] == REPRODUCED and outcomes[("a", "last")] == REPRODUCED
+    assert outcomes[("b", "mean")] == OPPOSITE and outcomes[("b", "last")] == REPRODUCED
+    assert outcomes[("c", "mean")] == INCONCLUSIVE
+    verdict = page._alignment_verdict(cells, last_epochs=2)
+    assert verdict.key == "alignment" and verdict.verdict == CONTRADICTED  # b is lower
+    assert "1 reproduced, 1 opposite, 1 inconclusive of 3" in verdict.evidence
+    assert "paired over 6 seeds" in verdict.evidence and "last 2 epochs" in verdict.evidence
+    only_a = page._alignment_cells(summary[summary["dataset"] == "a"])
+    assert page._alignment_verdict(only_a).verdict == REPRODUCED
+    table = page._alignment_table(cells)
+    assert list(table.columns) == ["FaAlGrad", "ERM", "FaAlGrad − ERM", "outcome"]
+    assert table.iloc[0]["FaAlGrad − ERM"].startswith("+0.")
 
 
 # --- parameters --------------------------------------------------------------------------
@@ -538,12 +585,19 @@ def test_compute_glue_values_and_verdicts_cover_the_page():
     from pathlib import Path
 
     params = page.Params(
-        dataset="german", inner_steps=[2], datasets=["german"], epochs=4, last_epochs=2
+        dataset="german",
+        inner_steps=[2],
+        datasets=["german"],
+        seeds=2,
+        epochs=4,
+        last_epochs=2,
+        n_jobs=1,
     )
     assert page.specs(params) == []  # no grid: the page computes and trains by itself
     result = page.compute(params, pd.DataFrame())
     assert list(result["curves"]["method"].unique()) == ["ERM", "FaAlGrad"]
-    assert list(result["slopes"]["inner_steps"]) == [1, 2] and len(result["summary_table"]) == 1
+    assert list(result["slopes"]["inner_steps"]) == [1, 2] and len(result["summary_table"]) == 2
+    assert sorted(result["curves"]["seed"].unique()) == [0, 1]
     values = page.glue_values(result)
     assert all(isinstance(v, str) for v in values.values())
     assert (
@@ -556,7 +610,9 @@ def test_compute_glue_values_and_verdicts_cover_the_page():
     )
     verdicts = page.verdicts(result)
     assert [v.key for v in verdicts] == ["derivation", "alignment"]
-    assert "on german" in verdicts[0].evidence and "(last 2:" in verdicts[1].evidence
+    assert "on german" in verdicts[0].evidence and "last 2 epochs" in verdicts[1].evidence
+    for claim in ("derivation", "alignment"):
+        assert page.forest_figure(result, claim).axes
     # every name the page's prose quotes is glued
     text = (Path(__file__).parents[2] / "notebooks" / "method_check.md").read_text()
     quoted = set(re.findall(r"\{glue:text\}`(\w+)`", text))
