@@ -453,7 +453,7 @@ def _steps_cases(
     )
 
 
-def _counted(cases: pd.DataFrame, unit: str) -> tuple[str, str]:
+def _counted(cases: pd.DataFrame) -> tuple[str, str]:
     """The claim's verdict over its cases and their outcomes counted per metric.
 
     The rule is :func:`~faalgrad.studies.claims.verdict_on_every_dataset` over the cases
@@ -462,8 +462,7 @@ def _counted(cases: pd.DataFrame, unit: str) -> tuple[str, str]:
     *inconclusive*.
     """
     counts = "; ".join(
-        f"{_FAIRNESS[m]}: {claims.outcome_counts(cases.loc[cases['metric'] == m, 'outcome'])} "
-        f"{unit} cells"
+        f"{_FAIRNESS[m]}: {claims.outcome_counts(cases.loc[cases['metric'] == m, 'outcome'])}"
         for m in _FAIRNESS
         if (cases["metric"] == m).any()
     )
@@ -495,14 +494,14 @@ def _trend_verdict(cases: pd.DataFrame, study: str = "ratio") -> claims.Verdict:
     of :func:`_counted`."""
     key, what = (
         check_choice("study", study, STUDIES),
-        {"ratio": "The fairness gap", "swap": "With unprotected samples in X_s, the fairness gap"},
+        {"ratio": "The fairness gap", "swap": "With unprotected samples in X_s, the gap"},
     )
     if cases.empty:
         raise ValueError(
             f"claim {key!r}: no (dataset, I) cell has two feasible ratios to compare; "
             "add ratios or datasets"
         )
-    verdict, counts = _counted(cases, "(dataset, I)")
+    verdict, counts = _counted(cases)
     details = "; ".join(
         f"{dataset} I={steps} ({group['from_ratio'].iloc[0]}→{group['to_ratio'].iloc[0]}): "
         + ", ".join(
@@ -513,10 +512,10 @@ def _trend_verdict(cases: pd.DataFrame, study: str = "ratio") -> claims.Verdict:
     return claims.Verdict(
         key,
         verdict,
-        f"{what[key]} at the largest feasible ratio against the smallest, paired over "
-        f"{seed_count(cases['n'])} seeds and Holm-corrected over the {len(cases)} cases, "
-        f"set against the paper's own change between the same ratios: {counts}."
-        f"{_power_note(cases)} Means: {details}.",
+        f"{what[key]} at the largest feasible ratio against the smallest, per (dataset, I) "
+        f"case: {counts} (paired over {seed_count(cases['n'])} seeds and Holm-corrected over "
+        f"the {len(cases)} cases, set against the paper's own change between the same "
+        f"ratios).{_power_note(cases)} Means: {details}.",
     )
 
 
@@ -527,7 +526,7 @@ def _inner_steps_verdict(cases: pd.DataFrame) -> claims.Verdict:
         raise ValueError(
             "claim 'inner_steps': needs at least two inner_steps values with a common feasible cell"
         )
-    verdict, counts = _counted(cases, "(dataset, ratio)")
+    verdict, counts = _counted(cases)
     lo, hi = int(cases["few_steps"].iloc[0]), int(cases["many_steps"].iloc[0])
     mean = (
         cases.assign(change=cases["many_value"] - cases["few_value"])
@@ -547,10 +546,10 @@ def _inner_steps_verdict(cases: pd.DataFrame) -> claims.Verdict:
     return claims.Verdict(
         "inner_steps",
         verdict,
-        f"I={hi} against I={lo}, paired over {seed_count(cases['n'])} seeds and "
-        f"Holm-corrected over the {len(cases)} cases, set against the paper's own change: "
-        f"{counts}.{_power_note(cases)} Mean change from I={lo} to I={hi} per dataset: "
-        f"{details}.",
+        f"The fairness gap at I={hi} against I={lo}, per (dataset, ratio) case: {counts} "
+        f"(paired over {seed_count(cases['n'])} seeds and Holm-corrected over the "
+        f"{len(cases)} cases, set against the paper's own change).{_power_note(cases)} "
+        f"Mean change from I={lo} to I={hi} per dataset: {details}.",
     )
 
 

@@ -616,11 +616,11 @@ def _shap_claim(rows: pd.DataFrame) -> claims.Verdict:
         )
     n_seeds = int(rows["seed"].nunique())
     evidence = (
-        f"The sensitive feature's mean |SHAP| on the predicted probability and its share of the "
-        f"total, baseline → {METHODS['faalgrad'].label} {SPLIT_LABELS['config1']}, I = 1, "
-        f"paired over {n_seeds} seed{'s' if n_seeds != 1 else ''} and Holm-corrected over the "
-        f"{len(cases)} cases; both drop, per dataset: "
-        f"{claims.outcome_counts(datasets['outcome'])}; {'; '.join(parts)}."
+        "The sensitive feature's mean |SHAP| on the predicted probability and its share of "
+        f"the total both drop, per dataset: {claims.outcome_counts(datasets['outcome'])} "
+        f"(baseline → {METHODS['faalgrad'].label} {SPLIT_LABELS['config1']}, I = 1, paired "
+        f"over {n_seeds} seed{'s' if n_seeds != 1 else ''} and Holm-corrected over the "
+        f"{len(cases)} cases). {'; '.join(parts)}."
     )
     return claims.Verdict("shap", claims.verdict_on_every_dataset(datasets), evidence)
 

@@ -352,7 +352,7 @@ def test_ratio_verdict_counts_cases_per_dataset_steps_and_metric():
     verdict = _verdict(table)
     # compas's EOD rises: opposite, so not "on every dataset"; but not every compas case is
     assert verdict.key == "ratio" and verdict.verdict == INCONCLUSIVE
-    assert "DP: 2 reproduced of 2 (dataset, I) cells" in verdict.evidence
+    assert "per (dataset, I) case: DP: 2 reproduced of 2" in verdict.evidence
     # (german's EOD falls by 0.0991 against the paper's 0.1 with a spread of 0.0004: smaller)
     assert "EOD: 1 reproduced (1 smaller than the paper's), 1 opposite of 2" in verdict.evidence
     assert "paired over 5 seeds and Holm-corrected over the 4 cases" in verdict.evidence
@@ -384,7 +384,7 @@ def test_a_flat_trend_against_the_papers_fall_is_contradicted():
     assert list(cases["outcome"]) == [CONTRADICTED, CONTRADICTED]
     verdict = ab._trend_verdict(cases)
     assert verdict.verdict == CONTRADICTED
-    assert "DP: 1 contradicted of 1 (dataset, I) cells" in verdict.evidence
+    assert "DP: 1 contradicted of 1" in verdict.evidence
 
 
 def test_trend_verdict_needs_two_feasible_ratios():
@@ -407,8 +407,11 @@ def test_inner_steps_verdict_compares_most_and_fewest_steps_per_cell():
     assert len(cases) == 4 and set(cases["dataset"]) == {"compas"}
     verdict = ab._inner_steps_verdict(ab._steps_cases(table, rows=_claim_rows(table)))
     assert verdict.verdict == INCONCLUSIVE  # DP rises at 50:50: opposite
-    assert "I=10 against I=1, paired over 5 seeds" in verdict.evidence
-    assert "DP: 1 reproduced, 1 opposite of 2 (dataset, ratio) cells" in verdict.evidence
+    assert "I=10 against I=1, per (dataset, ratio) case: DP: 1 reproduced, 1 opposite of 2" in (
+        verdict.evidence
+    )
+    assert "paired over 5 seeds" in verdict.evidence
+    assert "EOD: 2 reproduced" in verdict.evidence
     assert "EOD: 2 reproduced of 2 (dataset, ratio) cells" in verdict.evidence
     assert "compas: DP +0.050, EOD -0.100" in verdict.evidence
     lower = _claim_table([("compas", 1, 0.2, 0.2, 0.2), ("compas", 10, 0.2, 0.1, 0.1)])

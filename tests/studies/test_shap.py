@@ -325,7 +325,7 @@ def test_claim_reproduced_when_every_dataset_drops():
     v = page._shap_claim(rows)
     assert v.key == "shap" and v.verdict == REPRODUCED
     assert "paired over 6 seeds and Holm-corrected over the 4 cases" in v.evidence
-    assert "both drop, per dataset: 2 reproduced of 2" in v.evidence
+    assert "both drop, per dataset: 2 reproduced of 2 (" in v.evidence
     assert "a 0.110 → 0.025" in v.evidence and "rank 2.0 → 8.0" in v.evidence
 
 
