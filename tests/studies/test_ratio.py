@@ -412,7 +412,7 @@ def test_inner_steps_verdict_compares_most_and_fewest_steps_per_cell():
     )
     assert "paired over 5 seeds" in verdict.evidence
     assert "EOD: 2 reproduced" in verdict.evidence
-    assert "EOD: 2 reproduced of 2 (dataset, ratio) cells" in verdict.evidence
+    assert "EOD: 2 reproduced of 2 (" in verdict.evidence
     assert "compas: DP +0.050, EOD -0.100" in verdict.evidence
     lower = _claim_table([("compas", 1, 0.2, 0.2, 0.2), ("compas", 10, 0.2, 0.1, 0.1)])
     assert (
