@@ -141,8 +141,7 @@ class _Rows:
             for v, w in zip(labels, weights, strict=True)
         ]
         self.weight = torch.stack([F.pad(w, (0, self.rows - len(w))) for w in ones])
-        self._dense = torch.stack(X)
-        self.inputs = SparseRows.block_diagonal(X) if self.sparse else self._dense
+        self.inputs = SparseRows.block_diagonal(X) if self.sparse else torch.stack(X)
 
     def select(self, keep: torch.Tensor) -> _Rows:
         """The same rows for the runs ``keep`` only."""
@@ -150,8 +149,7 @@ class _Rows:
         out.rows, out.width, out.sparse = self.rows, self.width, self.sparse
         out.y = self.y[keep]
         out.weight = self.weight[keep]
-        out._dense = self._dense[keep]
-        out.inputs = SparseRows.block_diagonal(list(out._dense)) if self.sparse else out._dense
+        out.inputs = self.inputs.select_blocks(keep) if self.sparse else self.inputs[keep]
         return out
 
 

@@ -145,7 +145,8 @@ class SparseRows:
     """
 
     def __init__(self, X: torch.Tensor) -> None:
-        self.csr, self.csr_t = _csr32([X]), _csr32([X.T.contiguous()])
+        self.csr = _csr32([_nonzeros(X)], *X.shape)
+        self.csr_t = _csr32([_nonzeros(X.T.contiguous())], X.shape[1], X.shape[0])
         self.shape = X.shape
 
     @classmethod
@@ -155,31 +156,50 @@ class SparseRows:
         Block ``r`` of its product with a stacked first layer is run ``r``'s rows times run
         ``r``'s weights (:mod:`faalgrad.batched`), one sparse product for a batch of runs.
         """
-        out = object.__new__(cls)
-        out.csr = _csr32(blocks)
-        out.csr_t = _csr32([b.T.contiguous() for b in blocks])
         n, d = blocks[0].shape
-        out.shape = torch.Size((len(blocks) * n, len(blocks) * d))
+        return cls._from_blocks(
+            [_nonzeros(b) for b in blocks], [_nonzeros(b.T.contiguous()) for b in blocks], n, d
+        )
+
+    @classmethod
+    def _from_blocks(cls, nonzeros, nonzeros_t, n: int, d: int) -> SparseRows:
+        out = object.__new__(cls)
+        out._blocks, out._blocks_t, out._block_shape = nonzeros, nonzeros_t, (n, d)
+        out.csr = _csr32(nonzeros, n, d)
+        out.csr_t = _csr32(nonzeros_t, d, n)
+        out.shape = torch.Size((len(nonzeros) * n, len(nonzeros) * d))
         return out
+
+    def select_blocks(self, keep: torch.Tensor) -> SparseRows:
+        """The block-diagonal matrix of the blocks ``keep`` only (a :meth:`block_diagonal`
+        matrix; ``keep`` is a boolean mask or indices of its blocks)."""
+        index = torch.arange(len(self._blocks))[keep].tolist()
+        return self._from_blocks(
+            [self._blocks[r] for r in index],
+            [self._blocks_t[r] for r in index],
+            *self._block_shape,
+        )
 
     def to_dense(self) -> torch.Tensor:
         """The dense (n, d) inputs."""
         return self.csr.to_dense()
 
 
-def _csr32(blocks: list[torch.Tensor]) -> torch.Tensor:
-    """CSR with 32-bit indices of the block-diagonal matrix of ``blocks`` (one block: itself).
+def _nonzeros(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Row indices, column indices and values of the non-zero entries of ``X``, row-major."""
+    i, j = X.nonzero(as_tuple=True)
+    return i, j, X[i, j]
+
+
+def _csr32(blocks: list[tuple], n: int, d: int) -> torch.Tensor:
+    """CSR with 32-bit indices of the block-diagonal matrix whose ``n`` × ``d`` blocks have the
+    non-zeros ``blocks`` (:func:`_nonzeros`; one block: the matrix itself).
 
     The sparse BLAS kernels' own; 64-bit ones are copied on every product.
     """
-    n, d = blocks[0].shape
-    rows, cols, values = [], [], []
-    for r, X in enumerate(blocks):
-        i, j = X.nonzero(as_tuple=True)  # row-major order
-        rows.append(i + r * n)
-        cols.append(j + r * d)
-        values.append(X[i, j])
-    rows, cols = torch.cat(rows), torch.cat(cols)
+    rows = torch.cat([i + r * n for r, (i, _, _) in enumerate(blocks)])
+    cols = torch.cat([j + r * d for r, (_, j, _) in enumerate(blocks)])
+    values = torch.cat([v for _, _, v in blocks])
     crow = torch.zeros(len(blocks) * n + 1, dtype=torch.int32)
     crow[1:] = torch.cumsum(torch.bincount(rows, minlength=len(blocks) * n), 0)
     # torch marks CSR "beta"; the products used here are tested against dense ones
@@ -188,7 +208,7 @@ def _csr32(blocks: list[torch.Tensor]) -> torch.Tensor:
         return torch.sparse_csr_tensor(
             crow,
             cols.int(),
-            torch.cat(values),
+            values,
             (len(blocks) * n, len(blocks) * d),
             check_invariants=False,
         )

@@ -156,6 +156,24 @@ def test_block_diagonal_product_equals_each_blocks_product():
     torch.testing.assert_close(rows.to_dense()[30:60, 7:14], blocks[1])
 
 
+@pytest.mark.parametrize("keep", [[True, False, True], [False, True, False], [2, 0]])
+def test_selected_blocks_equal_the_block_diagonal_of_those_blocks(keep):
+    rng = np.random.default_rng(2)
+    blocks = [
+        torch.from_numpy((rng.random((10, 5)) < 0.3) * rng.normal(size=(10, 5))).float()
+        for _ in range(3)
+    ]
+    kept = SparseRows.block_diagonal(blocks).select_blocks(torch.tensor(keep))
+    index = torch.arange(3)[torch.tensor(keep)].tolist()
+    fresh = SparseRows.block_diagonal([blocks[r] for r in index])
+    assert kept.shape == fresh.shape
+    for a, b in ((kept.csr, fresh.csr), (kept.csr_t, fresh.csr_t)):
+        assert torch.equal(a.crow_indices(), b.crow_indices())
+        assert torch.equal(a.col_indices(), b.col_indices())
+        assert torch.equal(a.values(), b.values())
+        assert a.col_indices().dtype == torch.int32
+
+
 def test_large_sparse_inputs_train_as_one_block_product(monkeypatch):
     """Inputs that go to CSR (Adult's case) give the same runs alone and together."""
     monkeypatch.setattr(train, "SPARSE_MIN_ENTRIES", 1_000)
