@@ -157,28 +157,24 @@ class SparseRows:
         ``r``'s weights (:mod:`faalgrad.batched`), one sparse product for a batch of runs.
         """
         n, d = blocks[0].shape
-        return cls._from_blocks(
-            [_nonzeros(b) for b in blocks], [_nonzeros(b.T.contiguous()) for b in blocks], n, d
-        )
-
-    @classmethod
-    def _from_blocks(cls, nonzeros, nonzeros_t, n: int, d: int) -> SparseRows:
         out = object.__new__(cls)
-        out._blocks, out._blocks_t, out._block_shape = nonzeros, nonzeros_t, (n, d)
-        out.csr = _csr32(nonzeros, n, d)
-        out.csr_t = _csr32(nonzeros_t, d, n)
-        out.shape = torch.Size((len(nonzeros) * n, len(nonzeros) * d))
+        out.csr = _csr32([_nonzeros(b) for b in blocks], n, d)
+        out.csr_t = _csr32([_nonzeros(b.T.contiguous()) for b in blocks], d, n)
+        out.shape = torch.Size((len(blocks) * n, len(blocks) * d))
+        out._block_shape = (n, d)
         return out
 
     def select_blocks(self, keep: torch.Tensor) -> SparseRows:
-        """The block-diagonal matrix of the blocks ``keep`` only (a :meth:`block_diagonal`
-        matrix; ``keep`` is a boolean mask or indices of its blocks)."""
-        index = torch.arange(len(self._blocks))[keep].tolist()
-        return self._from_blocks(
-            [self._blocks[r] for r in index],
-            [self._blocks_t[r] for r in index],
-            *self._block_shape,
-        )
+        """The block-diagonal matrix of the blocks ``keep`` only, sliced from this one (a
+        :meth:`block_diagonal` matrix; ``keep`` is a boolean mask or indices of its blocks)."""
+        n, d = self._block_shape
+        index = torch.arange(self.shape[0] // n)[keep].tolist()
+        out = object.__new__(SparseRows)
+        out.csr = _csr_blocks(self.csr, index, n, d)
+        out.csr_t = _csr_blocks(self.csr_t, index, d, n)
+        out.shape = torch.Size((len(index) * n, len(index) * d))
+        out._block_shape = (n, d)
+        return out
 
     def to_dense(self) -> torch.Tensor:
         """The dense (n, d) inputs."""
@@ -199,18 +195,32 @@ def _csr32(blocks: list[tuple], n: int, d: int) -> torch.Tensor:
     """
     rows = torch.cat([i + r * n for r, (i, _, _) in enumerate(blocks)])
     cols = torch.cat([j + r * d for r, (_, j, _) in enumerate(blocks)])
-    values = torch.cat([v for _, _, v in blocks])
     crow = torch.zeros(len(blocks) * n + 1, dtype=torch.int32)
     crow[1:] = torch.cumsum(torch.bincount(rows, minlength=len(blocks) * n), 0)
+    return _csr_tensor(crow, cols.int(), torch.cat([v for _, _, v in blocks]), n, d)
+
+
+def _csr_blocks(csr: torch.Tensor, index: list[int], n: int, d: int) -> torch.Tensor:
+    """The blocks ``index`` of a block-diagonal CSR matrix of ``n`` × ``d`` blocks, as the
+    block-diagonal CSR matrix of those blocks (each block's entries are one slice)."""
+    crow, col, values = csr.crow_indices(), csr.col_indices(), csr.values()
+    crows, cols, kept, offset = [crow[:1] * 0], [], [], 0
+    for new, r in enumerate(index):
+        start, end = int(crow[r * n]), int(crow[(r + 1) * n])
+        crows.append(crow[r * n + 1 : (r + 1) * n + 1] - (start - offset))
+        cols.append(col[start:end] + (new - r) * d)
+        kept.append(values[start:end])
+        offset += end - start
+    return _csr_tensor(torch.cat(crows), torch.cat(cols), torch.cat(kept), n, d, len(index))
+
+
+def _csr_tensor(crow, cols, values, n: int, d: int, blocks: int | None = None) -> torch.Tensor:
+    blocks = len(crow[1:]) // n if blocks is None else blocks
     # torch marks CSR "beta"; the products used here are tested against dense ones
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
         return torch.sparse_csr_tensor(
-            crow,
-            cols.int(),
-            values,
-            (len(blocks) * n, len(blocks) * d),
-            check_invariants=False,
+            crow, cols, values, (blocks * n, blocks * d), check_invariants=False
         )
 
 
