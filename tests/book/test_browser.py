@@ -28,7 +28,7 @@ All failing checks of a page are reported together. A screenshot of each page (i
 height, capped at ``MAX_SHOT_HEIGHT``) is saved as scratch/screenshots/<page>.png, and
 what was measured as <page>.json beside it (also the code cells wider than their box).
 Each page is loaded as a first visit (local storage cleared).
-``test_page_contents_open_from_the_top_bar`` opens a page's "Contents" drawer, and
+``test_page_contents_in_browser`` opens a page's "Contents" drawer, and
 ``test_search_finds_results`` opens search.html?q=FaAlGrad and expects hits.
 """
 
@@ -426,7 +426,7 @@ def test_checks_fail_on_a_broken_page(driver, tmp_path):
 
 
 @pytest.mark.skipif("book/ratio" not in PAGES, reason="the ratio page is not in _toc.yml")
-def test_page_contents_open_from_the_top_bar(driver, base_url):
+def test_page_contents_in_browser(driver, base_url):
     """At WIDTH the page's "Contents" sidebar is a drawer (_static/wide.css): the top bar's
     toggle is shown and opens it, with the page's sections as links."""
     _fresh_visit(driver, base_url)
