@@ -189,6 +189,13 @@ def paper_band(
 _NUMERIC = re.compile(
     r"^[<>≤≥~]?\s*[+\-−]?\.?\d"
 )  # "0.12 ± 0.03", "+1.20", "< 1e-6", "80:20, I = 1"
+#: Text columns whose cells are at most this long never wrap; longer ones wrap where the page
+#: is too narrow for the table, at least 7em wide, or 14em beyond :data:`_LONG` characters.
+_ONE_LINE, _LONG = 16, 40
+#: A bracketed part of a header ("[95 % CI]"), kept on one line where the header wraps.
+_BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
+#: A hyphenated word ("Nash-Meta-Learning"), kept on one line where its cell wraps.
+_HYPHENATED = re.compile(r"(\S+-\S+)")
 _PLACEHOLDERS = {"", "–", "-", "nan", "NaN", "<NA>", "None", "NaT", "infeasible"}
 
 
@@ -259,10 +266,12 @@ def styled(
 
     No index column (a named or multi-level index becomes leading columns, repeated values
     shown once, with a line where the first one changes); numbers and "mean ± std" cells
-    right-aligned and never wrapped, text left-aligned; "<name> paper", "<name> ours",
-    "<name> diff" (or any columns sharing leading words) grouped under one "<name>" header,
-    with a line between groups; compact font; a table wider than the page scrolls inside its
-    own box.
+    right-aligned and never wrapped, text left-aligned; short text (up to 16 characters) on
+    one line, longer text wrapping where the page is too narrow for the table (never inside
+    a hyphenated word); "<name> paper", "<name> ours", "<name> diff" (or any columns sharing
+    leading words) grouped under one "<name>" header, with a line between groups; headers
+    wrap, a bracketed part ("[95 % CI]") kept whole; compact font; a table still wider than
+    the page scrolls inside its own box.
 
     Parameters
     ----------
@@ -291,9 +300,24 @@ def styled(
         headers = [("", str(n)) for n in labels[:n_keys]] + _headers(labels[n_keys:])
     keys = list(range(n_keys)) or ([0] if labels and str(labels[0]) == "dataset" else [])
     n, width = len(flat), len(labels)
-    cells = [[html.escape(texts[j][r]) for j in range(width)] for r in range(n)]
+    longest = [max(map(len, texts[j]), default=0) for j in range(width)]
+    cells = [
+        [
+            _HYPHENATED.sub(r'<span class="nobr">\1</span>', html.escape(texts[j][r]))
+            if longest[j] > _ONE_LINE and not numeric[j]
+            else html.escape(texts[j][r])
+            for j in range(width)
+        ]
+        for r in range(n)
+    ]
     kind = [
-        "num" if numeric[j] else "txt short" if max(map(len, texts[j]), default=0) <= 40 else "txt"
+        "num"
+        if numeric[j]
+        else "txt short"
+        if longest[j] <= _ONE_LINE
+        else "txt"
+        if longest[j] <= _LONG
+        else "txt long"
         for j in range(width)
     ]
     sep = [j > 0 and headers[j][:-1] != headers[j - 1][:-1] for j in range(width)]
@@ -325,7 +349,11 @@ def styled(
     cells, classes = pd.DataFrame(cells, columns=columns), pd.DataFrame(classes, columns=columns)
     digest = hashlib.sha1((cells.to_csv() + str(caption)).encode()).hexdigest()[:10]
     styler = Styler(cells, uuid=digest, cell_ids=False, caption=caption).hide(axis="index")
-    styler = styler.format_index(escape="html", axis=1).set_td_classes(classes)
+    styler = styler.format_index(
+        lambda label: _BRACKETED.sub(lambda m: m.group(0).replace(" ", "\xa0"), str(label)),
+        escape="html",
+        axis=1,
+    ).set_td_classes(classes)
     rules = [
         (
             "",
@@ -336,12 +364,14 @@ def styled(
             "font-variant-numeric: tabular-nums",
         ),
         ("caption", "caption-side: top; text-align: left; font-size: 1em; padding: 0 0 0.4em 0"),
-        ("th, td", "padding: 0.2em 0.55em; border: none; vertical-align: top"),
+        ("th, td", "padding: 0.2em 0.45em; border: none; vertical-align: top"),
         ("thead th", "text-align: right; vertical-align: bottom; font-weight: 600"),
         ("thead tr:last-child th", "border-bottom: 1px solid #444"),
         ("td.num", "text-align: right; white-space: nowrap"),
-        ("td.txt", "text-align: left; min-width: 22em"),
+        ("td.txt", "text-align: left; min-width: 7em"),
         ("td.short", "white-space: nowrap; min-width: 0"),
+        ("td.long", "min-width: 14em"),
+        (".nobr", "white-space: nowrap"),
         (".sep", "border-left: 1px solid #999"),
         ("td.newgroup", "border-top: 1px solid #bbb"),
         (

@@ -9,6 +9,7 @@ Nash-Meta-Learning"); the page explains the best-ratio rule and the Nash schedul
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,10 +49,14 @@ _COMPARISON_METRICS: dict[str, str] = {
     "eod_diff": "EOD diff",
     "dp_ratio": "DPR",
     "eod_ratio": "EODR",
-    "auc": "AUC",
-    "auc_gap": "max group AUC gap",
-    "auc_worst": "worst group AUC",
-}
+    "auc": "AUC overall",
+    "auc_gap": "AUC max group gap",
+    "auc_worst": "AUC worst group",
+}  # the AUCs print under one "AUC" header
+#: The comparison's metrics of the hard predictions and of the scores (the Nash paper's
+#: three AUC metrics), printed as two tables.
+_HARD_METRICS = ("accuracy", "dp_diff", "eod_diff", "dp_ratio", "eod_ratio")
+_SCORE_METRICS = ("auc", "auc_gap", "auc_worst")
 _FA = METHODS["faalgrad"].label
 #: Row key -> label of the comparison's rows, in display order: the registry's, FaAlGrad in
 #: three settings.
@@ -64,6 +69,8 @@ _ROW_LABELS: dict[str, str] = {
 }
 _T5 = {"accuracy": "acc", "dp_ratio": "DPR", "eod_ratio": "EODR"}
 _QUOTED, _PRINTED, _MEASURED = "quoted from the paper", "as printed in the paper", "measured here"
+#: Table 5's sources as printed in its "source" column (the prose says what each means).
+_SOURCE_SHORT = {_QUOTED: "quoted", _PRINTED: "paper", _MEASURED: "measured"}
 _NO_T5 = "none of this run's datasets is among Table 5's (COMPAS, Adult, Communities)"
 
 
@@ -286,9 +293,13 @@ def _comparison_table(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
     return _in_order(table, rows["dataset"], "_m", "setting").drop(columns="_m")
 
 
-def _format_comparison(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """Printable :func:`_comparison_table`: accuracy in percent, "mean ± std", indexed by
-    (dataset, method, setting)."""
+def _format_comparison(
+    table: pd.DataFrame, metrics: Sequence[str] = tuple(_COMPARISON_METRICS), digits: int = 2
+) -> pd.DataFrame:
+    """Printable :func:`_comparison_table`, the columns of ``metrics`` (keys of
+    :data:`_COMPARISON_METRICS`; the page prints the hard predictions' metrics,
+    :data:`_HARD_METRICS`, and the scores' AUCs, :data:`_SCORE_METRICS`, as two tables):
+    accuracy in percent, "mean ± std", indexed by (dataset, method, setting)."""
     out = pd.DataFrame(
         {
             "dataset": table["dataset"].map(DATASET_LABELS),
@@ -296,8 +307,8 @@ def _format_comparison(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
             "setting": table["setting"],
         }
     )
-    for m, name in _COMPARISON_METRICS.items():
-        out[name] = [
+    for m in metrics:
+        out[_COMPARISON_METRICS[m]] = [
             mean_std(a, b, digits, 100 if m == "accuracy" else 1)
             for a, b in zip(table[f"{m}_mean"], table[f"{m}_std"], strict=True)
         ]
@@ -381,39 +392,33 @@ def _table5(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
 
 
 def _format_table5(t5: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """Printable Table 5: a row per method (and source), a column per (dataset, metric);
-    "–" = not reported."""
+    """Printable Table 5: one row per (dataset, method, source as :data:`_SOURCE_SHORT`
+    prints it) and the paper's columns (accuracy in percent, DPR, EODR; the measured row's
+    X_q:X_s and I). A quoted method appears under the datasets its paper reports; "–" = not
+    reported. Datasets in the order of ``t5``, methods in the paper's order within a source."""
     if t5.empty:
         return pd.DataFrame({"note": [_NO_T5]})
-    records = {}
-    for r in t5.assign(dataset=t5["dataset"].map(DATASET_LABELS)).itertuples():
-        record = records.setdefault((r.method, r.source), {})
+    sources = {_QUOTED: 0, _PRINTED: 1, _MEASURED: 2}
+    methods = {m: i for i, m in enumerate(dict.fromkeys(paper.table5()["method"]))}
+    datasets = {d: i for i, d in enumerate(dict.fromkeys(t5["dataset"]))}
+    records = []
+    for r in t5.itertuples():
+        if r.source != _MEASURED and all(pd.isna(getattr(r, m)) for m in _T5):
+            continue
+        record = {
+            "dataset": DATASET_LABELS[r.dataset],
+            "method": f"{_FA} (ours, best ratio)" if r.source == _MEASURED else r.method,
+            "source": _SOURCE_SHORT[r.source],
+        }
         for m, name in _T5.items():
             value, std = getattr(r, m), getattr(r, f"{m}_std")
             scale = 100 if m == "accuracy" else 1
-            record[(r.dataset, name)] = (
-                mean_std(value, std, digits, scale) if pd.notna(value) else "–"
-            )
-        if r.setting:
-            record[(r.dataset, "X_q:X_s, I")] = r.setting
-    out = pd.DataFrame.from_dict(records, orient="index")
-    datasets = dict.fromkeys(t5["dataset"].map(DATASET_LABELS))
-    columns = [
-        (d, c)
-        for d in datasets
-        for c in ("acc", "DPR", "EODR", "X_q:X_s, I")
-        if (d, c) in out.columns
-    ]
-    out = out.reindex(columns=pd.MultiIndex.from_tuples(columns)).fillna("–")
-    sources = {_QUOTED: 0, _PRINTED: 1, _MEASURED: 2}
-    methods = {m: i for i, m in enumerate(dict.fromkeys(paper.table5()["method"]))}
-    out = out.loc[
-        sorted(
-            out.index, key=lambda k: (sources[k[1]], methods.get(k[0].split(" (")[0], len(methods)))
-        )
-    ]
-    out.index = pd.MultiIndex.from_tuples(out.index, names=["method", "source"])
-    return out
+            record[name] = mean_std(value, std, digits, scale) if pd.notna(value) else "–"
+        record["X_q:X_s, I"] = r.setting or "–"
+        rank = (datasets[r.dataset], sources[r.source], methods.get(r.method.split(" (")[0], 99))
+        records.append((rank, record))
+    out = pd.DataFrame([record for _, record in sorted(records, key=lambda x: x[0])])
+    return out.set_index(["dataset", "method", "source"])
 
 
 def _beats_meta_cells(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
@@ -756,7 +761,8 @@ def compute(params: Params, rows: pd.DataFrame) -> PageResult:
 
     ``run`` (the parameters, ``n_runs``, ``nash_runs``, ``nash_last_epoch_runs``: Nash-style
     runs that selected their last epoch), ``best``, ``table5``, ``comparison``, ``tradeoff``,
-    ``gains``, ``conflicts`` (and ``<name>_printed``), ``synthetic`` (the plot frame) and
+    ``gains``, ``conflicts`` (and ``<name>_printed``; the comparison's AUCs as
+    ``comparison_auc_printed``), ``synthetic`` (the plot frame) and
     ``synthetic_summary``."""
     best = _best_ratio(rows, min_val_accuracy=params.min_val_accuracy)
     comparison, t5, conflicts = (
@@ -783,7 +789,8 @@ def compute(params: Params, rows: pd.DataFrame) -> PageResult:
         "table5": t5,
         "table5_printed": _format_table5(t5),
         "comparison": comparison,
-        "comparison_printed": _format_comparison(comparison),
+        "comparison_printed": _format_comparison(comparison, _HARD_METRICS),
+        "comparison_auc_printed": _format_comparison(comparison, _SCORE_METRICS),
         "tradeoff": _tradeoff_frame(comparison),
         "gains": _nash_gains(comparison),
         "conflicts": conflicts,

@@ -5,6 +5,7 @@ intervals for every step. Page: ``book/diagnosis.ipynb`` ("Why the numbers diffe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -248,16 +249,24 @@ def _paper_value(dataset: str, split: str, metric: str) -> float:
     return float(cell[metric].iloc[0]) if len(cell) else np.nan
 
 
-def compute(params: Params, rows: pd.DataFrame) -> PageResult:
-    """``states`` (mean per state), ``steps`` (paired step effects), ``waterfall`` (DP, for the
-    figure), ``printed`` (the step table as text, one row per step, for the page), ``starts``
-    (where each path starts) and ``setting`` (the seeds)."""
-    states, steps = _state_table(rows), _step_table(rows)
+def _format_step_legend() -> pd.DataFrame:
+    """The steps of the path in order: short name (as :func:`_format_steps` prints it) and what
+    the step changes (from → to)."""
+    steps = [label.partition(": ") for key, label in _STEPS if key != "code"]
+    return pd.DataFrame({"step": [s for s, _, _ in steps], "change": [c for _, _, c in steps]})
+
+
+def _format_steps(steps: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFrame:
+    """Printable :func:`_step_table`: one row per (dataset, split, step) in path order, the
+    step by its short name (:func:`_format_step_legend` says what it changes), per metric the
+    mean change Δ ("*": significant after Holm) with its 95 % CI in one cell (accuracy in
+    points, one decimal; DP and EOD, three); indexed by (dataset, split), so that each is
+    shown once."""
     printed = steps.set_index(["dataset", "split", "step", "metric"])[
         ["mean", "low", "high", "p_holm"]
     ].unstack("metric")
     out = []
-    order = [(d, c, k) for d in params.datasets for c in CONFIGS for k, _ in _path(d, c)[1:]]
+    order = [(d, c, k) for d in datasets for c in CONFIGS for k, _ in _path(d, c)[1:]]
     for dataset, split, step in order:
         if (dataset, split, step) not in printed.index:
             continue
@@ -265,18 +274,26 @@ def compute(params: Params, rows: pd.DataFrame) -> PageResult:
         entry = {
             "dataset": DATASET_LABELS[dataset],
             "split": split.replace("config", "Config "),
-            "step": _LABELS[step],
+            "step": _LABELS[step].partition(": ")[0],
         }
         for metric, name in (("accuracy", "accuracy"), ("dp_diff", "DP"), ("eod_diff", "EOD")):
             scale, digits = (100, 1) if metric == "accuracy" else (1, 3)
-            entry[f"{name} Δ"] = number(row[("mean", metric)], digits, scale, sign=True) + (
-                " *" if row[("p_holm", metric)] < stats.ALPHA else ""
-            )
-            entry[f"{name} 95 % CI"] = (
+            star = " *" if row[("p_holm", metric)] < stats.ALPHA else ""
+            entry[f"Δ [95 % CI] {name}"] = (
+                f"{number(row[('mean', metric)], digits, scale, sign=True)}{star} "
                 f"[{number(row[('low', metric)], digits, scale, sign=True)}, "
                 f"{number(row[('high', metric)], digits, scale, sign=True)}]"
             )
         out.append(entry)
+    return pd.DataFrame(out).set_index(["dataset", "split"])
+
+
+def compute(params: Params, rows: pd.DataFrame) -> PageResult:
+    """``states`` (mean per state), ``steps`` (paired step effects), ``waterfall`` (DP, for the
+    figure), ``printed`` (the step table as text, one row per step, for the page: see
+    :func:`_format_steps`) with its ``step_legend`` (:func:`_format_step_legend`), ``starts``
+    (where each path starts) and ``setting`` (the seeds)."""
+    states, steps = _state_table(rows), _step_table(rows)
     start = states[states["step"] == "code"]
     starts = pd.DataFrame(
         {
@@ -300,7 +317,8 @@ def compute(params: Params, rows: pd.DataFrame) -> PageResult:
         "states": states,
         "steps": steps,
         "waterfall": _waterfall_frame(states, steps),
-        "printed": pd.DataFrame(out),
+        "printed": _format_steps(steps, params.datasets),
+        "step_legend": _format_step_legend(),
         "starts": starts.reset_index(drop=True),
         "setting": pd.DataFrame({"seeds": [params.seeds]}),
     }

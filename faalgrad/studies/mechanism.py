@@ -682,8 +682,8 @@ def _arm_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _display(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """A paired-difference table for display: the ``keys`` labelled, "mean [low, high]",
-    Holm-adjusted p."""
+    """A paired-difference table for display: the ``keys`` labelled (the index, so that each
+    is shown once), "mean [low, high]", Holm-adjusted p."""
     out = pd.DataFrame({k: table[k].replace(_LABELS.get(k, {})) for k in keys})
     out["dataset"], out["config"] = (
         table["dataset"].map(DATASET_LABELS),
@@ -696,7 +696,7 @@ def _display(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     ]
     out["Holm p"] = ["< 0.001" if p < 0.001 else number(p, 3) for p in table["p_holm"]]
     out["seeds"] = table["n"].to_numpy()
-    return out
+    return out.set_index(keys)
 
 
 def _tables(

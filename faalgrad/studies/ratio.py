@@ -248,26 +248,44 @@ def _group_table(
     return out
 
 
-def _note(row: pd.Series) -> str:
-    """The builder's reason if the cell is infeasible here; whether the paper reports it as
-    not feasible."""
-    head, sep, tail = row["reason"].partition(": ")
-    notes = (
-        []
-        if row["feasible"]
-        else [f"infeasible here: {tail if sep and 'infeasible' in head else row['reason']}"]
+def _why_infeasible(reason: str) -> str:
+    """The builder's reason without its "ratio ... is infeasible for ...:" head."""
+    head, sep, tail = reason.partition(": ")
+    return tail if sep and "infeasible" in head else reason
+
+
+def _format_infeasible(table: pd.DataFrame) -> pd.DataFrame:
+    """Why cells of :func:`_ablation_table` are infeasible, shown below the table instead of
+    a note per cell: per dataset with such a cell, the X_q:X_s ratios infeasible here (for
+    every I: feasibility does not depend on it) with the builder's reason, and those the
+    paper reports as not feasible."""
+    says = table["paper_feasible"] if "paper_feasible" in table else pd.Series(index=table.index)
+    in_paper = table.assign(
+        here=~table["feasible"].astype(bool),
+        paper=[isinstance(v, (bool, np.bool_)) and not v for v in says],
     )
-    paper_says = row.get("paper_feasible")
-    return "; ".join(
-        notes
-        + ["the paper reports it as not feasible"]
-        * (isinstance(paper_says, (bool, np.bool_)) and not paper_says)
-    )
+    records = []
+    for dataset, cells in in_paper.groupby("dataset", sort=False):
+        here, paper_says = cells[cells["here"]], cells[cells["paper"]]
+        if here.empty and paper_says.empty:
+            continue
+        records.append(
+            {
+                "dataset": dataset,
+                "infeasible here": ", ".join(dict.fromkeys(here["xq_xs"])) or "–",
+                "why": "; ".join(dict.fromkeys(_why_infeasible(r) for r in here["reason"])) or "–",
+                "not feasible in the paper": ", ".join(dict.fromkeys(paper_says["xq_xs"])) or "–",
+            }
+        )
+    if not records:
+        return pd.DataFrame({"infeasible cells": ["none: every cell is feasible"]})
+    return pd.DataFrame(records)
 
 
 def _format_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     """Printable :func:`_ablation_table` or :func:`_group_table`: accuracies in percent,
-    "mean ± std" (or "infeasible") cells, paper and difference columns, and a note column."""
+    "mean ± std" (or "infeasible") cells, paper and difference columns (why a cell is
+    infeasible, here or in the paper, is :func:`_format_infeasible`'s table)."""
     groups = "gap_mean" in table
     shown = (
         (("acc_protected", 100, "protected"), ("acc_unprotected", 100, "unprotected"))
@@ -287,7 +305,7 @@ def _format_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     if groups:
         out["gap paper"] = [number(v, digits, 100) for v in table["gap_paper"]]
         out["gap ours"] = [number(v, digits, 100) for v in table["gap_mean"]]
-    return out.assign(note=[_note(row) for _, row in table.iterrows()]).reset_index(drop=True)
+    return out.reset_index(drop=True)
 
 
 def _tradeoff_frame(table: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
@@ -655,8 +673,9 @@ def compute(params: Params, rows: pd.DataFrame) -> PageResult:
     -------
     dict of str to pandas.DataFrame
         ``headline`` (study, first dataset and I, seeds), ``table``
-        (:func:`_ablation_table`), ``paper`` (printable), ``band`` (its "ours" cells in the
-        paper's ± spread), ``trend_cases``; ratio page: ``steps_cases``, ``groups``
+        (:func:`_ablation_table`), ``paper`` (printable), ``infeasible_shown`` (why cells are
+        infeasible, :func:`_format_infeasible`), ``band`` (the "ours" cells in the paper's ±
+        spread), ``trend_cases``; ratio page: ``steps_cases``, ``groups``
         (:func:`_group_table`), ``groups_shown``, ``tradeoff`` (Figure 2),
         ``sweep_comparison``; swap page: ``unswapped`` (the ratio study's cases), ``trend``.
     """
@@ -673,6 +692,7 @@ def compute(params: Params, rows: pd.DataFrame) -> PageResult:
         ),
         "table": table,
         "paper": _format_table(table),
+        "infeasible_shown": _format_infeasible(table),
         "band": paper_band(table, _paper_values(params.study), ["dataset", "inner_steps", "xq_xs"]),
         "trend_cases": _trend_cases(table, rows=rows[rows["split"] == params.study]),
     }

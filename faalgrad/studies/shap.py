@@ -423,35 +423,52 @@ def _sensitive_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+#: :func:`_explainer_accuracy`'s columns as the page prints them.
+_ACCURACY_HEADERS = {
+    "model": "model",
+    "additivity_error": "additivity error",
+    "max_abs_error": "max |Deep − exact|",
+    "sensitive_deep": "sensitive feature mean |SHAP| (Deep)",
+    "sensitive_exact": "sensitive feature mean |SHAP| (exact)",
+    "rank_deep": "sensitive feature rank (Deep)",
+    "rank_exact": "sensitive feature rank (exact)",
+    "spearman": "rank correlation",
+}
+
+
 def _format_sensitive_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """Printable :func:`_sensitive_table`: "mean ± std" strings, before (baseline) and after
-    (FaAlGrad)."""
-    out = pd.DataFrame(
-        {
-            "dataset": table["dataset"],
-            "sensitive feature": table["feature"],
-            "features": table["n_features"],
-        }
-    )
-    for stat, name, d in (
-        ("mean_abs_shap", "mean |SHAP|", digits),
-        ("share", "share", digits),
-        ("rank", "rank", 1),
-        ("protected_shap", "SHAP protected", digits),
-    ):
-        for model, word in (("baseline", "baseline"), ("faalgrad", METHODS["faalgrad"].label)):
-            means, stds = table[f"{stat}_{model}_mean"], table[f"{stat}_{model}_std"]
-            out[f"{name} {word}"] = [mean_std(m, s, d) for m, s in zip(means, stds, strict=True)]
-    return out
+    """Printable :func:`_sensitive_table`: per dataset, one row per model (baseline, then
+    FaAlGrad) with "mean ± std" strings of each statistic; indexed by (dataset, sensitive
+    feature, features), so that these are shown once per dataset."""
+    models = (("baseline", "baseline"), ("faalgrad", METHODS["faalgrad"].label))
+    out = []
+    for _, row in table.iterrows():
+        for model, word in models:
+            entry = {
+                "dataset": row["dataset"],
+                "sensitive feature": row["feature"],
+                "features": int(row["n_features"]),
+                "model": word,
+            }
+            for stat, name, d in (
+                ("mean_abs_shap", "mean |SHAP|", digits),
+                ("share", "share", digits),
+                ("rank", "rank", 1),
+                ("protected_shap", "SHAP protected", digits),
+            ):
+                entry[name] = mean_std(row[f"{stat}_{model}_mean"], row[f"{stat}_{model}_std"], d)
+            out.append(entry)
+    return pd.DataFrame(out).set_index(["dataset", "sensitive feature", "features"])
 
 
 def _format_accuracy(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Printable :func:`_explainer_accuracy`: additivity as "< 1e-6" or ">= 1e-6", errors
-    rounded."""
+    rounded; readable headers, the sensitive feature's mean |SHAP| and rank under one."""
     flags = accuracy["additivity_error"].lt(1e-6).map({True: "< 1e-6", False: ">= 1e-6"})
-    return accuracy.assign(additivity_error=flags).round(
+    shown = accuracy.assign(additivity_error=flags).round(
         {"max_abs_error": 3, "sensitive_deep": 3, "sensitive_exact": 3, "spearman": 2}
     )
+    return shown.rename(columns=_ACCURACY_HEADERS)[list(_ACCURACY_HEADERS.values())]
 
 
 def compute(params: Params, rows: pd.DataFrame) -> PageResult:

@@ -287,3 +287,27 @@ def test_styled_adds_mark_space_only_to_columns_with_a_mark(band_values, marked)
     cells = [row[3][1] for row in _cells(styled(shown, band=band))]
     assert sum(BAND_MARKS[True][0] in c or BAND_MARKS[False][0] in c for c in cells) == marked
     assert all(("band-mark" in c) == bool(marked) for c in cells)
+
+
+def test_styled_lets_longer_text_wrap_but_keeps_short_text_words_and_brackets_whole():
+    frame = pd.DataFrame(
+        {
+            "method": ["Nash-Meta-Learning (LtR)", "LtR"],  # 24 characters: may wrap
+            "split": ["Config 1", "Config 2"],  # short: never wraps
+            "why": ["x" * 20 + " " + "y" * 30, ""],  # long: wraps, but not too narrow
+            "change [95 % CI]": ["+0.1 [-0.2, +0.3]", "-0.1 [-0.3, +0.1]"],
+        }
+    )
+    styler = styled(frame)
+    classes = [set(c.split()) for c, _ in _cells(styler)[0]]
+    assert classes[0] >= {"txt"} and not classes[0] & {"short", "long"}
+    assert classes[1] >= {"txt", "short"} and classes[2] >= {"txt", "long"}
+    assert "num" in classes[3]
+    html = styler.to_html()
+    assert re.search(r"td\.short \{\s*white-space: nowrap;", html)
+    assert re.search(r"td\.txt \{\s*text-align: left;\s*min-width: 7em;", html)
+    assert re.search(r"td\.long \{\s*min-width: 14em;", html)
+    # a hyphenated word is never split at its hyphens; a header's bracketed part stays whole
+    assert _cells(styler)[0][0][1] == '<span class="nobr">Nash-Meta-Learning</span> (LtR)'
+    assert re.search(r"\.nobr \{\s*white-space: nowrap;", html)
+    assert "change [95\xa0%\xa0CI]</th>" in html

@@ -283,6 +283,13 @@ def test_comparison_table_rows_and_labels(page_of):
     printed = C._format_comparison(table)
     assert list(printed.columns) == list(C._COMPARISON_METRICS.values())
     assert printed.loc[("COMPAS", "Baseline MLP (ERM)", ""), "accuracy (%)"] == "80.00 ± 0.00"
+    hard, scores = (C._format_comparison(table, m) for m in (C._HARD_METRICS, C._SCORE_METRICS))
+    assert list(hard.columns) + list(scores.columns) == list(printed.columns)
+    assert hard.index.equals(printed.index) and scores.index.equals(printed.index)
+    assert (
+        scores.loc[("COMPAS", "Baseline MLP (ERM)", ""), "AUC overall"]
+        == printed.loc[("COMPAS", "Baseline MLP (ERM)", ""), "AUC overall"]
+    )
     _, glued = page_of(rows, min_val_accuracy=0.7)
     assert (
         "COMPAS: " in glued["lead_lowest_dp"]
@@ -345,15 +352,16 @@ def test_table5_quoted_beside_measured_and_the_claim(page_of):
     assert "6 reproduced (3 smaller than the paper's), 4 opposite of 10" in verdict.evidence
     assert "FFML Adult EODR 0.87" in verdict.evidence
     printed = C._format_table5(t5)
+    # a quoted method is listed under the datasets its paper reports, "–" where it has no value
+    fair_maml = printed.xs("Fair-MAML (Slack et al. 2020)", level="method")
+    assert list(fair_maml.index) == [("COMPAS", "quoted"), ("Communities & Crime", "quoted")]
+    assert fair_maml.loc[("COMPAS", "quoted"), "EODR"] == "–"
+    assert printed.loc[("COMPAS", "FaAlGrad (paper)", "paper"), "DPR"] == "0.95"
+    measured = printed.loc[("COMPAS", "FaAlGrad (ours, best ratio)", "measured")]
     assert (
-        printed.loc[("Fair-MAML (Slack et al. 2020)", "quoted from the paper"), ("Adult", "DPR")]
-        == "–"
-    )
-    assert (
-        printed.loc[
-            ("FaAlGrad (ours, best ratio on validation)", "measured here"), ("COMPAS", "DPR")
-        ]
-        == "0.95 ± 0.00"
+        measured["DPR"] == "0.95 ± 0.00"
+        and measured["X_q:X_s, I"]
+        == t5.loc[(t5["dataset"] == "compas") & (t5["source"] == "measured here"), "setting"].item()
     )
     _, glued = page_of(rows, min_val_accuracy=0.7)
     assert "paper 0.95" in glued["t5_ratios_vs_paper"]
@@ -454,18 +462,20 @@ def test_table5_order_follows_the_paper():
     rows = _rows(("german", "communities", "adult", "compas"))
     t5 = C._table5(rows, C._best_ratio(rows, min_val_accuracy=0.7))
     printed = C._format_table5(t5)
-    assert [m.split(" (")[0] for m, _ in printed.index] == [
+    assert list(dict.fromkeys(d for d, _, _ in printed.index)) == [
+        "Communities & Crime",
+        "Adult",
+        "COMPAS",
+    ]
+    communities = printed.xs("Communities & Crime", level="dataset")
+    assert [m.split(" (")[0] for m, _ in communities.index] == [
         "Fair-MAML",
         "m-FTML",
         "FFML",
         "FaAlGrad",
         "FaAlGrad",
     ]
-    assert list(dict.fromkeys(c[0] for c in printed.columns)) == [
-        "Communities & Crime",
-        "Adult",
-        "COMPAS",
-    ]
+    assert [s for _, s in communities.index] == ["quoted"] * 3 + ["paper", "measured"]
 
 
 def test_verdicts_are_the_pages_claims(page_of):

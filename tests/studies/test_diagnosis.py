@@ -107,6 +107,15 @@ def test_compute_and_glue_on_fake_rows():
     water = result["waterfall"]
     assert water.groupby(["dataset", "split"]).size().tolist() == [5, 6]
     assert (water["end"].iloc[0:4].to_numpy() == water["start"].iloc[1:5].to_numpy()).all()
+    printed, legend = result["printed"], result["step_legend"]
+    assert len(printed) == 4 + 5 and list(printed.index.names) == ["dataset", "split"]
+    assert set(printed["step"]) <= set(legend["step"])  # short names, explained by the legend
+    assert legend.loc[legend["step"] == "inputs", "change"].item() == "unscaled → standardised"
+    steps = result["steps"].set_index(["split", "step", "metric"])
+    dp = steps.loc[("config1", "inputs", "dp_diff")]
+    cell = printed.loc[("German Credit", "Config 1")].set_index("step").loc["inputs"]
+    assert cell["Δ [95 % CI] DP"].startswith(f"{dp['mean']:+.3f}")
+    assert cell["Δ [95 % CI] DP"].endswith(f"[{dp['low']:+.3f}, {dp['high']:+.3f}]")
     glued = page.glue_values(result)
     assert glued["n_seeds"] == "4" and glued["german_config1_dp_start"] == "0.030"
     assert all(isinstance(v, str) for v in glued.values())

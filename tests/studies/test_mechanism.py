@@ -357,6 +357,10 @@ def test_end_to_end_tables_glue_and_verdict(small):
     (verdict,) = page.verdicts(result)
     assert verdict.key == "alignment_mechanism" and " of 2 (paired over 2 seeds" in verdict.evidence
     assert list(result["arms"]["arm"][:1]) == [page._ARMS["erm"]] and len(result["arms"]) == 9
+    # the displayed paired tables are keyed (shown once) by arm and metric / reference
+    assert list(result["paired_table"].index.names) == ["arm", "metric"]
+    assert list(result["equal_table"].index.names) == ["reference", "evaluated"]
+    assert len(result["equal_table"]) == len(result["equal"])
     assert set(result["curves"]["quantity"]) == {
         "val. accuracy",
         "val. DP difference",

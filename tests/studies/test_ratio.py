@@ -232,18 +232,33 @@ def test_swap_table_uses_table4():
     assert np.isnan(table.loc[("german", "80:20"), "accuracy_paper"])
 
 
-def test_format_ablation_table_marks_infeasible_cells_with_the_reason():
+def test_format_ablation_table_marks_infeasible_cells_and_gives_the_reason_below():
     rows = _rows([("adult", 1, 0.2, 0, 0.75, 0.08, 0.09), ("adult", 1, 0.2, 1, 0.77, 0.10, 0.11)])
-    table = ab._ablation_table(rows, _infeasible([("adult", 1, 0.5)]), split="ratio")
-    shown = ab._format_table(table).set_index("X_q:X_s")
-    assert shown.loc["80:20", "acc paper"] == "75.53"
-    assert shown.loc["80:20", "acc ours"] == "76.00 ± 1.41"
-    assert shown.loc["80:20", "acc diff"] == "+0.47"
-    assert shown.loc["80:20", "note"] == ""
-    assert shown.loc["50:50", "DP ours"] == "infeasible" and shown.loc["50:50", "DP paper"] == "–"
-    assert (
-        shown.loc["50:50", "note"] == "infeasible here: why; the paper reports it as not feasible"
-    )
+    infeasible = _infeasible([("adult", 1, 0.4), ("adult", 1, 0.5), ("adult", 10, 0.5)])
+    table = ab._ablation_table(rows, infeasible, split="ratio")
+    shown = ab._format_table(table).set_index(["I", "X_q:X_s"])
+    assert shown.loc[("1", "80:20"), "acc paper"] == "75.53"
+    assert shown.loc[("1", "80:20"), "acc ours"] == "76.00 ± 1.41"
+    assert shown.loc[("1", "80:20"), "acc diff"] == "+0.47"
+    assert shown.loc[("1", "60:40"), "acc paper"] == "64.58"  # the paper reports it, we cannot
+    assert shown.loc[("1", "50:50"), "DP ours"] == "infeasible"
+    assert shown.loc[("1", "50:50"), "DP paper"] == "–"
+    assert "note" not in shown  # the reasons are a table of their own, one row per dataset
+    reasons = ab._format_infeasible(table)
+    assert reasons.to_dict("records") == [
+        {
+            "dataset": "adult",
+            "infeasible here": "60:40, 50:50",  # once each, over both I
+            "why": "why",
+            "not feasible in the paper": "50:50",
+        }
+    ]
+
+
+def test_format_infeasible_without_infeasible_cells():
+    rows = _rows([("adult", 1, 0.2, 0, 0.75, 0.08, 0.09), ("adult", 1, 0.2, 1, 0.77, 0.10, 0.11)])
+    table = ab._ablation_table(rows, _infeasible([]), split="ratio")
+    assert ab._format_infeasible(table).iloc[:, 0].tolist() == ["none: every cell is feasible"]
 
 
 def test_group_table_takes_the_baseline_at_threshold_half():

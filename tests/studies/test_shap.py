@@ -225,9 +225,11 @@ def test_sensitive_rows_and_table():
     assert table.loc[0, "rank_baseline_mean"] == 1 and table.loc[
         0, "rank_faalgrad_mean"
     ] == pytest.approx(1.5)
-    shown = page._format_sensitive_table(table)
-    assert shown.loc[0, "mean |SHAP| baseline"] == "3.000 ± 1.414"
-    assert shown.loc[0, "rank FaAlGrad"] == "1.5 ± 0.7"
+    shown = page._format_sensitive_table(table).reset_index().set_index("model")
+    assert list(shown.index) == ["baseline", "FaAlGrad"]  # one row per model
+    assert (shown["sensitive feature"] == "sex_female").all() and (shown["features"] == 3).all()
+    assert shown.loc["baseline", "mean |SHAP|"] == "3.000 ± 1.414"
+    assert shown.loc["FaAlGrad", "rank"] == "1.5 ± 0.7"
     with pytest.raises(ValueError, match="share"):
         page._sensitive_table(rows.drop(columns="share"))
 
@@ -255,8 +257,11 @@ def test_tables_glue_values_and_verdicts():
     params = page.Params(datasets=["adult"], seeds=2, n_explain=30, n_background=20, n_jobs=1)
     assert page.specs(params) == []  # no grid: the page trains and explains its models itself
     result = page._tables(explanations, accuracy, params)
-    assert list(result["accuracy_shown"]["additivity_error"]) == ["< 1e-6", ">= 1e-6"]
-    assert result["accuracy_shown"].loc[0, "max_abs_error"] == pytest.approx(0.012)
+    shown = result["accuracy_shown"]
+    assert list(shown.columns) == list(page._ACCURACY_HEADERS.values())
+    assert list(shown["additivity error"]) == ["< 1e-6", ">= 1e-6"]
+    assert shown.loc[0, "max |Deep − exact|"] == pytest.approx(0.012)
+    assert list(shown["sensitive feature rank (exact)"]) == [1, 3]
     values = page.glue_values(result)
     assert all(isinstance(v, str) for v in values.values())
     assert (
