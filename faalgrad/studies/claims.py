@@ -55,7 +55,7 @@ _BADGE_COLOURS = {
     OPPOSITE: "danger",
 }
 #: Longest scorecard summary kept whole (characters).
-SUMMARY_LENGTH = 170
+SUMMARY_LENGTH = 200
 
 #: key -> (page that decides it, the claim as the paper makes it).
 CLAIMS: dict[str, tuple[str, str]] = {
