@@ -74,7 +74,7 @@ def forest_figure(
     ax.axvline(0, color="grey", lw=1, ls="--")
     ax.set_yticks(y, list(labels))
     ax.set_xlabel(xlabel)
-    ax.locator_params(axis="x", nbins=6)
+    ax.locator_params(axis="x", nbins=5)
     handles = [
         plt.Line2D([], [], color=OUTCOME_COLOURS[o], marker="o", lw=2, label=o)
         for o in stats.OUTCOMES

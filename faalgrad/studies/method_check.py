@@ -21,7 +21,7 @@ from faalgrad.presets import erm_config, faalgrad_config
 from faalgrad.runs import METHODS, RunSpec, cached_split
 from faalgrad.splits import support_query
 from faalgrad.studies import PageResult, _forest, claims, stats
-from faalgrad.studies._common import number, seed_count
+from faalgrad.studies._common import DATASET_LABELS, number, seed_count
 from faalgrad.train import (
     Weights,
     adapt,
@@ -701,7 +701,7 @@ def forest_figure(result: PageResult, claim: str):
             checks, labels, "fitted slope − expected slope (shaded: tolerance)", band=tolerance
         )
     cells = result["alignment_cells"]
-    labels = [f"{r.dataset} · {_WINDOWS[r.window]}" for r in cells.itertuples()]
+    labels = [f"{DATASET_LABELS[r.dataset]} · {_WINDOWS[r.window]}" for r in cells.itertuples()]
     return _forest.forest_figure(cells, labels, "cosine difference, FaAlGrad − ERM")
 
 

@@ -395,7 +395,8 @@ _STABILITY_SEEDS = (5, 10, 20)
 
 
 def _stability(rows: pd.DataFrame) -> pd.DataFrame:
-    """The claim's verdict and outcome counts on the first 5, 10 and 20 seeds of ``rows``.
+    """The claim's verdict and outcome counts on the first 5, 10 and 20 seeds of ``rows``, and
+    on all of them.
 
     Each prefix is decided as the page decides its full runs (:func:`_claim_cells`,
     Holm over the metric's cells, the rule of
@@ -404,9 +405,8 @@ def _stability(rows: pd.DataFrame) -> pd.DataFrame:
     than a prefix contributes all it has (the "seeds" column gives the counts).
     """
     out = []
-    for k in _STABILITY_SEEDS:
-        if k > int(rows["seed"].max()) + 1 and k != _STABILITY_SEEDS[0]:
-            break
+    most = int(rows["seed"].max()) + 1
+    for k in (*(k for k in _STABILITY_SEEDS if k < most), most):
         cells = _claim_cells(rows[rows["seed"] < k])
         for metric, _, name in _METRICS:
             if metric not in _CLAIM_METRICS:

@@ -292,9 +292,10 @@ def test_evidence_counts_the_curve_comparison():
 def test_stability_decides_each_seed_prefix_as_the_page_does():
     rows = _cell_rows(seeds=12, dp_meta=0.25, noise=0.06)
     table = _stability(rows)
-    assert list(table["seeds"]) == ["5", "5", "10", "10"]  # no 20-seed prefix of 12 seeds
-    assert list(table["claim"]) == ["lower DP", "lower EOD"] * 2
-    for k in (5, 10):
+    # no 20-seed prefix of 12 seeds; the last rows are all 12
+    assert list(table["seeds"]) == ["5", "5", "10", "10", "12", "12"]
+    assert list(table["claim"]) == ["lower DP", "lower EOD"] * 3
+    for k in (5, 10, 12):
         cells = _claim_cells(rows[rows["seed"] < k])
         fair = cells[cells["metric"] == "dp_diff"]
         line = table[(table["seeds"] == str(k)) & (table["claim"] == "lower DP")].iloc[0]
