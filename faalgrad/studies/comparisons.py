@@ -20,7 +20,7 @@ from faalgrad.metrics import aggregate, mean_std
 from faalgrad.nash import NASH_METHODS, OBJECTIVES, nash_config, synthetic_two_group
 from faalgrad.runs import METHODS, SPLIT_LABELS, RunSpec, cached_split, comparison_specs
 from faalgrad.splits import format_ratio
-from faalgrad.studies import PageResult, _forest, claims, paper, stats
+from faalgrad.studies import PageResult, claims, forest, paper, stats
 from faalgrad.studies._common import DATASET_LABELS, number, seed_count
 from faalgrad.validation import (
     check_choice,
@@ -654,7 +654,7 @@ def forest_figure(result: PageResult, claim: str):
         labels = [
             f"{r.method} · {DATASET_LABELS[r.dataset]} · {r.metric}" for r in cells.itertuples()
         ]
-        return _forest.forest_figure(
+        return forest.forest_figure(
             cells, labels, "ratio, our FaAlGrad − quoted method (×: the paper's FaAlGrad)"
         )
     cells = result["conflict_cells"]
@@ -663,7 +663,7 @@ def forest_figure(result: PageResult, claim: str):
         f"{DATASET_LABELS[r.dataset]} · {METHODS[r.objective].label} · {names[r.test]}"
         for r in cells.itertuples()
     ]
-    return _forest.forest_figure(cells, labels, "share of batches with a conflict")
+    return forest.forest_figure(cells, labels, "share of batches with a conflict")
 
 
 def _span(values: pd.Series) -> str:

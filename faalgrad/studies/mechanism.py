@@ -25,7 +25,7 @@ from faalgrad.runs import (
     run_grid,
 )
 from faalgrad.splits import support_query
-from faalgrad.studies import PageResult, _forest, claims, stats
+from faalgrad.studies import PageResult, claims, forest, stats
 from faalgrad.studies._common import DATASET_LABELS, number, seed_count
 from faalgrad.train import (
     as_tensor,
@@ -647,7 +647,7 @@ def forest_figure(result: PageResult):
         f"{DATASET_LABELS[r.dataset]} · {SPLIT_LABELS[r.split]} · vs {_ARM_SHORT[r.arm]}"
         for r in cells.itertuples()
     ]
-    return _forest.forest_figure(cells, labels, "DP difference, FaAlGrad − control arm")
+    return forest.forest_figure(cells, labels, "DP difference, FaAlGrad − control arm")
 
 
 def _arm_table(rows: pd.DataFrame) -> pd.DataFrame:

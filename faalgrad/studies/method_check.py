@@ -20,7 +20,7 @@ from faalgrad.datasets import DATASETS
 from faalgrad.presets import erm_config, faalgrad_config
 from faalgrad.runs import METHODS, RunSpec, cached_split
 from faalgrad.splits import support_query
-from faalgrad.studies import PageResult, _forest, claims, stats
+from faalgrad.studies import PageResult, claims, forest, stats
 from faalgrad.studies._common import DATASET_LABELS, number, seed_count
 from faalgrad.train import (
     Weights,
@@ -697,12 +697,12 @@ def forest_figure(result: PageResult, claim: str):
         tolerance = float(result["setting"]["slope_tolerance"].iloc[0])
         checks = _derivation_checks(result["slopes"], tolerance=tolerance)
         labels = [f"I = {r.inner_steps} · {r.formula} formula" for r in checks.itertuples()]
-        return _forest.forest_figure(
+        return forest.forest_figure(
             checks, labels, "fitted slope − expected slope (shaded: tolerance)", band=tolerance
         )
     cells = result["alignment_cells"]
     labels = [f"{DATASET_LABELS[r.dataset]} · {_WINDOWS[r.window]}" for r in cells.itertuples()]
-    return _forest.forest_figure(cells, labels, "cosine difference, FaAlGrad − ERM")
+    return forest.forest_figure(cells, labels, "cosine difference, FaAlGrad − ERM")
 
 
 def specs(params: Params) -> list[RunSpec]:

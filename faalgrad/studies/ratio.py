@@ -19,7 +19,7 @@ from faalgrad.metrics import aggregate, mean_std
 from faalgrad.runs import METHODS, RunSpec, ablation_specs
 from faalgrad.runs.grids import STUDIES
 from faalgrad.splits import PAPER_RATIOS, format_ratio, parse_ratio
-from faalgrad.studies import PageResult, _forest, claims, paper, stats
+from faalgrad.studies import PageResult, claims, forest, paper, stats
 from faalgrad.studies._common import (
     DATASET_LABELS,
     in_dataset_order,
@@ -776,7 +776,7 @@ def forest_figure(result: PageResult, claim: str):
             for r in cases.itertuples()
         ]
         what = "largest − smallest ratio"
-    return _forest.forest_figure(cases, labels, f"change of the gap, {what} (×: the paper's)")
+    return forest.forest_figure(cases, labels, f"change of the gap, {what} (×: the paper's)")
 
 
 def verdicts(result: PageResult) -> list[claims.Verdict]:

@@ -23,7 +23,7 @@ from faalgrad.datasets import DATASETS, load_dataset
 from faalgrad.metrics import mean_std
 from faalgrad.runs import METHODS, SPLIT_LABELS, RunSpec, cached_split, erm_model, fit_run
 from faalgrad.splits import SplitData
-from faalgrad.studies import PageResult, _forest, claims, stats
+from faalgrad.studies import PageResult, claims, forest, stats
 from faalgrad.studies._common import DATASET_LABELS, number
 from faalgrad.train import TrainResult, as_tensor, single_thread
 from faalgrad.validation import (
@@ -653,7 +653,7 @@ def forest_figure(result: PageResult):
     cases = _shap_cases(result["rows"])
     names = {"mean_abs_shap": "mean |SHAP|", "share": "share of the total"}
     labels = [f"{DATASET_LABELS[r.dataset]} · {names[r.statistic]}" for r in cases.itertuples()]
-    return _forest.forest_figure(cases, labels, "change, FaAlGrad − baseline MLP")
+    return forest.forest_figure(cases, labels, "change, FaAlGrad − baseline MLP")
 
 
 def verdicts(result: PageResult) -> list[claims.Verdict]:

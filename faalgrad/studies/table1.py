@@ -22,7 +22,7 @@ from faalgrad.runs import (
 )
 from faalgrad.runs.grids import PROTECTED_INPUT_ROWS
 from faalgrad.splits import DIRECTIONS
-from faalgrad.studies import PageResult, _forest, claims, paper, stats
+from faalgrad.studies import PageResult, claims, forest, paper, stats
 from faalgrad.studies._common import (
     number,
     paper_band,
@@ -568,7 +568,7 @@ def forest_figure(result: PageResult, metric: str):
         f"{r.dataset} · {_ROW_LABELS[r.row]} · I={int(r.inner_steps)}" for r in fair.itertuples()
     ]
     name = dict((m, n) for m, _, n in _METRICS)[metric]
-    return _forest.forest_figure(
+    return forest.forest_figure(
         fair, labels, f"{name} difference, FaAlGrad − baseline MLP (×: the paper's)"
     )
 
