@@ -17,12 +17,14 @@ from faalgrad.nash.hypergrad import (
     per_example_grads,
     reweight,
 )
-from faalgrad.nash.solver import nbs_solve
+from faalgrad.nash.solver import nbs_solve, nbs_solve_batch
 from faalgrad.nash.trainer import (
     NashHistory,
     NashResult,
+    NashTask,
     synthetic_two_group,
     train_nash,
+    train_nash_batch,
     worst_group_auc,
 )
 
@@ -41,9 +43,12 @@ __all__ = [
     "per_example_grads",
     "reweight",
     "nbs_solve",
+    "nbs_solve_batch",
     "NashHistory",
     "NashResult",
+    "NashTask",
     "synthetic_two_group",
     "train_nash",
+    "train_nash_batch",
     "worst_group_auc",
 ]

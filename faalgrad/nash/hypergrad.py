@@ -7,7 +7,8 @@ page of the book for the derivation and the factored fast path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -16,16 +17,19 @@ from torch import nn
 from torch.func import grad_and_value, vmap
 
 from faalgrad.nash.config import OBJECTIVES
-from faalgrad.nash.solver import nbs_solve
+from faalgrad.nash.solver import nbs_solve_batch
 from faalgrad.train import Weights, logits
 from faalgrad.validation import check_choice
 
 __all__ = [
+    "N_CELLS",
     "MetaSet",
     "StepInfo",
     "hypergradients",
     "meta_set",
     "nash_step",
+    "nash_step_batch",
+    "StackedPlayers",
     "objective_coefficients",
     "per_example_grads",
     "reweight",
@@ -61,6 +65,10 @@ class MetaSet:
         if dtype not in cache:
             cache[dtype] = _player_matrix(torch.from_numpy(self.players), self.n_players, dtype)
         return cache[dtype]
+
+
+#: The most players a meta set has: its (group, label) cells, two groups by two labels.
+N_CELLS = 4
 
 
 def meta_set(y_val: np.ndarray, a_val: np.ndarray, per_cell: int, seed: int) -> MetaSet:
@@ -158,8 +166,39 @@ class _Activations:
     deltas: list[torch.Tensor]
     losses: torch.Tensor
 
+    def rows(self, start: int, stop: int | None = None) -> _Activations:
+        """The rows ``start:stop`` (of every run, with stacked runs)."""
+        cut = slice(start, stop)
+        return _Activations(
+            self.prefixes,
+            [h[..., cut, :] for h in self.hs],
+            [d[..., cut, :] for d in self.deltas],
+            self.losses[..., cut],
+        )
 
-def _record(params: Weights, layers, X: torch.Tensor, y: torch.Tensor) -> _Activations:
+
+def _linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """A linear layer; with a leading run dimension on ``weight`` (runs, out, in), per run."""
+    if weight.dim() == 2:
+        return F.linear(h, weight, bias)
+    if bias is None:
+        return torch.bmm(h, weight.mT)
+    return torch.baddbmm(bias[:, None, :], h, weight.mT)
+
+
+def _record(
+    params: Weights,
+    layers,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    mask: torch.Tensor | None = None,
+) -> _Activations:
+    """Layer inputs, output gradients and losses of the rows ``X`` (n × d).
+
+    With stacked ``params`` (a leading run dimension) ``X`` is (runs × n × d), each run's
+    rows through its own weights; ``mask`` (0 on padded rows) keeps rows out of the losses
+    and zeroes their gradients.
+    """
     h, hs, zs, prefixes = X, [], [], []
     with torch.enable_grad():
         for prefix, m in layers:
@@ -167,7 +206,7 @@ def _record(params: Weights, layers, X: torch.Tensor, y: torch.Tensor) -> _Activ
                 h = m(h)
                 continue
             bias = params.get(f"{prefix}bias")
-            z = F.linear(
+            z = _linear(
                 h, params[f"{prefix}weight"].detach(), None if bias is None else bias.detach()
             )
             if not z.requires_grad:
@@ -177,21 +216,34 @@ def _record(params: Weights, layers, X: torch.Tensor, y: torch.Tensor) -> _Activ
             zs.append(z)
             h = z
         losses = F.binary_cross_entropy_with_logits(h.squeeze(-1), y, reduction="none")
+        if mask is not None:
+            losses = losses * mask
         deltas = torch.autograd.grad(losses.sum(), zs)
     return _Activations(prefixes, hs, list(deltas), losses.detach())
 
 
 def _gram(params: Weights, left: _Activations, right: _Activations) -> torch.Tensor:
-    """∇ℓᵢ·∇ℓ_j for rows i of ``left`` and j of ``right`` (n_left × n_right)."""
+    """∇ℓᵢ·∇ℓ_j for rows i of ``left`` and j of ``right`` (n_left × n_right, per run)."""
     out = None
     for prefix, h1, d1, h2, d2 in zip(
         left.prefixes, left.hs, left.deltas, right.hs, right.deltas, strict=True
     ):
-        hh = h1 @ h2.T
+        hh = h1 @ h2.mT
         if f"{prefix}bias" in params:
             hh = hh + 1
-        term = (d1 @ d2.T) * hh
+        term = (d1 @ d2.mT) * hh
         out = term if out is None else out + term
+    return out
+
+
+def _weighted_grads(params: Weights, batch: _Activations, w: torch.Tensor) -> Weights:
+    """∇θ Σᵢ wᵢ ℓᵢ from the batch's factors: (w ⊙ δ_l)ᵀ h_l per layer (per run if stacked)."""
+    out = {}
+    for prefix, h, d in zip(batch.prefixes, batch.hs, batch.deltas, strict=True):
+        wd = d * w[..., None]
+        out[f"{prefix}weight"] = wd.mT @ h
+        if f"{prefix}bias" in params:
+            out[f"{prefix}bias"] = wd.sum(-2)
     return out
 
 
@@ -245,23 +297,12 @@ def _hyper_parts(
         # one forward and one backward for batch and meta rows together
         B = len(y_batch)
         both = _record(params, layers, torch.cat([X_batch, X_meta]), torch.cat([y_batch, y_meta]))
-        batch = _Activations(
-            both.prefixes, [h[:B] for h in both.hs], [d[:B] for d in both.deltas], both.losses[:B]
-        )
-        meta = _Activations(
-            both.prefixes, [h[B:] for h in both.hs], [d[B:] for d in both.deltas], both.losses[B:]
-        )
+        batch, meta = both.rows(0, B), both.rows(B)
         meta_losses = meta.losses
         G = (-lookahead_lr) * (A @ _gram(params, meta, batch))
 
         def weighted_grad(w: torch.Tensor) -> Weights:
-            out = {}
-            for prefix, h, d in zip(batch.prefixes, batch.hs, batch.deltas, strict=True):
-                wd = d * w[:, None]
-                out[f"{prefix}weight"] = wd.T @ h
-                if f"{prefix}bias" in params:
-                    out[f"{prefix}bias"] = wd.sum(0)
-            return out
+            return _weighted_grads(params, batch, w)
 
     return G, weighted_grad, A @ meta_losses, sizes
 
@@ -315,33 +356,86 @@ def objective_coefficients(
     L_g = Σ_{k in g} n_k L_k / n_g is the mean meta loss of group g. Ties go to the
     lower group index; with a single group FORML's F is identically 0, so c = 0.
     """
-    sizes = player_sizes.to(player_losses.dtype)
-    if objective == "ltr":
-        return sizes / sizes.sum()
-    groups = torch.as_tensor(player_groups)
-    present = torch.unique(groups)
-    weights = torch.stack(
-        [(groups == g).to(sizes.dtype) * sizes / sizes[groups == g].sum() for g in present]
-    )
-    group_losses = weights @ player_losses
-    hi = int(torch.argmax(group_losses))
-    if objective == "gdro":
-        return weights[hi]
-    if objective == "forml":
-        lo = int(torch.argmin(group_losses))
-        return weights[hi] - weights[lo] if hi != lo else torch.zeros_like(sizes)
+    sizes = player_sizes.to(player_losses.dtype)[None]
+    players = StackedPlayers.of_sizes(sizes, np.asarray(player_groups)[None])
+    return _coefficients(objective, player_losses[None], players)[0]
+
+
+@dataclass(frozen=True, eq=False)
+class StackedPlayers:
+    """The players of stacked runs, each run's padded to a common count P.
+
+    ``sizes`` (runs × P) counts each player's meta rows (0 on padding) and ``counts`` gives
+    each run's number of players; ``group_weights`` (runs × groups × P) averages a group's
+    player losses into its meta loss L_g, and ``group_present`` (runs × groups) marks the
+    groups a run's meta set has. ``matrix`` (runs × P × rows), when built from meta sets,
+    averages each player's meta rows (zero on padded rows and players).
+    """
+
+    sizes: torch.Tensor
+    present: torch.Tensor
+    counts: list[int]
+    group_weights: torch.Tensor
+    group_present: torch.Tensor
+    matrix: torch.Tensor | None = None
+
+    @classmethod
+    def of_sizes(cls, sizes: torch.Tensor, groups: np.ndarray, counts=None) -> StackedPlayers:
+        """From player sizes (runs × P) and groups (runs × P; any value on padding)."""
+        counts = counts or [sizes.shape[1]] * sizes.shape[0]
+        present = torch.arange(sizes.shape[1])[None, :] < torch.tensor(counts)[:, None]
+        labels = np.unique(np.concatenate([g[:k] for g, k in zip(groups, counts, strict=True)]))
+        member = torch.from_numpy(np.stack([groups == label for label in labels], axis=1))
+        member = member & present[:, None, :]
+        in_group = member.to(sizes.dtype) * sizes[:, None, :]
+        totals = in_group.sum(-1, keepdim=True)
+        weights = torch.where(totals > 0, in_group / totals.clamp(min=1), 0)
+        return cls(sizes, present, list(counts), weights, member.any(-1))
+
+    @classmethod
+    def of_metas(
+        cls, metas: list[MetaSet], n_players: int, rows: int, dtype: torch.dtype
+    ) -> StackedPlayers:
+        """The players of each run's meta set, padded to ``n_players`` and ``rows`` meta rows."""
+        sizes = torch.zeros(len(metas), n_players, dtype=dtype)
+        groups = np.zeros((len(metas), n_players), dtype=np.int64)
+        matrix = torch.zeros(len(metas), n_players, rows, dtype=dtype)
+        for r, meta in enumerate(metas):
+            A, counts = meta.player_matrix(dtype)
+            sizes[r, : meta.n_players] = counts.to(dtype)
+            groups[r, : meta.n_players] = meta.player_groups
+            matrix[r, : A.shape[0], : A.shape[1]] = A
+        players = cls.of_sizes(sizes, groups, [meta.n_players for meta in metas])
+        return replace(players, matrix=matrix)
+
+
+def _coefficients(
+    objective: str, player_losses: torch.Tensor, players: StackedPlayers
+) -> torch.Tensor:
+    """:func:`objective_coefficients` of stacked runs (runs × P), zero on padded players."""
     check_choice("objective", objective, OBJECTIVES)
-    raise AssertionError(f"objective {objective!r} has no coefficients")
+    sizes = players.sizes
+    if objective == "ltr":
+        return sizes / sizes.sum(-1, keepdim=True)
+    group_losses = (players.group_weights @ player_losses[..., None]).squeeze(-1)
+    absent = ~players.group_present
+    hi = group_losses.masked_fill(absent, -math.inf).argmax(-1)
+    rows = torch.arange(len(hi))
+    top = players.group_weights[rows, hi]
+    if objective == "gdro":
+        return top
+    lo = group_losses.masked_fill(absent, math.inf).argmin(-1)
+    return torch.where((hi != lo)[:, None], top - players.group_weights[rows, lo], 0)
 
 
 def reweight(d: torch.Tensor, norm: str = "l2") -> torch.Tensor:
     """w = max(−d, 0), divided by its L2 norm (``"l2"``) or its sum (``"sum"``).
 
-    Zeros stay zeros.
+    Zeros stay zeros. Along the last dimension (one direction per row of a stack).
     """
     w = torch.clamp(-d, min=0)
-    total = w.norm() if norm == "l2" else w.sum()
-    return w / total if total > 0 else w
+    total = w.norm(dim=-1, keepdim=True) if norm == "l2" else w.sum(-1, keepdim=True)
+    return torch.where(total > 0, w / total, w)
 
 
 @dataclass(frozen=True)
@@ -396,24 +490,136 @@ def nash_step(
         lookahead_lr,
         player_matrix=meta.player_matrix(X_batch.dtype),
     )
-    c = objective_coefficients(objective, player_losses, sizes, meta.player_groups)
-    G64 = G.double()  # directions and gains in float64: the gains 1/α_k can be small
-    d = c.double() @ G64
-    conflict_before = bool((G64 @ d <= 0).any())
-    conflict_after = converged = None
-    if bargain:
-        alpha, converged = nbs_solve(G64, max_iter=nbs_max_iter, tol=nbs_tol)
-        if converged or fallback == "ones":
-            d = alpha @ G64
-        conflict_after = bool((G64 @ d <= 0).any())
-    d = d.to(G.dtype)
-    w = reweight(d, weight_norm)
-    n_weighted = int((w > 0).sum())
-    if n_weighted:
-        grads = weighted_grad(w)
+    players = StackedPlayers.of_metas([meta], meta.n_players, len(y_meta), player_losses.dtype)
+    w, infos = _step_weights(
+        objective,
+        G[None],
+        player_losses[None],
+        players,
+        bargain=bargain,
+        weight_norm=weight_norm,
+        fallback=fallback,
+        nbs_max_iter=nbs_max_iter,
+        nbs_tol=nbs_tol,
+    )
+    if infos[0].updated:
+        grads = weighted_grad(w[0])
         for k, p in params.items():
             p.grad = grads[k].detach().reshape(p.shape).to(p.dtype)
         optimizer.step()
-    return StepInfo(
-        bargain, conflict_before, conflict_after, converged, n_weighted, bool(n_weighted)
+    return infos[0]
+
+
+def _step_weights(
+    objective: str,
+    G: torch.Tensor,
+    player_losses: torch.Tensor,
+    players: StackedPlayers,
+    *,
+    bargain: bool,
+    weight_norm: str,
+    fallback: str,
+    nbs_max_iter: int,
+    nbs_tol: float,
+) -> tuple[torch.Tensor, list[StepInfo]]:
+    """The example weights (runs × B) of one step of stacked runs, and what each step did.
+
+    ``G`` is runs × P × B (zero rows on padded players). See :func:`nash_step`.
+    """
+    c = _coefficients(objective, player_losses, players)
+    G64 = G.double()  # directions and gains in float64: the gains 1/α_k can be small
+    present = players.present
+
+    def direction(coefficients: torch.Tensor) -> tuple[torch.Tensor, list[bool]]:
+        d = (coefficients.double()[:, None, :] @ G64).squeeze(1)
+        gains = (G64 @ d[..., None]).squeeze(-1)
+        return d, ((gains <= 0) & present).any(-1).tolist()
+
+    d, conflict_before = direction(c)
+    conflict_after = converged = [None] * len(G)
+    if bargain:
+        alphas, converged = torch.zeros_like(c, dtype=torch.float64), [False] * len(G)
+        counts = np.array(players.counts)
+        for k in np.unique(counts):
+            runs = np.flatnonzero(counts == k)
+            alpha, ok = nbs_solve_batch(G64[runs, :k], max_iter=nbs_max_iter, tol=nbs_tol)
+            for i, r in enumerate(runs):
+                converged[r] = bool(ok[i])
+                alphas[r, :k] = alpha[i] if ok[i] or fallback == "ones" else c[r, :k]
+        d, conflict_after = direction(alphas)
+    w = reweight(d.to(G.dtype), weight_norm)
+    n_weighted = (w > 0).sum(-1).tolist()
+    infos = [
+        StepInfo(bargain, before, after, ok, n, bool(n))
+        for before, after, ok, n in zip(
+            conflict_before, conflict_after, converged, n_weighted, strict=True
+        )
+    ]
+    return w, infos
+
+
+def nash_step_batch(
+    params: Weights,
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    batch_rows: int,
+    players: StackedPlayers,
+    *,
+    objective: str,
+    bargain: bool,
+    lookahead_lr: float,
+    weight_norm: str = "l2",
+    fallback: str = "ones",
+    nbs_max_iter: int = 100,
+    nbs_tol: float = 1e-8,
+) -> tuple[Weights, list[StepInfo]]:
+    """The reweighted gradients of one step of several runs at once, and what each did.
+
+    :func:`nash_step` for stacked runs, without the optimiser step.
+
+    Parameters
+    ----------
+    params : dict
+        Each weight with a leading run dimension (runs × ...), of a :func:`build_mlp`
+        network ``model`` (Linear layers and element-wise activations).
+    model : torch.nn.Module
+        One network of the runs' architecture.
+    X, y, mask : torch.Tensor
+        Each run's batch rows, then its meta rows (runs × rows × d, runs × rows), both
+        padded; the mask is 0 on padded rows.
+    batch_rows : int
+        How many of the rows belong to the batch (padding included).
+    players : StackedPlayers
+        The runs' players (:meth:`StackedPlayers.of_metas`: run r's meta rows are its meta
+        set's rows in order).
+    objective, bargain, lookahead_lr, weight_norm, fallback, nbs_max_iter, nbs_tol
+        As in :func:`nash_step`.
+
+    Returns
+    -------
+    grads : dict
+        ∇θ Σᵢ wᵢ ℓᵢ of each run, stacked like ``params``; padded rows weigh 0.
+    infos : list of StepInfo
+        Per run; a run with ``updated`` False must not be stepped.
+    """
+    layers = _linear_stack(model)
+    if layers is None:
+        raise ValueError("stacked runs need Linear layers and element-wise activations")
+    both = _record(params, layers, X, y, mask)
+    batch, meta = both.rows(0, batch_rows), both.rows(batch_rows)
+    A = players.matrix
+    G = (-lookahead_lr) * (A @ _gram(params, meta, batch))
+    w, infos = _step_weights(
+        objective,
+        G,
+        (A @ meta.losses[..., None]).squeeze(-1),
+        players,
+        bargain=bargain,
+        weight_norm=weight_norm,
+        fallback=fallback,
+        nbs_max_iter=nbs_max_iter,
+        nbs_tol=nbs_tol,
     )
+    return _weighted_grads(params, batch, w), infos

@@ -8,6 +8,7 @@ validation rows. See the Comparisons page of the book.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -16,9 +17,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from faalgrad.batched import ROW_ALIGN, _narrowed, _widened
 from faalgrad.metrics import roc_auc
 from faalgrad.nash.config import NashConfig, split_method
-from faalgrad.nash.hypergrad import MetaSet, StepInfo, meta_set, nash_step
+from faalgrad.nash.hypergrad import (
+    N_CELLS,
+    MetaSet,
+    StackedPlayers,
+    StepInfo,
+    meta_set,
+    nash_step,
+    nash_step_batch,
+)
 from faalgrad.train import (
     EpochSelection,
     TrainResult,
@@ -30,7 +40,15 @@ from faalgrad.train import (
     snapshot,
 )
 
-__all__ = ["NashHistory", "NashResult", "synthetic_two_group", "train_nash", "worst_group_auc"]
+__all__ = [
+    "NashHistory",
+    "NashResult",
+    "NashTask",
+    "synthetic_two_group",
+    "train_nash",
+    "train_nash_batch",
+    "worst_group_auc",
+]
 
 
 @dataclass
@@ -92,6 +110,29 @@ def worst_group_auc(y: np.ndarray, scores: np.ndarray, a: np.ndarray) -> float:
     return min(aucs) if aucs else float("nan")
 
 
+@dataclass(frozen=True, eq=False)
+class NashTask:
+    """One run of :func:`train_nash_batch`: its training and validation rows and its seed.
+
+    Parameters
+    ----------
+    X, y, a : array-like
+        Training inputs, 0/1 labels and 0/1 sensitive attribute.
+    X_val, y_val, a_val : array-like
+        The validation split: the meta set is drawn from it, the epoch selected on the rest.
+    seed : int
+        Seed of the initialisation, the meta set and the batch order.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    a: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    a_val: np.ndarray
+    seed: int = 0
+
+
 def train_nash(
     method: str,
     X: np.ndarray,
@@ -113,60 +154,222 @@ def train_nash(
     Generators. ``result.history`` holds per-epoch ``val_loss``/``val_worst_auc`` and
     ``epoch_stage`` and one :class:`StepInfo` per batch (``batches()`` as a DataFrame,
     ``conflict_shares()``, ``nbs_failures``, ``skipped_steps``); ``result.meta`` the
-    meta set (indices into the validation split).
+    meta set (indices into the validation split). The batch of one of
+    :func:`train_nash_batch`: the same result as in any batch.
+    """
+    task = NashTask(X, y, a, X_val, y_val, a_val, seed)
+    return train_nash_batch(method, [task], config)[0]
+
+
+def train_nash_batch(
+    method: str, tasks: Sequence[NashTask], config: NashConfig | None = None
+) -> list[NashResult]:
+    """Train the runs ``tasks`` with ``method`` together; one result per task, in order.
+
+    Runs with as many training rows and input columns train as one stacked model
+    (:func:`~faalgrad.nash.hypergrad.nash_step_batch`): each has its own initialisation,
+    meta set, batch order, bargaining solves, skipped steps, optimiser state and epoch
+    selection. Every minibatch and meta set is padded with zero-weight rows to a multiple of
+    :data:`~faalgrad.batched.ROW_ALIGN` (the meta set to its largest possible size,
+    :data:`~faalgrad.nash.hypergrad.N_CELLS` cells of ``config.meta_per_cell``) and every
+    input to a multiple of :data:`COLUMN_ALIGN` columns, so a run's result does not depend
+    on the other runs of its batch (see :mod:`faalgrad.batched`).
+
+    Parameters
+    ----------
+    method : str
+        One of :data:`NASH_METHODS`.
+    tasks : sequence of NashTask
+        The runs.
+    config : NashConfig, optional
+        Shared settings (default: the authors').
+
+    Returns
+    -------
+    list of NashResult
+        As :func:`train_nash` of each task.
     """
     config = config or NashConfig()
     objective, two_stage = split_method(method)
-    X_t, y_t = as_tensor(X), as_tensor(y)
-    X_v, y_v = as_tensor(X_val), as_tensor(y_val)
-    y_v_np, a_v_np = np.asarray(y_val).astype(int), np.asarray(a_val).astype(int)
-    same_train = len(X_t) == len(y_t) == len(np.asarray(a))
+    tasks = list(tasks)
+    if not tasks:
+        raise ValueError("tasks is empty: give at least one NashTask")
+    prepared = [_prepared(t, config) for t in tasks]
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, run in enumerate(prepared):
+        groups.setdefault((len(run.y), _aligned(run.X.shape[1], COLUMN_ALIGN)), []).append(i)
+    results: list[NashResult | None] = [None] * len(tasks)
+    for indices in groups.values():
+        runs = [prepared[i] for i in indices]
+        for i, result in zip(indices, _train_stack(method, runs, config), strict=False):
+            results[i] = result
+    return results
+
+
+@dataclass
+class _Run:
+    """One run's tensors: training rows, meta set and selection rows, and its model."""
+
+    seed: int
+    X: torch.Tensor
+    y: torch.Tensor
+    meta: MetaSet
+    X_meta: torch.Tensor
+    y_meta: torch.Tensor
+    X_sel: torch.Tensor
+    y_sel: torch.Tensor
+    y_sel_np: np.ndarray
+    a_sel_np: np.ndarray
+
+
+def _prepared(task: NashTask, config: NashConfig) -> _Run:
+    """The tensors of one task, its lengths checked and its meta set drawn."""
+    X_t, y_t = as_tensor(task.X), as_tensor(task.y)
+    X_v, y_v = as_tensor(task.X_val), as_tensor(task.y_val)
+    y_v_np, a_v_np = np.asarray(task.y_val).astype(int), np.asarray(task.a_val).astype(int)
+    same_train = len(X_t) == len(y_t) == len(np.asarray(task.a))
     same_val = len(X_v) == len(y_v) == len(a_v_np)
     if not (same_train and same_val):
         raise ValueError(
-            f"lengths differ: X {len(X_t)}, y {len(y_t)}, a {len(np.asarray(a))}; "
+            f"lengths differ: X {len(X_t)}, y {len(y_t)}, a {len(np.asarray(task.a))}; "
             f"X_val {len(X_v)}, y_val {len(y_v)}, a_val {len(a_v_np)}"
         )
     if len(y_t) == 0:
         raise ValueError("the training split is empty")
-    meta = meta_set(y_v_np, a_v_np, config.meta_per_cell, seed)
-    X_meta, y_meta = X_v[meta.indices], y_v[meta.indices]
+    meta = meta_set(y_v_np, a_v_np, config.meta_per_cell, task.seed)
     held = np.ones(len(y_v_np), dtype=bool)
     held[meta.indices] = False
     if not held.any():
         held[:] = True
     # the epoch is selected on the validation rows outside the meta set
-    X_sel, y_sel, y_sel_np, a_sel_np = (
-        X_v[torch.from_numpy(held)],
-        y_v[torch.from_numpy(held)],
-        y_v_np[held],
-        a_v_np[held],
+    keep = torch.from_numpy(held)
+    return _Run(
+        seed=task.seed,
+        X=X_t,
+        y=y_t,
+        meta=meta,
+        X_meta=X_v[meta.indices],
+        y_meta=y_v[meta.indices],
+        X_sel=X_v[keep],
+        y_sel=y_v[keep],
+        y_sel_np=y_v_np[held],
+        a_sel_np=a_v_np[held],
     )
-    model = build_mlp(X_t.shape[1], config.mlp_config(), seed)
-    params = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
+
+
+#: Inputs are padded with zero columns to a multiple of this width, the same for a run in
+#: any batch (a product's rounding depends on its inner length): Adult's splits have 105 or
+#: 106 columns, depending on the seed, and all train together as 112.
+COLUMN_ALIGN = 8
+
+
+def _aligned(n: int, multiple: int = ROW_ALIGN) -> int:
+    """``n`` rounded up to a multiple of ``multiple``."""
+    return -(-n // multiple) * multiple
+
+
+class _StackedRows:
+    """The training and meta rows of stacked runs, gathered for each step in one index.
+
+    Run r's block holds its training rows, then its meta rows padded to ``meta_rows``; one
+    zero row at the end stands for every padded batch row. All rows are padded with zero
+    columns to ``width``.
+    """
+
+    def __init__(self, runs: list[_Run], width: int, meta_rows: int) -> None:
+        self.n_rows, self.meta_rows = len(runs[0].y), meta_rows
+        block = self.n_rows + meta_rows
+        X, y, meta_mask = [], [], []
+        for run in runs:
+            pad, columns = meta_rows - len(run.y_meta), width - run.X.shape[1]
+            X += [F.pad(run.X, (0, columns)), F.pad(run.X_meta, (0, columns, 0, pad))]
+            y += [run.y, F.pad(run.y_meta, (0, pad))]
+            meta_mask.append(F.pad(torch.ones(len(run.y_meta)), (0, pad)))
+        self.X = F.pad(torch.cat(X), (0, 0, 0, 1))
+        self.y = F.pad(torch.cat(y), (0, 1))
+        self.zero_row = len(self.y) - 1
+        self.offsets = torch.arange(len(runs))[:, None] * block
+        self.meta_index = self.offsets + self.n_rows + torch.arange(meta_rows)
+        self.meta_mask = torch.stack(meta_mask)
+
+    def step(self, batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        """Rows, labels and mask of a step (runs × rows), the batch's (padded) first.
+
+        ``batch`` holds each run's batch indices (runs × B); returns also the padded B.
+        """
+        runs, size = batch.shape
+        pad = _aligned(size) - size
+        index = torch.cat(
+            [
+                torch.from_numpy(batch) + self.offsets,
+                torch.full((runs, pad), self.zero_row),
+                self.meta_index,
+            ],
+            dim=1,
+        )
+        mask = torch.cat([torch.ones(runs, size), torch.zeros(runs, pad), self.meta_mask], dim=1)
+        flat = index.reshape(-1)
+        X = self.X.index_select(0, flat).reshape(runs, -1, self.X.shape[1])
+        return X, self.y[flat].reshape(runs, -1), mask, size + pad
+
+
+def _train_stack(method: str, runs: list[_Run], config: NashConfig) -> list[NashResult]:
+    """The epoch loop of runs with equal training shapes; a lone run gets a passenger copy.
+
+    A stack of one run would take other kernels than a stack of several (see
+    :func:`faalgrad.batched._stacked`); the copy trains alongside and is dropped.
+    """
+    n_results = len(runs)
+    runs = runs if len(runs) > 1 else runs * 2
+    objective, two_stage = split_method(method)
+    widths = [run.X.shape[1] for run in runs]
+    width = _aligned(max(widths), COLUMN_ALIGN)
+    models = [
+        build_mlp(w, config.mlp_config(), run.seed) for run, w in zip(runs, widths, strict=True)
+    ]
+    params = [
+        {
+            k: v.detach().clone().requires_grad_(True)
+            for k, v in _widened(m, width).named_parameters()
+        }
+        for m in models
+    ]
     optimizer = torch.optim.SGD(
-        params.values(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        [p for run_params in params for p in run_params.values()],
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
     )
-    history = NashHistory(method=method, bargain_epochs=config.bargain_epochs if two_stage else 0)
-    result = NashResult(
-        model=model, params=snapshot(params), method=method, history=history, meta=meta
+    histories = [
+        NashHistory(method=method, bargain_epochs=config.bargain_epochs if two_stage else 0)
+        for _ in runs
+    ]
+    results = [
+        NashResult(
+            model=m, params=snapshot(_narrowed(p, w)), method=method, history=h, meta=run.meta
+        )
+        for m, p, w, h, run in zip(models, params, widths, histories, runs, strict=True)
+    ]
+    selections = [EpochSelection(r, patience=None) for r in results]
+    rows = _StackedRows(runs, width, _aligned(N_CELLS * config.meta_per_cell))
+    players = StackedPlayers.of_metas(
+        [run.meta for run in runs], N_CELLS, rows.meta_rows, torch.float32
     )
-    selection = EpochSelection(result, patience=None)
-    batch_rng = np.random.default_rng(seed)
+    rngs = [np.random.default_rng(run.seed) for run in runs]
     for epoch in range(config.epochs):
         bargain = two_stage and epoch < config.bargain_epochs
-        history.epoch_stage.append("bargain" if bargain else "objective")
-        for batch in minibatches(batch_rng, len(y_t), config.batch_size):
-            batch = torch.from_numpy(batch)
-            info = nash_step(
-                params,
-                model,
-                optimizer,
-                X_t[batch],
-                y_t[batch],
-                X_meta,
-                y_meta,
-                meta,
+        draws = [minibatches(rng, rows.n_rows, config.batch_size) for rng in rngs]
+        for batch in zip(*draws, strict=True):
+            X, y, mask, batch_rows = rows.step(np.stack(batch))
+            stacked = {k: torch.stack([p[k].detach() for p in params]) for k in params[0]}
+            grads, infos = nash_step_batch(
+                stacked,
+                models[0],
+                X,
+                y,
+                mask,
+                batch_rows,
+                players,
                 objective=objective,
                 bargain=bargain,
                 lookahead_lr=config.eta,
@@ -175,22 +378,33 @@ def train_nash(
                 nbs_max_iter=config.nbs_max_iter,
                 nbs_tol=config.nbs_tol,
             )
-            history.batch_epoch.append(epoch)
-            history.steps.append(info)
-        with torch.no_grad():
-            z = logits(params, model, X_sel)
-            loss = float(F.binary_cross_entropy_with_logits(z, y_sel))
-            worst = worst_group_auc(y_sel_np, z.numpy(), a_sel_np)
-        history.val_loss.append(loss)
-        history.val_worst_auc.append(worst)
-        # a NaN worst-group AUC ranks below any number, ties go to the lower loss
-        if config.selection == "val_loss":
-            score = (-loss,)
-        else:
-            score = (-math.inf if math.isnan(worst) else worst, -loss)
-        selection.update(epoch, score, params)
-    result.val_loss = list(history.val_loss)
-    return result
+            for r, info in enumerate(infos):
+                histories[r].batch_epoch.append(epoch)
+                histories[r].steps.append(info)
+                if info.updated:
+                    for k, p in params[r].items():
+                        p.grad = grads[k][r]
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        for r, run in enumerate(runs[:n_results]):  # the passenger has no result
+            history = histories[r]
+            history.epoch_stage.append("bargain" if bargain else "objective")
+            weights = _narrowed(params[r], widths[r])
+            with torch.no_grad():
+                z = logits(weights, models[r], run.X_sel)
+                loss = float(F.binary_cross_entropy_with_logits(z, run.y_sel))
+                worst = worst_group_auc(run.y_sel_np, z.numpy(), run.a_sel_np)
+            history.val_loss.append(loss)
+            history.val_worst_auc.append(worst)
+            # a NaN worst-group AUC ranks below any number, ties go to the lower loss
+            if config.selection == "val_loss":
+                score = (-loss,)
+            else:
+                score = (-math.inf if math.isnan(worst) else worst, -loss)
+            selections[r].update(epoch, score, weights)
+    for result, history in zip(results, histories, strict=True):
+        result.val_loss = list(history.val_loss)
+    return results[:n_results]
 
 
 # --- synthetic two-group experiment ---------------------------------------------------

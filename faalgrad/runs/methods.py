@@ -17,7 +17,7 @@ from faalgrad import baselines
 from faalgrad.batched import ErmTask, MetaTask, train_erm_batch, train_faalgrad_batch
 from faalgrad.datasets import load_dataset
 from faalgrad.mitigators import MITIGATORS, fit_mitigator
-from faalgrad.nash import NASH_METHODS, nash_config, train_nash
+from faalgrad.nash import NASH_METHODS, NashTask, nash_config, train_nash_batch
 from faalgrad.presets import erm_config, faalgrad_config
 from faalgrad.runs import cache
 from faalgrad.splits import SplitData, split_dataset, support_query
@@ -292,19 +292,16 @@ def _fit_faalgrad(specs: list[RunSpec], datas: list[SplitData]):
     return list(zip(models, facts, strict=True))
 
 
-def _fit_nash(spec: RunSpec, data: SplitData):
-    model = train_nash(
-        spec.method,
-        data.X_train,
-        data.y_train,
-        data.a_train,
-        data.X_val,
-        data.y_val,
-        data.a_val,
-        spec.config(),
-        spec.seed,
-    )
-    return model, {f"conflict_{k}": v for k, v in model.history.conflict_shares().items()}
+def _fit_nash(specs: list[RunSpec], datas: list[SplitData]):
+    tasks = [
+        NashTask(d.X_train, d.y_train, d.a_train, d.X_val, d.y_val, d.a_val, spec.seed)
+        for spec, d in zip(specs, datas, strict=True)
+    ]
+    models = train_nash_batch(specs[0].method, tasks, specs[0].config())
+    return [
+        (model, {f"conflict_{k}": v for k, v in model.history.conflict_shares().items()})
+        for model in models
+    ]
 
 
 def _fit_mitigator(spec: RunSpec, data: SplitData):
@@ -402,9 +399,8 @@ def _registry() -> dict[str, Method]:
             "faalgrad", "FaAlGrad", "FaAlGrad", faalgrad_config, _fit_faalgrad, cost=10.0
         ),
     ]
-    for key in (
-        MITIGATORS
-    ):  # ExponentiatedGradient ~ 20 logistic-regression fits; post-processing ~ nothing
+    # ExponentiatedGradient ~ 20 logistic-regression fits; post-processing ~ nothing
+    for key in MITIGATORS:
         post = key.startswith("to_")
         entries.append(
             Method(
@@ -421,7 +417,7 @@ def _registry() -> dict[str, Method]:
         objective = _NASH_LABELS[key.removeprefix("nash_")]
         two_stage = key.startswith("nash_")
         entries.append(
-            Method(
+            Method.batched(
                 key,
                 f"Nash-Meta-Learning ({objective})" if two_stage else objective,
                 "Nash-Meta-Learning" if two_stage else "one-stage meta-learning",

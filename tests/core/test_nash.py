@@ -15,17 +15,24 @@ from faalgrad.nash import (
     NASH_METHODS,
     MetaSet,
     NashConfig,
+    NashTask,
     hypergradients,
     meta_set,
     nash_config,
     nash_step,
     nbs_solve,
+    nbs_solve_batch,
     objective_coefficients,
     reweight,
     synthetic_two_group,
     train_nash,
+    train_nash_batch,
 )
-from faalgrad.nash.hypergrad import _hyper_parts  # the step's internals, tested directly
+from faalgrad.nash.hypergrad import (
+    StackedPlayers,
+    _hyper_parts,  # the step's internals, tested directly
+    nash_step_batch,
+)
 from faalgrad.splits import split_dataset
 from faalgrad.train import TrainConfig, build_mlp, logits
 
@@ -151,6 +158,27 @@ def test_nbs_float32_input_keeps_dtype():
     alpha, converged = nbs_solve(G)
     assert converged and alpha.dtype == torch.float32 and (alpha > 0).all()
     assert _relative_residual(G, alpha) <= 1e-6
+
+
+def test_nbs_batch_solves_each_problem_as_alone():
+    """Each problem of a stack gets the solution it gets alone, bit for bit, whatever the
+    others do: converge in fewer or more Newton steps, or fail."""
+    gen = torch.Generator().manual_seed(7)
+    problems = [
+        torch.randn(4, 30, generator=gen, dtype=torch.float64) * 10.0**e for e in (-3, 0, 2)
+    ]
+    failing = problems[0].clone()
+    failing[2] = 0.0  # a player with a zero hypergradient: no solution
+    stack = [problems[1], failing, problems[0], problems[2]]
+    alpha, converged = nbs_solve_batch(torch.stack(stack))
+    assert converged.tolist() == [True, False, True, True]
+    for i, G in enumerate(stack):
+        alone, ok = nbs_solve(G)
+        assert ok == converged[i]
+        assert torch.equal(alpha[i], alone)
+    for size in (1, 2):
+        sub, _ = nbs_solve_batch(torch.stack(stack[:size]))
+        assert torch.equal(sub, alpha[:size])
 
 
 # --- hypergradients ---------------------------------------------------------------------
@@ -447,6 +475,88 @@ def test_rejects_unknown_method_and_bad_lengths(german):
             FAST,
             0,
         )
+
+
+def _task(data, seed, drop_columns=0):
+    width = data.X_train.shape[1] - drop_columns
+    return NashTask(
+        data.X_train[:, :width],
+        data.y_train,
+        data.a_train,
+        data.X_val[:, :width],
+        data.y_val,
+        data.a_val,
+        seed,
+    )
+
+
+def _same_run(a, b) -> bool:
+    return (
+        all(torch.equal(a.params[k], b.params[k]) for k in a.params)
+        and a.best_epoch == b.best_epoch
+        and a.val_loss == b.val_loss
+        and a.history.val_worst_auc == b.history.val_worst_auc
+        and a.history.steps == b.history.steps
+        and np.array_equal(a.meta.indices, b.meta.indices)
+    )
+
+
+@pytest.mark.parametrize("method", ["nash_forml", "gdro"])
+def test_a_run_does_not_depend_on_the_runs_trained_beside_it(method, german):
+    """Seed 3 alone, in a batch of 3 and in a batch of 5 (whose last minibatch of each epoch
+    is padded: 700 rows in batches of 128) gives the same weights, epochs and steps; so does
+    a run with one input column fewer, beside runs of full width."""
+    alone = train_nash_batch(method, [_task(german, 3)], FAST)[0]
+    t = _task(german, 3)
+    assert _same_run(alone, train_nash(method, t.X, t.y, t.a, t.X_val, t.y_val, t.a_val, FAST, 3))
+    for seeds in ([1, 2, 3], [3, 0, 4, 1, 2]):
+        batch = train_nash_batch(method, [_task(german, s) for s in seeds], FAST)
+        assert _same_run(alone, batch[seeds.index(3)])
+    narrow = train_nash_batch(method, [_task(german, 3, drop_columns=1)], FAST)[0]
+    assert narrow.params["0.weight"].shape[1] == german.X_train.shape[1] - 1
+    beside = train_nash_batch(
+        method, [_task(german, 0), _task(german, 3, drop_columns=1), _task(german, 1)], FAST
+    )
+    assert _same_run(narrow, beside[1])
+
+
+def test_stacked_step_equals_the_lone_step():
+    """nash_step_batch on two padded runs gives each run the gradient and the step facts of
+    nash_step on its own rows (float rounding aside)."""
+    gen = torch.Generator().manual_seed(11)
+    model = build_mlp(5, TrainConfig(hidden=(7, 4)), 0)
+    metas, runs = [], []
+    for seed, (B, per_player) in enumerate([(20, (3, 2, 4, 1)), (20, (2, 2, 2, 2))]):
+        params = {
+            k: v.detach().clone().requires_grad_(True)
+            for k, v in build_mlp(5, TrainConfig(hidden=(7, 4)), seed).named_parameters()
+        }
+        players = np.repeat(np.arange(4), per_player)
+        meta = MetaSet(np.arange(len(players)), players, ((0, 0), (0, 1), (1, 0), (1, 1)))
+        Xb, Xm = torch.randn(B, 5, generator=gen), torch.randn(len(players), 5, generator=gen)
+        yb = (torch.rand(B, generator=gen) < 0.5).float()
+        ym = torch.tensor([0.0, 1.0] * (len(players) // 2 + 1))[: len(players)]
+        metas.append(meta)
+        runs.append((params, Xb, yb, Xm, ym))
+    kw = dict(objective="gdro", bargain=True, lookahead_lr=0.5, weight_norm="l2")
+    B_pad, M_pad = 32, 32
+    X = torch.zeros(2, B_pad + M_pad, 5)
+    y = torch.zeros(2, B_pad + M_pad)
+    mask = torch.zeros(2, B_pad + M_pad)
+    for r, (_, Xb, yb, Xm, ym) in enumerate(runs):
+        X[r, : len(yb)], X[r, B_pad : B_pad + len(ym)] = Xb, Xm
+        y[r, : len(yb)], y[r, B_pad : B_pad + len(ym)] = yb, ym
+        mask[r, : len(yb)], mask[r, B_pad : B_pad + len(ym)] = 1.0, 1.0
+    stacked = {k: torch.stack([run[0][k].detach() for run in runs]) for k in runs[0][0]}
+    players = StackedPlayers.of_metas(metas, 4, M_pad, torch.float32)
+    grads, infos = nash_step_batch(stacked, model, X, y, mask, B_pad, players, **kw)
+    for r, (params, Xb, yb, Xm, ym) in enumerate(runs):
+        before = {k: v.detach().clone() for k, v in params.items()}
+        opt = torch.optim.SGD(params.values(), lr=1.0)
+        info = nash_step(params, model, opt, Xb, yb, Xm, ym, metas[r], **kw)
+        assert info == infos[r] and info.updated
+        for k, p in params.items():
+            assert torch.allclose(before[k] - p.detach(), grads[k][r], rtol=1e-4, atol=1e-6)
 
 
 # --- synthetic --------------------------------------------------------------------------
