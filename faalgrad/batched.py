@@ -326,7 +326,7 @@ def _fit_batch(
         for m in models
     ]
     optimizer = OPTIMIZERS[config.optimizer](
-        [p for run in runs[: len(tasks)] for p in run.values()], lr=config.outer_lr
+        [p for run in runs[: len(tasks)] for p in run.values()], lr=config.outer_lr, foreach=True
     )
     val = _Rows([t.X_val for t in stack_tasks], [t.y_val for t in stack_tasks], width)
     net = _widened(models[0], width)

@@ -339,6 +339,7 @@ def _train_stack(method: str, runs: list[_Run], config: NashConfig) -> list[Nash
         lr=config.lr,
         momentum=config.momentum,
         weight_decay=config.weight_decay,
+        foreach=True,
     )
     histories = [
         NashHistory(method=method, bargain_epochs=config.bargain_epochs if two_stage else 0)

@@ -189,3 +189,29 @@ def test_large_sparse_inputs_train_as_one_block_product(monkeypatch):
     together = train_erm_batch(tasks, config)
     for task, result in zip(tasks, together, strict=True):
         _assert_identical(train_erm_batch([task], config)[0], result)
+
+
+@pytest.mark.parametrize(
+    "name, settings",
+    [("adam", {"lr": 0.05}), ("sgd", {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4})],
+)
+def test_the_multi_tensor_step_is_the_per_tensor_step(name, settings):
+    """The trainers build their optimisers with ``foreach=True``; on the CPU that takes each
+    tensor through the same arithmetic as the per-tensor default, bit for bit, also when some
+    tensors have no gradient (a stopped run, a skipped Nash step)."""
+    gen = torch.Generator().manual_seed(4)
+    shapes = [(16, 7), (16,), (1, 16), (1,)] * 3
+    start = [torch.randn(s, generator=gen) for s in shapes]
+    grads = [[torch.randn(s, generator=gen) for s in shapes] for _ in range(30)]
+    trained = []
+    for foreach in (False, True):
+        params = [p.clone().requires_grad_(True) for p in start]
+        optimizer = train.OPTIMIZERS[name](params, foreach=foreach, **settings)
+        for step, step_grads in enumerate(grads):
+            for i, (p, g) in enumerate(zip(params, step_grads, strict=True)):
+                p.grad = None if (step % 3 == 0 and i % 4 == 1) else g.clone()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        trained.append(params)
+    for a, b in zip(*trained, strict=True):
+        assert torch.equal(a, b)
