@@ -13,7 +13,9 @@ batch when they have as many rows, rounded up to :data:`ROW_ALIGN` (every grid o
 the paper's splits have fixed sizes); otherwise the padding changes float rounding only.
 
 Large sparse inputs (Adult's one-hot columns) enter the first layer as one block-diagonal
-CSR product for the whole batch. Minibatch settings train one run at a time.
+CSR product for the whole batch. Minibatch settings train one run at a time here; the
+Nash-style methods' minibatch trainer stacks its runs itself
+(:func:`faalgrad.nash.train_nash_batch`, with the same row padding).
 """
 
 from __future__ import annotations
