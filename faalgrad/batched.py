@@ -52,10 +52,12 @@ __all__ = [
     "ROW_ALIGN",
     "ErmTask",
     "MetaTask",
+    "narrowed",
     "stacked_bce",
     "stacked_logits",
     "train_erm_batch",
     "train_faalgrad_batch",
+    "widened",
 ]
 
 
@@ -323,7 +325,7 @@ def _fit_batch(
     runs = [
         {
             k: v.detach().clone().requires_grad_(True)
-            for k, v in _widened(m, width).named_parameters()
+            for k, v in widened(m, width).named_parameters()
         }
         for m in models
     ]
@@ -331,9 +333,9 @@ def _fit_batch(
         [p for run in runs[: len(tasks)] for p in run.values()], lr=config.outer_lr, foreach=True
     )
     val = _Rows([t.X_val for t in stack_tasks], [t.y_val for t in stack_tasks], width)
-    net = _widened(models[0], width)
+    net = widened(models[0], width)
     results = [
-        TrainResult(model=m, params=_narrowed(run, w))
+        TrainResult(model=m, params=narrowed(run, w))
         for m, run, w in zip(models, runs, widths, strict=False)  # passengers have no result
     ]
     selections = [EpochSelection(r, patience=config.patience) for r in results]
@@ -356,7 +358,7 @@ def _fit_batch(
         for r, loss in zip(stack, losses, strict=True):
             if r not in training:
                 continue
-            weights = _narrowed(runs[r], widths[r])
+            weights = narrowed(runs[r], widths[r])
             if tasks[r].callback is not None:
                 tasks[r].callback(epoch, snapshot(weights))
             results[r].val_loss.append(loss)
@@ -374,8 +376,22 @@ def _fit_batch(
     return results
 
 
-def _widened(model: nn.Sequential, width: int) -> nn.Sequential:
-    """``model`` with its first layer padded by zero weights to ``width`` inputs."""
+def widened(model: nn.Sequential, width: int) -> nn.Sequential:
+    """``model`` with its first layer padded by zero weights to ``width`` inputs.
+
+    Parameters
+    ----------
+    model : torch.nn.Sequential
+        A :func:`~faalgrad.train.build_mlp` network.
+    width : int
+        The padded input width (at least the model's own).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        ``model`` itself when it already has ``width`` inputs, else a copy whose extra input
+        columns have zero weights (their products add nothing).
+    """
     first = model[0]
     if first.in_features == width:
         return model
@@ -387,7 +403,20 @@ def _widened(model: nn.Sequential, width: int) -> nn.Sequential:
     return nn.Sequential(wide, *list(model)[1:])
 
 
-def _narrowed(weights: Weights, width: int) -> Weights:
-    """A run's weights with its first layer cut back to its own ``width`` inputs."""
+def narrowed(weights: Weights, width: int) -> Weights:
+    """A run's weights with its first layer cut back to its own ``width`` inputs.
+
+    Parameters
+    ----------
+    weights : dict
+        The weights of a :func:`widened` network, first layer first.
+    width : int
+        The run's own input width.
+
+    Returns
+    -------
+    dict
+        The same tensors, the first layer's weight as a view of its first ``width`` columns.
+    """
     first = next(iter(weights))
     return {k: (v[:, :width] if k == first else v) for k, v in weights.items()}

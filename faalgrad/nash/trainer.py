@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from faalgrad.batched import ROW_ALIGN, _narrowed, _widened
+from faalgrad.batched import ROW_ALIGN, narrowed, widened
 from faalgrad.metrics import roc_auc
 from faalgrad.nash.config import NashConfig, split_method
 from faalgrad.nash.hypergrad import (
@@ -330,7 +330,7 @@ def _train_stack(method: str, runs: list[_Run], config: NashConfig) -> list[Nash
     params = [
         {
             k: v.detach().clone().requires_grad_(True)
-            for k, v in _widened(m, width).named_parameters()
+            for k, v in widened(m, width).named_parameters()
         }
         for m in models
     ]
@@ -347,7 +347,7 @@ def _train_stack(method: str, runs: list[_Run], config: NashConfig) -> list[Nash
     ]
     results = [
         NashResult(
-            model=m, params=snapshot(_narrowed(p, w)), method=method, history=h, meta=run.meta
+            model=m, params=snapshot(narrowed(p, w)), method=method, history=h, meta=run.meta
         )
         for m, p, w, h, run in zip(models, params, widths, histories, runs, strict=True)
     ]
@@ -390,7 +390,7 @@ def _train_stack(method: str, runs: list[_Run], config: NashConfig) -> list[Nash
         for r, run in enumerate(runs[:n_results]):  # the passenger has no result
             history = histories[r]
             history.epoch_stage.append("bargain" if bargain else "objective")
-            weights = _narrowed(params[r], widths[r])
+            weights = narrowed(params[r], widths[r])
             with torch.no_grad():
                 z = logits(weights, models[r], run.X_sel)
                 loss = float(F.binary_cross_entropy_with_logits(z, run.y_sel))
